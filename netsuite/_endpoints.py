@@ -1,0 +1,226 @@
+"""Endpoint helpers shared by every netsuite service and client.
+
+Servers take Twisted endpoint descriptions (``tcp:8086``, ``ssl:8443:privateKey=...``,
+``tcp6:8086``, ``unix:/path``); a bare number means ``tcp:NUMBER`` and ``none`` turns a
+listener off.  :class:`ListenerService` listens when the service starts, logs the address
+actually bound (so ``tcp:0`` reports the port the OS chose) and stops listening when the
+service stops.  Clients name their peer as ``HOST:PORT`` or ``[V6]:PORT``; see
+:func:`parse_host_port` and :func:`client_endpoint`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from twisted.application.service import Service
+from twisted.internet import defer
+from twisted.internet.endpoints import HostnameEndpoint, serverFromString, wrapClientTLS
+from twisted.internet.interfaces import (
+    IListeningPort,
+    IProtocolFactory,
+    IReactorCore,
+    IStreamClientEndpoint,
+)
+from twisted.logger import Logger
+
+__all__ = [
+    "ListenerService",
+    "TargetError",
+    "client_endpoint",
+    "describe_address",
+    "format_host_port",
+    "listen_description",
+    "optional_listen_description",
+    "parse_host_port",
+]
+
+log = Logger()
+
+
+class TargetError(ValueError):
+    """A client target (``HOST:PORT``) that cannot be parsed."""
+
+
+def listen_description(value: str) -> str:
+    """Normalise a listener option: a bare port number becomes ``tcp:NUMBER``.
+
+    Raises :class:`ValueError` for an empty value or a port outside 0-65535, so
+    ``usage.Options`` reports it as a usage error.
+    """
+    value = value.strip()
+    if not value:
+        raise ValueError("an endpoint description is required (e.g. tcp:8086 or 8086)")
+    if value.isdigit():
+        port = int(value)
+        if port > 65535:
+            raise ValueError(f"port {port} is out of range 0-65535")
+        return f"tcp:{port}"
+    if ":" not in value:
+        raise ValueError(f"{value!r} is not an endpoint description (e.g. tcp:8086)")
+    return value
+
+
+listen_description.coerceDoc = (  # type: ignore[attr-defined]
+    "An endpoint description (tcp:PORT, ssl:PORT:privateKey=..., unix:PATH), or a bare port."
+)
+
+
+def optional_listen_description(value: str) -> str | None:
+    """Like :func:`listen_description`, but ``none`` (any case) turns the listener off."""
+    if value.strip().lower() == "none":
+        return None
+    return listen_description(value)
+
+
+optional_listen_description.coerceDoc = (  # type: ignore[attr-defined]
+    listen_description.coerceDoc + " 'none' turns this listener off."  # type: ignore[attr-defined]
+)
+
+
+def describe_address(address: Any) -> str:
+    """Render a listening or peer address for logs: ``HOST:PORT``, ``[V6]:PORT`` or a path."""
+    host = getattr(address, "host", None)
+    port = getattr(address, "port", None)
+    if host is not None and port is not None:
+        return format_host_port(host, port)
+    name = getattr(address, "name", None)
+    if name is not None:
+        return name.decode("utf-8", "replace") if isinstance(name, bytes) else str(name)
+    return str(address)
+
+
+def format_host_port(host: str, port: int) -> str:
+    """``HOST:PORT``, with IPv6 literals in brackets."""
+    if ":" in host:
+        return f"[{host}]:{port}"
+    return f"{host}:{port}"
+
+
+def parse_host_port(text: str, default_port: int | None = None) -> tuple[str, int]:
+    """Parse ``HOST:PORT``, ``[V6]:PORT`` (or a bare host, given a default port).
+
+    Raises :class:`TargetError` with a message fit for a user.
+    """
+    text = text.strip()
+    if not text:
+        raise TargetError("empty target; expected HOST:PORT")
+    if text.startswith("["):
+        close = text.find("]")
+        if close == -1:
+            raise TargetError(f"{text!r}: missing ']' after IPv6 address")
+        host, rest = text[1:close], text[close + 1 :]
+        if not host:
+            raise TargetError(f"{text!r}: empty IPv6 address")
+        if rest == "" and default_port is not None:
+            return host, default_port
+        if not rest.startswith(":"):
+            raise TargetError(f"{text!r}: expected [V6]:PORT")
+        port_text = rest[1:]
+    else:
+        if text.count(":") > 1:
+            raise TargetError(f"{text!r}: put IPv6 addresses in brackets, as [::1]:PORT")
+        host, sep, port_text = text.partition(":")
+        if not sep:
+            if default_port is None:
+                raise TargetError(f"{text!r}: expected HOST:PORT")
+            return text, default_port
+        if not host:
+            raise TargetError(f"{text!r}: empty host")
+    if not port_text.isdigit() or not 0 < int(port_text) <= 65535:
+        raise TargetError(f"{text!r}: port must be a number from 1 to 65535")
+    return host, int(port_text)
+
+
+def client_endpoint(
+    reactor: Any,
+    host: str,
+    port: int,
+    *,
+    tls: bool = False,
+    insecure: bool = False,
+    timeout: float = 30,
+) -> IStreamClientEndpoint:
+    """A TCP (or TLS) client endpoint for ``host:port``, IPv4 or IPv6.
+
+    With ``tls`` the server certificate is verified against the system trust store and
+    ``host``, unless ``insecure`` is set.
+    """
+    endpoint: IStreamClientEndpoint = HostnameEndpoint(reactor, host, port, timeout=timeout)
+    if tls:
+        endpoint = wrapClientTLS(tls_client_options(host, insecure=insecure), endpoint)
+    return endpoint
+
+
+def tls_client_options(host: str, *, insecure: bool = False) -> Any:
+    """Client TLS options: verified against the platform trust store, or not at all."""
+    from twisted.internet import ssl
+
+    if insecure:
+        return ssl.CertificateOptions(verify=False)
+    return ssl.optionsForClientTLS(host)
+
+
+class ListenerService(Service):
+    """Listen on an endpoint description while the service runs.
+
+    The bound address is logged once listening (``{name} listening on HOST:PORT``), so
+    ``tcp:0`` tells the operator the port the OS chose.  A failure to listen is raised
+    from :meth:`startService` when the endpoint fails at once (a port in use under
+    ``twistd`` stops start-up with a clear error); :attr:`whenListening` fires with the
+    :class:`IListeningPort` or the failure.
+    """
+
+    def __init__(
+        self,
+        description: str,
+        factory: IProtocolFactory,
+        label: str,
+        reactor: IReactorCore | None = None,
+    ) -> None:
+        self.description = listen_description(description)
+        self.factory = factory
+        self.label = label
+        self._reactor = reactor
+        self.port: IListeningPort | None = None
+        self.whenListening: defer.Deferred[IListeningPort] = defer.Deferred()
+
+    def _get_reactor(self) -> Any:
+        if self._reactor is None:
+            from twisted.internet import reactor
+
+            self._reactor = reactor
+        return self._reactor
+
+    def startService(self) -> None:
+        super().startService()
+        endpoint = serverFromString(self._get_reactor(), self.description)
+        listening = endpoint.listen(self.factory)
+        failures: list[Any] = []
+
+        def listened(port: IListeningPort) -> IListeningPort:
+            self.port = port
+            log.info(
+                "{label} listening on {address} ({description})",
+                label=self.label,
+                address=describe_address(port.getHost()),
+                description=self.description,
+            )
+            self.whenListening.callback(port)
+            return port
+
+        def failed(failure: Any) -> None:
+            log.failure("{label} cannot listen on {description}", failure,
+                        label=self.label, description=self.description)
+            failures.append(failure)
+            self.whenListening.errback(failure)
+
+        listening.addCallbacks(listened, failed)
+        if failures:
+            failures[0].raiseException()
+
+    def stopService(self) -> defer.Deferred[None] | None:
+        super().stopService()
+        if self.port is None:
+            return None
+        port, self.port = self.port, None
+        return defer.maybeDeferred(port.stopListening)

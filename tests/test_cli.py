@@ -1,0 +1,46 @@
+"""The ``netsuite`` console script's dispatcher: help, usage errors and exit status."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from netsuite._cli import SUBCOMMANDS
+
+NETSUITE = str(Path(sys.executable).with_name("netsuite"))
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [NETSUITE, *args], capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL
+    )
+
+
+def test_console_script_is_installed() -> None:
+    assert os.access(NETSUITE, os.X_OK), "pip install -e '.[test]' puts netsuite beside python"
+
+
+def test_no_arguments_is_a_usage_error() -> None:
+    result = run()
+    assert result.returncode == 2
+    assert "commands:" in result.stderr
+
+
+def test_help_lists_every_subcommand() -> None:
+    result = run("--help")
+    assert result.returncode == 0
+    for name in SUBCOMMANDS:
+        assert f"  {name} " in result.stdout
+
+
+def test_unknown_subcommand_is_a_usage_error() -> None:
+    result = run("frobnicate")
+    assert result.returncode == 2
+    assert "unknown command 'frobnicate'" in result.stderr
+
+
+def test_unknown_option_is_a_usage_error() -> None:
+    result = run("--frobnicate")
+    assert result.returncode == 2

@@ -1,0 +1,121 @@
+"""The shared endpoint helpers: option parsing, client targets, and the listener service."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+import pytest_twisted
+from twisted.internet import protocol
+from twisted.logger import globalLogPublisher
+
+from netsuite._endpoints import (
+    ListenerService,
+    TargetError,
+    describe_address,
+    listen_description,
+    optional_listen_description,
+    parse_host_port,
+)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("8086", "tcp:8086"),
+        ("0", "tcp:0"),
+        (" 8086 ", "tcp:8086"),
+        ("tcp:8086:interface=127.0.0.1", "tcp:8086:interface=127.0.0.1"),
+        ("ssl:8443:privateKey=k.pem:certKey=c.pem", "ssl:8443:privateKey=k.pem:certKey=c.pem"),
+        ("unix:/tmp/x.sock", "unix:/tmp/x.sock"),
+    ],
+)
+def test_listen_description_normalises(value: str, expected: str) -> None:
+    assert listen_description(value) == expected
+
+
+@pytest.mark.parametrize("value", ["", "70000", "localhost", "abc"])
+def test_listen_description_rejects(value: str) -> None:
+    with pytest.raises(ValueError):
+        listen_description(value)
+
+
+def test_optional_listen_description_none() -> None:
+    assert optional_listen_description("none") is None
+    assert optional_listen_description("NONE") is None
+    assert optional_listen_description("9") == "tcp:9"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("localhost:80", ("localhost", 80)),
+        ("127.0.0.1:8086", ("127.0.0.1", 8086)),
+        ("[::1]:8086", ("::1", 8086)),
+        ("[fe80::1%eth0]:1", ("fe80::1%eth0", 1)),
+    ],
+)
+def test_parse_host_port(text: str, expected: tuple[str, int]) -> None:
+    assert parse_host_port(text) == expected
+
+
+def test_parse_host_port_default() -> None:
+    assert parse_host_port("example.org", default_port=80) == ("example.org", 80)
+    assert parse_host_port("[::1]", default_port=443) == ("::1", 443)
+
+
+@pytest.mark.parametrize(
+    "text", ["", "host", ":80", "host:", "host:0", "host:65536", "host:x", "::1:80", "[::1", "[]:1",
+             "[::1]80"]
+)
+def test_parse_host_port_rejects(text: str) -> None:
+    with pytest.raises(TargetError):
+        parse_host_port(text)
+
+
+def test_describe_address() -> None:
+    class V4:
+        host, port = "127.0.0.1", 5
+
+    class V6:
+        host, port = "::1", 6
+
+    assert describe_address(V4()) == "127.0.0.1:5"
+    assert describe_address(V6()) == "[::1]:6"
+
+
+@pytest_twisted.inlineCallbacks
+def test_listener_service_logs_chosen_port() -> None:
+    events: list[dict] = []
+    globalLogPublisher.addObserver(events.append)
+    factory = protocol.Factory.forProtocol(protocol.Protocol)
+    service = ListenerService("tcp:0:interface=127.0.0.1", factory, "test")
+    try:
+        service.startService()
+        port = yield service.whenListening
+        bound = port.getHost().port
+        assert bound != 0
+        with socket.create_connection(("127.0.0.1", bound), timeout=5):
+            pass
+        messages = [e for e in events if e.get("label") == "test"]
+        assert messages and messages[0]["address"] == f"127.0.0.1:{bound}"
+    finally:
+        globalLogPublisher.removeObserver(events.append)
+        yield service.stopService()
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", bound), timeout=5)
+
+
+@pytest_twisted.inlineCallbacks
+def test_listener_service_port_in_use_raises() -> None:
+    factory = protocol.Factory.forProtocol(protocol.Protocol)
+    first = ListenerService("tcp:0:interface=127.0.0.1", factory, "first")
+    first.startService()
+    port = yield first.whenListening
+    second = ListenerService(f"tcp:{port.getHost().port}:interface=127.0.0.1", factory, "second")
+    second.whenListening.addErrback(lambda _: None)
+    try:
+        with pytest.raises(Exception, match="(?i)address already in use|couldn't listen"):
+            second.startService()
+    finally:
+        yield first.stopService()
