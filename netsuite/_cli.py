@@ -28,7 +28,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "head": ("netsuite.head._cli", "fetch HTTP response heads: netsuite head TARGET..."),
     "udp": ("netsuite.udpecho._client", "send stdin lines as datagrams, or ping (--count N)"),
     "send": ("netsuite.tcplog._client", "send stdin lines to a TCP server (the line log)"),
-    "call": ("netsuite.rpc._cli", "call an RPC method: netsuite call TRANSPORT HOST:PORT METHOD ARGS"),
+    "call": ("netsuite.rpc._cli", "call RPC methods (xmlrpc, amp, jsonrpc, gob, grpc)"),
 }
 
 EXIT_OK = 0
@@ -96,7 +96,7 @@ def run_command(
     prog: str,
     parser: argparse.ArgumentParser | None = None,
 ) -> int:
-    """Run ``run(reactor, args)`` (a coroutine function) under the reactor; return the exit status."""
+    """Run the coroutine function ``run(reactor, args)`` under the reactor; return the exit code."""
     from twisted.internet import defer, task
 
     outcome: list[int] = []

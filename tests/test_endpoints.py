@@ -115,7 +115,32 @@ def test_listener_service_port_in_use_raises() -> None:
     second = ListenerService(f"tcp:{port.getHost().port}:interface=127.0.0.1", factory, "second")
     second.whenListening.addErrback(lambda _: None)
     try:
-        with pytest.raises(Exception, match="(?i)address already in use|couldn't listen"):
+        with pytest.raises(Exception, match=r"(?i)address already in use|couldn't listen"):
             second.startService()
     finally:
         yield first.stopService()
+
+
+@pytest_twisted.inlineCallbacks
+def test_listener_service_ssl(tls_files) -> None:
+    """An ``ssl:`` description with a throwaway certificate serves TLS."""
+    import ssl
+
+    factory = protocol.Factory.forProtocol(protocol.Protocol)
+    service = ListenerService(tls_files.server_description(), factory, "tls-test")
+    service.startService()
+    port = yield service.whenListening
+    try:
+        context = ssl.create_default_context(cafile=str(tls_files.cert))
+
+        def handshake() -> str:
+            with socket.create_connection(("127.0.0.1", port.getHost().port), timeout=5) as raw:
+                with context.wrap_socket(raw, server_hostname="localhost") as tls:
+                    return tls.version() or ""
+
+        from twisted.internet.threads import deferToThread
+
+        version = yield deferToThread(handshake)
+        assert version.startswith("TLS")
+    finally:
+        yield service.stopService()

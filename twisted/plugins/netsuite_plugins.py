@@ -9,7 +9,7 @@ udpecho = ServiceMaker(
     "netsuite udpecho", "netsuite.udpecho._tap", "UDP echo server that cannot amplify", "udpecho"
 )
 tcplog = ServiceMaker(
-    "netsuite tcplog", "netsuite.tcplog._tap", "TCP server that logs the lines clients send", "tcplog"
+    "netsuite tcplog", "netsuite.tcplog._tap", "TCP server logging the lines clients send", "tcplog"
 )
 rpc = ServiceMaker(
     "netsuite rpc",
