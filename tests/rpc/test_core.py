@@ -92,3 +92,25 @@ def test_param_parse() -> None:
     with pytest.raises(InvalidParams):
         method.params[0].parse("twelve")
     assert [p.go_name for p in method.params] == ["X", "Y"]
+
+
+def test_observers_see_every_call() -> None:
+    registry = Registry()
+    registry.register("Algorithm.Sum", [("x", int), ("y", int)], int, "Add.")(
+        lambda x, y: x + y
+    )
+    seen: list[tuple[str, str, str]] = []
+    registry.observers.append(lambda t, m, o, s: seen.append((t, m, o)) if s >= 0 else None)
+    assert registry.call("Algorithm.Sum", [1, 2], transport="amp") == 3
+    with pytest.raises(InvalidParams):
+        registry.call("Algorithm.Sum", [1], transport="xmlrpc")
+    with pytest.raises(UnknownMethod):
+        registry.call("Algorithm.Div", [1, 2], transport="jsonrpc")
+    with pytest.raises(Int64Overflow):
+        registry.call("Algorithm.Sum", [INT64_MAX, 1])
+    assert seen == [
+        ("amp", "Algorithm.Sum", "ok"),
+        ("xmlrpc", "Algorithm.Sum", "bad-params"),
+        ("jsonrpc", "Algorithm.Div", "unknown-method"),
+        ("direct", "Algorithm.Sum", "application-error"),
+    ]
