@@ -1,0 +1,322 @@
+"""The ``rpc`` twistd plugin: one service core on XML-RPC, AMP, JSON-RPC, Go gob and gRPC.
+
+``twistd -n rpc`` serves :data:`netsuite.rpc.SERVICE` on every transport whose listener is
+not ``none``.  The service returned by :func:`makeService` is an :class:`RpcService`:
+
+- ``service.registry``: the :class:`~netsuite.rpc.Registry` served;
+- ``service.stats``: an :class:`RpcStats` (connection counters per transport label);
+- ``service.listeners``: transport label -> :class:`~netsuite._endpoints.ListenerService`.
+
+Graceful shutdown (SIGTERM / SIGINT): every listener stops accepting at once; every open
+connection is asked to finish (see :class:`ConnectionTracker`) and is closed once the
+requests it already received are answered, or after ``--grace`` seconds at the latest.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from collections.abc import Callable
+from typing import Any
+
+import attrs
+from twisted.application.service import IService, MultiService
+from twisted.internet import defer
+from twisted.internet.interfaces import IProtocolFactory
+from twisted.logger import Logger
+from twisted.python import usage
+from zope.interface import implementer
+
+from netsuite._endpoints import ListenerService, optional_listen_description
+from netsuite._options import non_negative_float, positive_int
+from netsuite.rpc._core import SERVICE, Registry
+
+__all__ = ["ConnectionTracker", "Options", "RpcService", "RpcStats", "makeService"]
+
+log = Logger()
+
+#: Default per-request size limit (bytes) of the AMP and JSON-RPC transports.
+MAX_REQUEST = 1024 * 1024
+
+
+class _Default(str):
+    """A default option value, told apart from the same text given on the command line."""
+
+
+class Options(usage.Options):
+    """Options of ``twistd rpc``."""
+
+    synopsis = "[options]"
+    longdesc = (
+        "Serve Algorithm.Sum and Programmer.GetSkill (and any method registered on "
+        "netsuite.rpc.SERVICE) over XML-RPC (/RPC2, plus Go's rpc.DialHTTP), AMP, "
+        "Go-compatible JSON-RPC, Go gob net/rpc and gRPC. Each listener takes an endpoint "
+        "description or a bare port; 'none' turns that transport off."
+    )
+    optParameters = [
+        ["xmlrpc", None, _Default("tcp:8808"),
+         "XML-RPC over HTTP (path /RPC2) and Go's rpc.DialHTTP.", optional_listen_description],
+        ["amp", None, _Default("tcp:8809"), "AMP (commands Sum, GetSkill).",
+         optional_listen_description],
+        ["jsonrpc", None, _Default("tcp:8085"),
+         "JSON-RPC, wire-compatible with Go's net/rpc/jsonrpc.", optional_listen_description],
+        ["gob", None, None, "Go net/rpc gob without HTTP (rpc.Dial); off by default",
+         optional_listen_description],
+        ["grpc", None, _Default("tcp:50051"),
+         "gRPC (needs grpcio; skipped with a log line when missing, unless given explicitly).",
+         optional_listen_description],
+        ["grace", None, 5.0,
+         "Seconds to keep answering requests already received after SIGTERM.",
+         non_negative_float],
+        ["max-request", None, MAX_REQUEST,
+         "Largest AMP box / JSON-RPC request, in bytes (bigger: error and close).",
+         positive_int],
+        ["max-depth", None, 100, "Deepest JSON nesting accepted in a JSON-RPC request.",
+         positive_int],
+    ]
+
+    def postOptions(self) -> None:
+        #: The listener options given on the command line (not left at their default).
+        self["explicit"] = set()
+        for name in TRANSPORTS:
+            value = self[name]
+            if isinstance(value, _Default):
+                self[name] = str(value)
+            elif value is not None:
+                self["explicit"].add(name)
+        if not any(self[name] for name in TRANSPORTS):
+            raise usage.UsageError("every transport is 'none': nothing to serve")
+        if self["grpc"] and "grpc" in self["explicit"] and not grpc_available():
+            raise usage.UsageError(
+                "--grpc needs grpcio and netsuite.rpc._grpc: pip install 'netsuite[grpc]' "
+                "(or --grpc none)"
+            )
+
+
+#: Transport labels, in the order the listeners start.
+TRANSPORTS = ("xmlrpc", "amp", "jsonrpc", "gob", "grpc")
+
+
+def grpc_available() -> bool:
+    """Whether the gRPC transport can run here (grpcio and our module importable)."""
+    try:
+        return (importlib.util.find_spec("grpc") is not None
+                and importlib.util.find_spec("netsuite.rpc._grpc") is not None)
+    except (ImportError, ValueError):
+        return False
+
+
+@attrs.define
+class RpcStats:
+    """Plain counters of the rpc service, per transport label (``amp``, ``jsonrpc``...).
+
+    ``connections_open``: connections open now; ``connections_total``: accepted since start;
+    ``closed_at_shutdown``: connections still open when the grace period ran out and that
+    were aborted.
+    """
+
+    connections_open: dict[str, int] = attrs.field(factory=dict)
+    connections_total: dict[str, int] = attrs.field(factory=dict)
+    closed_at_shutdown: int = 0
+
+
+class ConnectionTracker:
+    """Knows every open connection of the service, for a graceful shutdown.
+
+    A protocol may define ``graceful_close()``: stop taking new requests and close the
+    connection once every request already received is answered.  Protocols without it are
+    left alone until the grace period ends.  When the grace period ends whatever is still
+    open is aborted.
+    """
+
+    def __init__(self, stats: RpcStats) -> None:
+        self.stats = stats
+        self.protocols: dict[Any, str] = {}
+        self._all_closed: list[defer.Deferred[None]] = []
+
+    def wrap(self, factory: IProtocolFactory, label: str) -> IProtocolFactory:
+        """A factory that builds ``factory``'s protocols and tracks them under ``label``."""
+        return _TrackingFactory(factory, self, label)
+
+    def add(self, protocol: Any, label: str) -> None:
+        """Track ``protocol`` until its ``connectionLost``."""
+        self.protocols[protocol] = label
+        stats = self.stats
+        stats.connections_open[label] = stats.connections_open.get(label, 0) + 1
+        stats.connections_total[label] = stats.connections_total.get(label, 0) + 1
+        original = protocol.connectionLost
+
+        def connectionLost(reason: Any) -> None:
+            try:
+                original(reason)
+            finally:
+                self._remove(protocol)
+
+        protocol.connectionLost = connectionLost
+
+    def _remove(self, protocol: Any) -> None:
+        label = self.protocols.pop(protocol, None)
+        if label is None:
+            return
+        self.stats.connections_open[label] -= 1
+        if not self.protocols:
+            waiting, self._all_closed = self._all_closed, []
+            for d in waiting:
+                d.callback(None)
+
+    def close_all(self, grace: float, clock: Any) -> defer.Deferred[None]:
+        """Ask every connection to finish; abort the rest after ``grace`` seconds."""
+        if not self.protocols:
+            return defer.succeed(None)
+        done: defer.Deferred[None] = defer.Deferred()
+        self._all_closed.append(done)
+        for protocol in list(self.protocols):
+            closer = getattr(protocol, "graceful_close", None)
+            if closer is not None:
+                closer()
+
+        def expire() -> None:
+            remaining = list(self.protocols)
+            if remaining:
+                log.info("rpc: grace period over, closing {count} connection(s)",
+                         count=len(remaining))
+            for protocol in remaining:
+                self.stats.closed_at_shutdown += 1
+                transport = getattr(protocol, "transport", None)
+                if transport is None:
+                    self._remove(protocol)
+                elif hasattr(transport, "abortConnection"):
+                    transport.abortConnection()
+                else:
+                    transport.loseConnection()
+
+        timer = clock.callLater(grace, expire)
+
+        def finished(result: None) -> None:
+            if timer.active():
+                timer.cancel()
+            return result
+
+        return done.addBoth(finished)
+
+
+@implementer(IProtocolFactory)
+class _TrackingFactory:
+    """Delegates to a factory and hands every protocol it builds to a tracker."""
+
+    def __init__(self, wrapped: IProtocolFactory, tracker: ConnectionTracker, label: str) -> None:
+        self.wrapped = wrapped
+        self.tracker = tracker
+        self.label = label
+
+    def buildProtocol(self, addr: Any) -> Any:
+        protocol = self.wrapped.buildProtocol(addr)
+        if protocol is not None:
+            self.tracker.add(protocol, self.label)
+        return protocol
+
+    def doStart(self) -> None:
+        self.wrapped.doStart()
+
+    def doStop(self) -> None:
+        self.wrapped.doStop()
+
+    def logPrefix(self) -> str:
+        prefix = getattr(self.wrapped, "logPrefix", None)
+        return prefix() if prefix is not None else self.wrapped.__class__.__name__
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.wrapped, name)
+
+
+class RpcService(MultiService):
+    """The rpc plugin's service: listeners as children, graceful shutdown over all of them."""
+
+    def __init__(self, registry: Registry, grace: float, reactor: Any) -> None:
+        super().__init__()
+        self.registry = registry
+        self.grace = grace
+        self.reactor = reactor
+        self.stats = RpcStats()
+        self.tracker = ConnectionTracker(self.stats)
+        self.listeners: dict[str, ListenerService] = {}
+
+    def add_listener(self, label: str, description: str, factory: IProtocolFactory) -> None:
+        """Serve ``factory`` on ``description``, tracked for shutdown, logged as ``label``."""
+        listener = ListenerService(description, self.tracker.wrap(factory, label), label,
+                                   reactor=self.reactor)
+        listener.setName(label)
+        listener.setServiceParent(self)
+        self.listeners[label] = listener
+
+    @defer.inlineCallbacks
+    def stopService(self) -> Any:
+        # Stop accepting at once (every child listener), then let open connections finish.
+        yield super().stopService()
+        open_now = len(self.tracker.protocols)
+        if open_now:
+            log.info("rpc: stopped listening; {count} connection(s) open, up to {grace}s to "
+                     "finish", count=open_now, grace=self.grace)
+        yield self.tracker.close_all(self.grace, self.reactor)
+
+
+def _transport_module(name: str) -> Any:
+    """``netsuite.rpc.<name>``, or a clear error if that transport is not part of this build."""
+    module_name = f"netsuite.rpc.{name}"
+    try:
+        return importlib.import_module(module_name)
+    except ModuleNotFoundError as e:
+        if e.name == module_name:
+            raise usage.UsageError(f"{module_name} is not available in this build") from None
+        raise
+
+
+def _factories(registry: Registry, options: Options, reactor: Any
+               ) -> dict[str, Callable[[], IProtocolFactory]]:
+    def xmlrpc() -> IProtocolFactory:
+        factory = _transport_module("_xmlrpc").xmlrpc_factory(registry, reactor=reactor)
+        if importlib.util.find_spec("netsuite.rpc._gobrpc") is not None:
+            gobrpc = _transport_module("_gobrpc")
+            factory = gobrpc.with_go_http_connect(factory, registry)
+        return factory
+
+    def amp() -> IProtocolFactory:
+        return _transport_module("_amp").amp_factory(
+            registry, max_box=options["max-request"])
+
+    def jsonrpc() -> IProtocolFactory:
+        return _transport_module("_jsonrpc").jsonrpc_factory(
+            registry, max_request=options["max-request"], max_depth=options["max-depth"])
+
+    def gob() -> IProtocolFactory:
+        return _transport_module("_gobrpc").gob_factory(registry)
+
+    return {"xmlrpc": xmlrpc, "amp": amp, "jsonrpc": jsonrpc, "gob": gob}
+
+
+def makeService(options: Options, reactor: Any = None, registry: Registry | None = None
+                ) -> RpcService:
+    """The rpc service for parsed ``options`` (``registry`` defaults to ``SERVICE``)."""
+    if reactor is None:
+        from twisted.internet import reactor as default_reactor
+
+        reactor = default_reactor
+    registry = SERVICE if registry is None else registry
+    service = RpcService(registry, options["grace"], reactor)
+    factories = _factories(registry, options, reactor)
+    for label in TRANSPORTS:
+        description = options[label]
+        if not description:
+            continue
+        if label == "grpc":
+            if not grpc_available():
+                log.info("grpc: not served (grpcio or netsuite.rpc._grpc not installed; "
+                         "pip install 'netsuite[grpc]')")
+                continue
+            grpc_service: IService = _transport_module("_grpc").grpc_service(
+                registry, description, reactor)
+            grpc_service.setName("grpc")
+            grpc_service.setServiceParent(service)
+            continue
+        service.add_listener(label, description, factories[label]())
+    return service
