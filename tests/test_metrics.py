@@ -1,0 +1,282 @@
+"""The shared Prometheus metrics module: option, collectors, RPC observer, the /metrics site."""
+
+from __future__ import annotations
+
+import io
+
+import attrs
+import pytest
+import pytest_twisted
+from prometheus_client.exposition import generate_latest
+from prometheus_client.parser import text_string_to_metric_families
+from twisted.application.service import MultiService
+from twisted.internet import defer, reactor
+from twisted.internet.testing import MemoryReactor
+from twisted.python import usage
+from twisted.web.client import Agent, FileBodyProducer, readBody
+from twisted.web.http_headers import Headers
+
+from netsuite._metrics import (
+    CONTENT_TYPE,
+    LATENCY_BUCKETS,
+    Family,
+    MetricsService,
+    RpcMetrics,
+    StatsCollector,
+    make_registry,
+    metrics_description,
+    metrics_option,
+    serve_metrics,
+)
+from netsuite.rpc._core import Registry, RpcError
+
+
+@attrs.define
+class FakeStats:
+    """Shaped like a service's Stats: counters, a gauge, a mapping, a non-number."""
+
+    clients: int = 0
+    messages_in: int = 0
+    bytes_in: int = attrs.field(default=0, metadata={"doc": "bytes received"})
+    drops: dict[str, int] = attrs.field(factory=dict)
+    started: bool = True
+    name: str = "x"
+
+
+def samples(registry) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """Every sample in the registry's text output, parsed back: (name, labels) -> value."""
+    text = generate_latest(registry).decode()
+    out = {}
+    for family in text_string_to_metric_families(text):
+        for s in family.samples:
+            out[(s.name, tuple(sorted(s.labels.items())))] = s.value
+    return out
+
+
+# ---------------------------------------------------------------- option
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    ("9100", "tcp:9100"),
+    ("tcp:0:interface=127.0.0.1", "tcp:0:interface=127.0.0.1"),
+    ("none", None),
+    ("NONE", None),
+])
+def test_metrics_description(value: str, expected: str | None) -> None:
+    assert metrics_description(value) == expected
+
+
+@pytest.mark.parametrize("value", ["", "99999", "localhost"])
+def test_metrics_description_rejects(value: str) -> None:
+    with pytest.raises(ValueError):
+        metrics_description(value)
+
+
+class _Options(usage.Options):
+    optParameters = [metrics_option()]
+
+
+def test_metrics_option_default_off_and_parsed() -> None:
+    options = _Options()
+    options.parseOptions([])
+    assert options["metrics"] is None
+    options = _Options()
+    options.parseOptions(["--metrics", "9100"])
+    assert options["metrics"] == "tcp:9100"
+    with pytest.raises(usage.UsageError):
+        _Options().parseOptions(["--metrics", "nonsense"])
+
+
+# ---------------------------------------------------------------- collectors
+
+
+def test_stats_collector_reads_at_scrape_time() -> None:
+    stats = FakeStats()
+    registry = make_registry(
+        StatsCollector.from_attrs("t", stats, gauges={"clients"}, labels={"drops": "reason"}),
+        process=False,
+    )
+    before = samples(registry)
+    assert before[("t_clients", ())] == 0
+    assert before[("t_messages_in_total", ())] == 0
+    assert not any(name.startswith("t_started") or name.startswith("t_name")
+                   for name, _ in before)
+    stats.clients = 3
+    stats.messages_in += 7
+    stats.bytes_in += 700
+    stats.drops["slow-consumer"] = 2
+    stats.drops["flood"] = 1
+    after = samples(registry)
+    assert after[("t_clients", ())] == 3
+    assert after[("t_messages_in_total", ())] == 7
+    assert after[("t_bytes_in_total", ())] == 700
+    assert after[("t_drops_total", (("reason", "slow-consumer"),))] == 2
+    assert after[("t_drops_total", (("reason", "flood"),))] == 1
+    text = generate_latest(registry).decode()
+    assert "# HELP t_bytes_in_total bytes received" in text
+    assert "# TYPE t_clients gauge" in text
+    assert "# TYPE t_messages_in_total counter" in text
+
+
+def test_stats_collector_callable_source_and_extra_family() -> None:
+    holder = {"stats": FakeStats(messages_in=1)}
+    collector = StatsCollector.from_attrs(
+        "t", lambda: holder["stats"], skip={"bytes_in"},
+        extra=[Family("t_rooms", "gauge", "rooms", lambda: 2)],
+    )
+    registry = make_registry(collector, process=False)
+    holder["stats"] = FakeStats(messages_in=5)  # replaced object is followed
+    got = samples(registry)
+    assert got[("t_messages_in_total", ())] == 5
+    assert got[("t_rooms", ())] == 2
+    assert ("t_bytes_in_total", ()) not in got
+
+
+def test_family_with_two_labels() -> None:
+    family = Family("t_errors", "counter", "errors", lambda: {("amp", "OVERFLOW"): 4},
+                    ("transport", "code"))
+    got = samples(make_registry(StatsCollector([family]), process=False))
+    assert got[("t_errors_total", (("code", "OVERFLOW"), ("transport", "amp")))] == 4
+
+
+def test_process_collector_present_by_default() -> None:
+    got = samples(make_registry())
+    assert got[("process_resident_memory_bytes", ())] > 0
+    assert got[("process_open_fds", ())] > 0
+
+
+def test_registries_are_independent() -> None:
+    """Two services in one process never clash (no global registry)."""
+    one = make_registry(RpcMetrics(), process=True)
+    two = make_registry(RpcMetrics(), process=True)
+    assert samples(one).keys() == samples(two).keys()
+
+
+# ---------------------------------------------------------------- RPC observer
+
+
+def test_rpc_metrics_counts_by_transport_method_outcome() -> None:
+    registry_rpc = Registry()
+
+    @registry_rpc.register("Algorithm.Sum", [("x", int), ("y", int)], int, "sum")
+    def _sum(x: int, y: int) -> int:
+        return x + y
+
+    observer = RpcMetrics(known=registry_rpc)
+    registry_rpc.observers.append(observer)
+    registry_rpc.call("Algorithm.Sum", [1, 2], transport="amp")
+    registry_rpc.call("Algorithm.Sum", [1, 2], transport="amp")
+    registry_rpc.call("Algorithm.Sum", [3, 4], transport="jsonrpc")
+    with pytest.raises(RpcError):
+        registry_rpc.call("Algorithm.Sum", [2**63 - 1, 1], transport="amp")
+    with pytest.raises(RpcError):
+        registry_rpc.call("Algorithm.Sum", ["a", 1], transport="amp")
+    for i in range(50):  # random names never grow the label set
+        with pytest.raises(RpcError):
+            registry_rpc.call(f"Nope.M{i}", [], transport="xmlrpc")
+
+    got = samples(make_registry(observer, process=False))
+    calls = "netsuite_rpc_calls_total"
+    assert got[(calls, (("method", "Algorithm.Sum"), ("outcome", "ok"),
+                        ("transport", "amp")))] == 2
+    assert got[(calls, (("method", "Algorithm.Sum"), ("outcome", "ok"),
+                        ("transport", "jsonrpc")))] == 1
+    assert got[(calls, (("method", "Algorithm.Sum"), ("outcome", "application-error"),
+                        ("transport", "amp")))] == 1
+    assert got[(calls, (("method", "Algorithm.Sum"), ("outcome", "bad-params"),
+                        ("transport", "amp")))] == 1
+    assert got[(calls, (("method", "(unknown)"), ("outcome", "unknown-method"),
+                        ("transport", "xmlrpc")))] == 50
+    count = "netsuite_rpc_call_duration_seconds_count"
+    assert got[(count, (("method", "Algorithm.Sum"), ("transport", "amp")))] == 4
+    inf = "netsuite_rpc_call_duration_seconds_bucket"
+    assert got[(inf, (("le", "+Inf"), ("method", "(unknown)"), ("transport", "xmlrpc")))] == 50
+
+
+def test_rpc_histogram_buckets_are_cumulative() -> None:
+    observer = RpcMetrics()
+    observer("grpc", "A.B", "ok", 0.00001)   # exactly on the first bound: counted in it
+    observer("grpc", "A.B", "ok", 0.003)
+    observer("grpc", "A.B", "ok", 100.0)     # past the last bound: only +Inf
+    got = samples(make_registry(observer, process=False))
+    bucket = "netsuite_rpc_call_duration_seconds_bucket"
+
+    def at(le: str) -> float:
+        return got[(bucket, (("le", le), ("method", "A.B"), ("transport", "grpc")))]
+
+    assert at("1e-05") == 1
+    assert at("0.0025") == 1
+    assert at("0.005") == 2
+    assert at(repr(LATENCY_BUCKETS[-1])) == 2
+    assert at("+Inf") == 3
+    total = got[("netsuite_rpc_call_duration_seconds_sum",
+                 (("method", "A.B"), ("transport", "grpc")))]
+    assert total == pytest.approx(100.00301)
+
+
+# ---------------------------------------------------------------- serving
+
+
+def test_serve_metrics_off_adds_nothing() -> None:
+    parent = MultiService()
+    assert serve_metrics(parent, None, RpcMetrics()) is None
+    assert list(parent) == []
+
+
+def test_serve_metrics_on_uses_label_and_description() -> None:
+    parent = MultiService()
+    memory = MemoryReactor()
+    service = serve_metrics(parent, "tcp:9100", RpcMetrics(), reactor=memory)
+    assert isinstance(service, MetricsService)
+    assert list(parent) == [service]
+    assert service.label == "metrics"
+    parent.startService()
+    assert memory.tcpServers[0][0] == 9100
+    parent.stopService()
+
+
+@pytest_twisted.ensureDeferred
+async def test_loopback_scrape() -> None:
+    """A real listener on 127.0.0.1 port 0: GET /metrics, HEAD, 404, 405."""
+    stats = FakeStats(clients=2, messages_in=9)
+    observer = RpcMetrics()
+    observer("amp", "Algorithm.Sum", "ok", 0.0001)
+    service = MetricsService(
+        "tcp:0:interface=127.0.0.1",
+        make_registry(StatsCollector.from_attrs("netsuite_test", stats, gauges={"clients"}),
+                      observer),
+    )
+    service.startService()
+    try:
+        port = (await service.whenListening).getHost().port
+        agent = Agent(reactor)
+        base = f"http://127.0.0.1:{port}"
+        response = await agent.request(b"GET", f"{base}/metrics".encode())
+        body = (await readBody(response)).decode()
+        assert response.code == 200
+        assert response.headers.getRawHeaders(b"content-type") == [CONTENT_TYPE.encode()]
+        assert "netsuite_test_clients 2.0" in body
+        assert "netsuite_test_messages_in_total 9.0" in body
+        assert 'netsuite_rpc_calls_total{method="Algorithm.Sum",outcome="ok",transport="amp"}' \
+            in body
+        assert "process_open_fds" in body
+        names = {f.name for f in text_string_to_metric_families(body)}
+        assert {"netsuite_test_clients", "netsuite_rpc_calls"} <= names
+
+        head = await agent.request(b"HEAD", f"{base}/metrics".encode())
+        assert head.code == 200
+        assert await readBody(head) == b""
+
+        missing = await agent.request(b"GET", f"{base}/other".encode())
+        assert missing.code == 404
+        await readBody(missing)
+
+        post = await agent.request(b"POST", f"{base}/metrics".encode(), Headers(),
+                                   FileBodyProducer(io.BytesIO(b"x=1")))
+        assert post.code == 405
+        await readBody(post)
+    finally:
+        await defer.maybeDeferred(service.stopService)
+        pool = getattr(agent, "_pool", None)
+        if pool is not None:
+            await pool.closeCachedConnections()
