@@ -1,9 +1,16 @@
 """The RPC service: one core (``Algorithm.Sum``, ``Programmer.GetSkill``) on five transports.
 
 Public names for users: the service registry and its errors (``SERVICE``, ``Registry``,
-``RpcError``...), and -- once the AMP transport is in -- the AMP command classes.
+``RpcError``...), and the AMP command classes ``Sum`` and ``GetSkill`` (``command_for(method)``
+builds the command of any other registered method)::
+
+    from twisted.protocols import amp
+    from netsuite.rpc import Sum
+
+    result = await amp_protocol.callRemote(Sum, x=1, y=2)   # {"total": 3}
 """
 
+from netsuite.rpc._amp import GetSkill, Sum, command_for
 from netsuite.rpc._core import (
     INT64_MAX,
     INT64_MIN,
@@ -25,6 +32,7 @@ __all__ = [
     "INT64_MIN",
     "SERVICE",
     "ApplicationError",
+    "GetSkill",
     "IllFormedName",
     "Int64Overflow",
     "InvalidParams",
@@ -32,6 +40,8 @@ __all__ = [
     "Param",
     "Registry",
     "RpcError",
+    "Sum",
     "UnknownMethod",
     "UnknownService",
+    "command_for",
 ]

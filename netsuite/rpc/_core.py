@@ -160,6 +160,8 @@ class Method:
     result: ParamType
     help: str
     function: Callable[..., Any] = attrs.field(eq=False, repr=False)
+    #: The result's name where a transport names it (the AMP response key): ``total``.
+    result_name: str = "result"
 
     @property
     def service(self) -> str:
@@ -262,8 +264,12 @@ class Registry:
     observers: list[CallObserver] = attrs.field(factory=list)
 
     def register(self, name: str, params: Sequence[tuple[str, ParamType]], result: ParamType,
-                 help: str) -> Callable[[F], F]:
-        """Decorator: register the function as method ``name`` (``Service.Method``)."""
+                 help: str, *, result_name: str = "result") -> Callable[[F], F]:
+        """Decorator: register the function as method ``name`` (``Service.Method``).
+
+        ``result_name`` names the result where a transport needs a name for it (the AMP
+        response key).
+        """
         service, dot, method = name.rpartition(".")
         if not dot or not service or not method:
             raise ValueError(f"method name {name!r} must be Service.Method")
@@ -274,7 +280,8 @@ class Registry:
 
         def decorator(function: F) -> F:
             self._methods[name] = Method(
-                name, tuple(Param(n, t) for n, t in params), result, help, function
+                name, tuple(Param(n, t) for n, t in params), result, help, function,
+                result_name,
             )
             return function
 
@@ -336,6 +343,7 @@ SERVICE = Registry()
     int,
     "Sum(x, y): add two signed 64-bit integers; a result outside the signed 64-bit range is "
     "an overflow error, never a wrap.",
+    result_name="total",
 )
 def algorithm_sum(x: int, y: int) -> int:
     """The book's ``Algorithm.Sum``; overflow raises :class:`Int64Overflow`."""
@@ -350,6 +358,7 @@ def algorithm_sum(x: int, y: int) -> int:
     [("java", str), ("go", str)],
     str,
     'GetSkill(java, go): the book\'s skill line, "Skill1:" + java + "，Skill2" + go.',
+    result_name="skill",
 )
 def programmer_get_skill(java: str, go: str) -> str:
     """The book's ``Programmer.GetSkill``, with its full-width comma."""
