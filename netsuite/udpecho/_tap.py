@@ -5,8 +5,8 @@ from __future__ import annotations
 import ipaddress
 from typing import Any
 
-from twisted.application.service import Service
-from twisted.internet import task
+from twisted.application.service import MultiService
+from twisted.internet import defer, task
 from twisted.internet.interfaces import IListeningPort
 from twisted.logger import Logger
 from twisted.python import usage
@@ -82,12 +82,13 @@ class Options(usage.Options):
     ]
 
 
-class UDPEchoService(Service):
+class UDPEchoService(MultiService):
     """Listen on a UDP port while running; log the counters periodically and at shutdown.
 
     Attributes: ``stats`` (:class:`Stats`: ``received``, ``answered``, ``dropped_size``,
     ``dropped_rate``, ``dropped_port``, ``send_failed``), ``protocol``, ``limiter`` and,
-    while running, ``port`` (the :class:`IListeningPort`).
+    while running, ``port`` (the :class:`IListeningPort`).  It is a ``MultiService``, so
+    helpers (a metrics endpoint, say) can be added as children.
     """
 
     name = "udpecho"
@@ -107,6 +108,7 @@ class UDPEchoService(Service):
         self.interface = interface
         self.stats_interval = stats_interval
         self._reactor = reactor
+        super().__init__()
         self.port: IListeningPort | None = None
         self._stats_loop: task.LoopingCall | None = None
 
@@ -138,16 +140,16 @@ class UDPEchoService(Service):
             log.warn("udpecho replies the kernel refused to send: {n}", n=self.stats.send_failed)
 
     def stopService(self) -> Any:
-        super().stopService()
+        children = super().stopService()
         if self._stats_loop is not None and self._stats_loop.running:
             self._stats_loop.stop()
         self._stats_loop = None
         port, self.port = self.port, None
         if port is None:
-            return None
-        d = port.stopListening()
+            return children
+        stopped = defer.maybeDeferred(port.stopListening)
         self.log_stats()
-        return d
+        return defer.gatherResults([children, stopped]).addCallback(lambda _: None)
 
 
 def makeService(options: usage.Options | dict[str, Any], reactor: Any = None) -> UDPEchoService:
