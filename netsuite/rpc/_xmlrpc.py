@@ -1,0 +1,479 @@
+"""XML-RPC over HTTP: a twisted.web :class:`Site` serving ``POST /RPC2`` from a :class:`Registry`.
+
+Wire behaviour (PROTOCOLS.md section 4; details in ``docs/rpc.md``):
+
+* ``POST /RPC2`` with a ``methodCall`` body; other paths 404, other methods on ``/RPC2``
+  405 (``Allow: POST``).  Answers are ``200 text/xml`` ``methodResponse`` documents, faults
+  included.  HTTP/1.1 connections stay open (keep-alive); HTTP/1.0 closes after each answer.
+* Params are positional, or a single ``<struct>`` whose members are the parameter names or
+  their Go field names (``X``/``Y``, ``Java``/``Go``).
+* Faults (fault code interoperability): -32700 parse error (not well-formed, DOCTYPE or
+  entity declaration, nesting deeper than ``max_depth`` -- the last also closes the
+  connection), -32600 well-formed but not XML-RPC, -32601 unknown method, -32602 bad params,
+  -32603 internal error, -32500 application error (``Algorithm.Sum`` overflow).
+* ``system.listMethods``, ``system.methodHelp``, ``system.methodSignature``,
+  ``system.multicall`` (at most ``max_multicall`` calls; a nested multicall is a fault entry).
+* A body over ``max_body`` bytes (1 MiB) is refused with ``413`` and the connection closed,
+  before parsing and before buffering past the limit: at once for a ``Content-Length`` over
+  it, as soon as the count passes it for a chunked body.
+* No access log line per request.
+
+Speed: a request that arrives whole in one read on an idle connection (the common case for
+keep-alive clients) is answered straight from the channel's ``dataReceived`` without
+building a twisted.web ``Request``; everything else (partial reads, pipelining, chunked
+bodies, other paths and methods, ``Expect``, ``Connection`` headers) takes the ordinary
+twisted.web path.  Both paths share one :class:`XmlRpcDispatcher`, so they answer alike.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Callable
+from typing import Any
+
+import attrs
+from twisted.logger import Logger
+from twisted.web import http, resource, server
+
+from netsuite._endpoints import describe_address
+from netsuite.rpc._core import (
+    IllFormedName,
+    InvalidParams,
+    Registry,
+    RpcError,
+    UnknownMethod,
+    UnknownService,
+)
+from netsuite.rpc._xmlrpc_codec import (
+    DEFAULT_MAX_DEPTH,
+    FAULT_APPLICATION,
+    FAULT_INTERNAL,
+    FAULT_INVALID_PARAMS,
+    FAULT_METHOD_NOT_FOUND,
+    DepthExceeded,
+    EncodeError,
+    Fault,
+    XmlRpcDecodeError,
+    encode_fault,
+    encode_response,
+    encode_value,
+    parse_call,
+)
+
+__all__ = [
+    "DEFAULT_MAX_BODY",
+    "DEFAULT_MAX_MULTICALL",
+    "Limits",
+    "Stats",
+    "XmlRpcDispatcher",
+    "XmlRpcSite",
+    "xmlrpc_factory",
+]
+
+log = Logger()
+
+DEFAULT_MAX_BODY = 1024 * 1024
+DEFAULT_MAX_MULTICALL = 1000
+DEFAULT_IDLE_TIMEOUT = 60.0
+#: Seconds a refused (413) connection keeps draining input so the client reads the answer.
+LINGER = 2.0
+
+#: XML-RPC type names of the core's parameter types.
+_XMLRPC_TYPE = {int: "int", str: "string"}
+
+
+@attrs.frozen
+class Limits:
+    """Limits of one XML-RPC site (every one a default that an option can change)."""
+
+    max_body: int = DEFAULT_MAX_BODY
+    max_depth: int = DEFAULT_MAX_DEPTH
+    max_multicall: int = DEFAULT_MAX_MULTICALL
+
+
+@attrs.define
+class Stats:
+    """Plain counters of one XML-RPC site (``site.stats``).
+
+    ``requests``: methodCall bodies handled; ``calls``: method calls made (each multicall
+    entry counts, introspection included); ``faults``: fault responses (whole-request faults
+    and multicall fault entries); ``parse_errors``: bodies refused as not well-formed or not
+    XML-RPC; ``too_large``: bodies refused with 413; ``depth_closes``: connections closed for
+    nesting too deep; ``fast_path``: requests answered without a twisted.web ``Request``.
+    """
+
+    requests: int = 0
+    calls: int = 0
+    faults: int = 0
+    parse_errors: int = 0
+    too_large: int = 0
+    depth_closes: int = 0
+    fast_path: int = 0
+
+
+class XmlRpcDispatcher:
+    """Body bytes in, response bytes out: decode, dispatch to the registry, encode.
+
+    :meth:`handle` never raises for any input; it returns the ``methodResponse`` body and
+    whether the connection must be closed after it (nesting past the depth limit).
+    """
+
+    def __init__(self, registry: Registry, limits: Limits, stats: Stats) -> None:
+        self.registry = registry
+        self.limits = limits
+        self.stats = stats
+        self._system: dict[str, tuple[Callable[[list[Any]], Any], list[str], str]] = {
+            "system.listMethods": (
+                self._list_methods, ["array"],
+                "system.listMethods(): the names of every method this server answers."),
+            "system.methodHelp": (
+                self._method_help, ["string", "string"],
+                "system.methodHelp(name): the help text of a method."),
+            "system.methodSignature": (
+                self._method_signature, ["array", "string"],
+                "system.methodSignature(name): the method's signatures, each a list of "
+                "XML-RPC type names, result first."),
+            "system.multicall": (
+                self._multicall, ["array", "array"],
+                "system.multicall(calls): run each {methodName, params} struct in turn; "
+                "answers [result] or a fault struct per call "
+                f"(at most {limits.max_multicall} calls; no nested multicall)."),
+        }
+
+    def handle(self, body: bytes) -> tuple[bytes, bool]:
+        """The response body for a request body, and whether to close the connection."""
+        stats = self.stats
+        stats.requests += 1
+        try:
+            name, params = parse_call(body, self.limits.max_depth)
+        except DepthExceeded as e:
+            stats.parse_errors += 1
+            stats.faults += 1
+            stats.depth_closes += 1
+            return encode_fault(e.code, f"parse error: {e}"), True
+        except XmlRpcDecodeError as e:
+            stats.parse_errors += 1
+            stats.faults += 1
+            kind = "parse error" if e.code == -32700 else "invalid XML-RPC request"
+            return encode_fault(e.code, f"{kind}: {e}"), False
+        try:
+            result = self.call(name, params)
+            return encode_response(result), False
+        except Fault as fault:
+            stats.faults += 1
+            return encode_fault(fault.code, fault.string), False
+        except EncodeError as e:
+            stats.faults += 1
+            return encode_fault(FAULT_INTERNAL, f"internal error: cannot encode result: {e}"), False
+
+    def call(self, name: str, params: list[Any], *, nested: bool = False) -> Any:
+        """Run one call: its result, or a :class:`Fault`."""
+        self.stats.calls += 1
+        system = self._system.get(name)
+        if system is not None:
+            if nested and name == "system.multicall":
+                raise Fault(FAULT_METHOD_NOT_FOUND,
+                            "system.multicall cannot be called from system.multicall")
+            return system[0](params)
+        if len(params) == 1 and type(params[0]) is dict:
+            args: Any = params[0]  # the struct form
+        else:
+            args = params
+        try:
+            return self.registry.call(name, args, transport="xmlrpc")
+        except (IllFormedName, UnknownService, UnknownMethod) as e:
+            raise Fault(FAULT_METHOD_NOT_FOUND, str(e)) from None
+        except InvalidParams as e:
+            raise Fault(FAULT_INVALID_PARAMS, str(e)) from None
+        except RpcError as e:  # ApplicationError (overflow) and a method's own refusals
+            raise Fault(FAULT_APPLICATION, str(e)) from None
+        except Exception:
+            log.failure("xmlrpc: internal error in {method}", method=name)
+            raise Fault(FAULT_INTERNAL, f"internal error in {name}") from None
+
+    # -- introspection and multicall -----------------------------------------------------------
+
+    def _names(self) -> list[str]:
+        return sorted([*self.registry.names(), *self._system])
+
+    @staticmethod
+    def _one_string(name: str, params: list[Any]) -> str:
+        if len(params) != 1 or not isinstance(params[0], str):
+            raise Fault(FAULT_INVALID_PARAMS, f"{name} takes one string (a method name)")
+        return params[0]
+
+    def _list_methods(self, params: list[Any]) -> list[str]:
+        if params:
+            raise Fault(FAULT_INVALID_PARAMS, "system.listMethods takes no arguments")
+        return self._names()
+
+    def _lookup(self, name: str) -> Any:
+        try:
+            return self.registry.lookup(name)
+        except RpcError as e:
+            raise Fault(FAULT_METHOD_NOT_FOUND, str(e)) from None
+
+    def _method_help(self, params: list[Any]) -> str:
+        name = self._one_string("system.methodHelp", params)
+        if name in self._system:
+            return self._system[name][2]
+        return self._lookup(name).help
+
+    def _method_signature(self, params: list[Any]) -> list[list[str]]:
+        name = self._one_string("system.methodSignature", params)
+        if name in self._system:
+            return [self._system[name][1]]
+        method = self._lookup(name)
+        return [[_XMLRPC_TYPE[method.result], *(_XMLRPC_TYPE[p.type] for p in method.params)]]
+
+    def _multicall(self, params: list[Any]) -> list[Any]:
+        if len(params) != 1 or type(params[0]) is not list:
+            raise Fault(FAULT_INVALID_PARAMS,
+                        "system.multicall takes one array of {methodName, params} structs")
+        calls = params[0]
+        if len(calls) > self.limits.max_multicall:
+            raise Fault(FAULT_INVALID_PARAMS,
+                        f"system.multicall: at most {self.limits.max_multicall} calls per "
+                        f"request, got {len(calls)}")
+        results: list[Any] = []
+        for index, entry in enumerate(calls):
+            try:
+                if (type(entry) is not dict or not isinstance(entry.get("methodName"), str)
+                        or type(entry.get("params", [])) is not list
+                        or set(entry) - {"methodName", "params"}):
+                    raise Fault(FAULT_INVALID_PARAMS,
+                                f"system.multicall: call {index} is not a "
+                                "{methodName: string, params: array} struct")
+                result = self.call(entry["methodName"], entry.get("params", []), nested=True)
+                encode_value(result, [])  # a result XML cannot carry is this entry's fault
+                results.append([result])
+            except Fault as fault:
+                self.stats.faults += 1
+                results.append({"faultCode": fault.code, "faultString": fault.string})
+            except EncodeError as e:
+                self.stats.faults += 1
+                results.append({"faultCode": FAULT_INTERNAL,
+                                "faultString": f"internal error: cannot encode result: {e}"})
+        return results
+
+
+# -- twisted.web plumbing ------------------------------------------------------------------------
+
+
+class XmlRpcResource(resource.Resource):
+    """``/RPC2``: POST only (other methods get 405 with ``Allow: POST``)."""
+
+    isLeaf = True
+
+    def __init__(self, dispatcher: XmlRpcDispatcher) -> None:
+        super().__init__()
+        self.dispatcher = dispatcher
+
+    def render_POST(self, request: server.Request) -> bytes:
+        if request.postpath:  # /RPC2/anything
+            return resource.NoResource().render(request)
+        body = request.content.getvalue()
+        response, close = self.dispatcher.handle(body)
+        request.setHeader(b"content-type", b"text/xml")
+        if close:
+            request.setHeader(b"connection", b"close")
+            request.channel.persistent = False
+        return response
+
+
+class _Root(resource.Resource):
+    """The root: only ``/RPC2`` exists; every other path is 404."""
+
+    def __init__(self, rpc2: resource.Resource) -> None:
+        super().__init__()
+        self.rpc2 = rpc2
+
+    def getChildWithDefault(self, path: bytes, request: server.Request) -> resource.Resource:
+        if path == b"RPC2":
+            return self.rpc2
+        return resource.NoResource()
+
+    def render(self, request: server.Request) -> bytes:
+        return resource.NoResource().render(request)
+
+
+class _XmlRpcRequest(server.Request):
+    """A request whose body is kept in memory and counted against the site's body limit."""
+
+    _received = 0
+
+    def gotLength(self, length: int | None) -> None:
+        # Always in memory (twisted.web spills bodies over 100 kB to a temporary file);
+        # a Content-Length over the limit never gets here (see _XmlRpcChannel).
+        self.content = io.BytesIO()
+        self._received = 0
+
+    def handleContentChunk(self, data: bytes) -> None:
+        channel = self.channel
+        if channel is None or channel._refused:
+            return
+        self._received += len(data)
+        if self._received > channel.site.limits.max_body:
+            channel.refuse_too_large()
+            return
+        self.content.write(data)
+
+
+_FAST_PREFIX = b"POST /RPC2 HTTP/1.1\r\n"
+# Header lines the fast path handles: a token name and a value of visible characters.
+_SIMPLE_HEADERS = re.compile(rb"(?:[!#$%&'*+.^_`|~0-9A-Za-z-]+:[ \t]*[\x21-\x7e][\x20-\x7e]*\r\n)*")
+# Headers that need twisted.web's own handling.
+_SLOW_HEADERS = frozenset((b"transfer-encoding", b"expect", b"connection"))
+
+
+class _XmlRpcChannel(http.HTTPChannel):
+    """HTTP/1.1 channel with the body limit enforced early and a fast path for whole requests."""
+
+    site: XmlRpcSite
+    _refused = False
+    _linger: Any = None
+
+    def dataReceived(self, data: bytes) -> None:
+        if self._refused:
+            return  # draining a refused body
+        if (
+            not self._handlingRequest
+            and not self.requests
+            and self.line_mode
+            and not self._buffer
+            and data.startswith(_FAST_PREFIX)
+        ):
+            answer = self.site._fast(data)
+            if answer is not None:
+                self.resetTimeout()
+                self.transport.write(answer[0])
+                if answer[1]:
+                    self.persistent = False
+                    self.loseConnection()
+                return
+        super().dataReceived(data)
+
+    def allHeadersReceived(self) -> None:
+        if self.length is not None and self.length > self.site.limits.max_body:
+            self.refuse_too_large()
+            return
+        super().allHeadersReceived()
+
+    def rawDataReceived(self, data: bytes) -> None:
+        if not self._refused:
+            super().rawDataReceived(data)
+
+    def allContentReceived(self) -> None:
+        if not self._refused:
+            super().allContentReceived()
+
+    def refuse_too_large(self) -> None:
+        """Answer 413, stop reading the request, and close once the client has the answer.
+
+        The write side is shut at once; input is drained (discarded) for up to
+        :data:`LINGER` seconds so the client is not reset before it reads the 413.
+        """
+        if self._refused:
+            return
+        self._refused = True
+        site = self.site
+        site.stats.too_large += 1
+        limit = site.limits.max_body
+        log.info("xmlrpc: refused a request body over {limit} bytes from {peer}; closing",
+                 limit=limit, peer=describe_address(self.transport.getPeer()))
+        text = f"request body larger than {limit} bytes\n".encode()
+        self.transport.write(
+            b"HTTP/1.1 413 Request Entity Too Large\r\nContent-Type: text/plain\r\n"
+            b"Connection: close\r\nContent-Length: %d\r\n\r\n%s" % (len(text), text)
+        )
+        self.setTimeout(None)
+        try:
+            self.transport.loseWriteConnection()
+        except (AttributeError, NotImplementedError):
+            self.loseConnection()
+            return
+        self._linger = self.callLater(LINGER, self._abort)
+
+    def _abort(self) -> None:
+        self._linger = None
+        self.transport.abortConnection()
+
+    def connectionLost(self, reason: Any) -> None:
+        if self._linger is not None and self._linger.active():
+            self._linger.cancel()
+        self._linger = None
+        super().connectionLost(reason)
+
+
+class XmlRpcSite(server.Site):
+    """The XML-RPC site: ``/RPC2`` only, quiet (no access log), limits in :attr:`limits`.
+
+    :attr:`stats` holds the counters (:class:`Stats`), :attr:`dispatcher` the
+    :class:`XmlRpcDispatcher` shared by the fast path and the twisted.web resource.
+    """
+
+    protocol = _XmlRpcChannel
+    requestFactory = _XmlRpcRequest
+
+    def __init__(self, registry: Registry, *, limits: Limits | None = None,
+                 timeout: float | None = DEFAULT_IDLE_TIMEOUT, reactor: Any = None) -> None:
+        self.limits = limits or Limits()
+        self.stats = Stats()
+        self.dispatcher = XmlRpcDispatcher(registry, self.limits, self.stats)
+        super().__init__(_Root(XmlRpcResource(self.dispatcher)), timeout=timeout,
+                         reactor=reactor, parsePOSTFormSubmission=False)
+        self._date_second = -1
+        self._date = b""
+        self._server_header = b"Server: " + server.version + b"\r\n"
+
+    def log(self, request: Any) -> None:
+        """No access log line per request (it costs ~20% of throughput)."""
+
+    def _fast(self, data: bytes) -> tuple[bytes, bool] | None:
+        """The whole HTTP response to ``data`` if it is exactly one simple ``POST /RPC2``,
+        and whether to close the connection after it; ``None`` for anything else."""
+        end = data.find(b"\r\n\r\n", len(_FAST_PREFIX) - 2)
+        if end < 0 or end > 8192:
+            return None
+        headers = data[len(_FAST_PREFIX) : end + 2]
+        if _SIMPLE_HEADERS.fullmatch(headers) is None:
+            return None
+        length = -1
+        for line in headers.split(b"\r\n")[:-1]:
+            name, _, value = line.partition(b":")
+            name = name.lower()
+            if name == b"content-length":
+                value = value.strip()
+                if length >= 0 or not value.isdigit():
+                    return None
+                length = int(value)
+            elif name in _SLOW_HEADERS:
+                return None
+        if length < 0 or length > self.limits.max_body or len(data) - end - 4 != length:
+            return None
+        self.stats.fast_path += 1
+        body, close = self.dispatcher.handle(data[end + 4 :])
+        now = int(self.reactor.seconds())
+        if now != self._date_second:
+            self._date_second = now
+            self._date = b"Date: " + http.datetimeToString(now) + b"\r\n"
+        return b"".join((
+            b"HTTP/1.1 200 OK\r\n", self._server_header, self._date,
+            b"Connection: close\r\n" if close else b"",
+            b"Content-Type: text/xml\r\nContent-Length: %d\r\n\r\n" % len(body), body,
+        )), close
+
+
+def xmlrpc_factory(registry: Registry, *, reactor: Any = None, max_body: int = DEFAULT_MAX_BODY,
+                   max_depth: int = DEFAULT_MAX_DEPTH, max_multicall: int = DEFAULT_MAX_MULTICALL,
+                   idle_timeout: float | None = DEFAULT_IDLE_TIMEOUT) -> XmlRpcSite:
+    """The XML-RPC protocol factory: a twisted.web :class:`XmlRpcSite` serving ``POST /RPC2``.
+
+    ``max_body`` bytes per request body (413 past it), ``max_depth`` levels of element
+    nesting, ``max_multicall`` calls per ``system.multicall``; a connection idle for
+    ``idle_timeout`` seconds is closed (``None``: never).  Counters are in ``.stats``.
+    """
+    limits = Limits(max_body=max_body, max_depth=max_depth, max_multicall=max_multicall)
+    return XmlRpcSite(registry, limits=limits, timeout=idle_timeout, reactor=reactor)
+
