@@ -1,0 +1,360 @@
+"""The chat wire protocol: bytes from a client become calls on the :class:`Room`.
+
+Client lines (UTF-8, ``\\n``-terminated, ``\\r`` stripped, at most ``max_line`` bytes): a
+line not starting with ``/`` is a room message, ``//text`` sends ``/text``, and
+``/nick /who /msg /me /ping /quit /help`` are commands.  Server lines are
+``WELCOME MSG ACTION PRIV JOIN PART NICK WHO PONG INFO ERR BYE`` (PROTOCOLS.md section 1;
+details and design in ``docs/chat.md``).
+
+Each connection is a streaming producer on its own transport: when the transport's
+write buffer fills, Twisted pauses us and further output waits in a per-client backlog;
+past ``max_backlog`` bytes the client is dropped as a slow consumer.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from twisted.internet.interfaces import IProtocol, IPushProducer
+from twisted.internet.protocol import Factory
+from zope.interface import implementer
+
+from netsuite._endpoints import describe_address
+from netsuite.chat._room import Room, RoomLimits, Stats
+
+__all__ = ["ChatFactory", "ChatProtocol"]
+
+HELP = (
+    b"INFO commands:\n"
+    b"INFO /nick NAME - change your nickname (1-32 letters, digits, _ or -)\n"
+    b"INFO /who - list who is connected\n"
+    b"INFO /msg NAME TEXT - private message to NAME\n"
+    b"INFO /me TEXT - action message to the room\n"
+    b"INFO /ping [TOKEN] - heartbeat, answered by PONG [TOKEN]\n"
+    b"INFO /quit [REASON] - leave\n"
+    b"INFO /help - this list\n"
+    b"INFO any other line is a message to the room; start it with // to send a leading /\n"
+)
+
+
+@implementer(IProtocol, IPushProducer)
+class ChatProtocol:
+    """One client connection (kept small: ``__slots__``, no per-connection timers)."""
+
+    __slots__ = (
+        "_abort_call", "_buf", "_flood_count", "_flood_last", "_flood_start", "_flood_window",
+        "_paused", "_queue", "_queued", "_reading", "_waiting", "direct", "factory", "in_room",
+        "key", "last_seen", "mark", "msg_prefix", "nick", "room", "transport",
+    )
+
+    def __init__(self, factory: ChatFactory) -> None:
+        self.factory = factory
+        self.room: Room = factory.room
+        self.transport: Any = None
+        self.nick = ""
+        self.key = ""
+        self.msg_prefix = b""
+        self.in_room = False
+        self.last_seen = 0.0
+        self.mark = 0
+        self.direct: list[bytes] | None = None
+        self._buf = b""
+        self._paused = False  # the transport's write buffer is full
+        self._queue: list[bytes] | None = None  # backlog held while paused
+        self._queued = 0
+        self._reading = True
+        self._waiting = False  # waiting for the next turn's budget
+        self._flood_window = 0
+        self._flood_count = 0
+        self._flood_start = 0.0
+        self._flood_last = -2
+        self._abort_call: Any = None
+
+    # -- IProtocol ----------------------------------------------------------------------
+
+    def makeConnection(self, transport: Any) -> None:
+        self.transport = transport
+        self.connectionMade()
+
+    def connectionMade(self) -> None:
+        room = self.room
+        if room.closing:
+            room.stats.dropped("shutdown")
+            self._write_and_close(b"BYE shutdown\n")
+            return
+        if room.full:
+            room.stats.dropped("max-clients")
+            limit = room.limits.max_clients
+            self._write_and_close(
+                f"ERR max-clients the server is full ({limit} clients)\nBYE max-clients\n"
+                .encode())
+            return
+        self.transport.registerProducer(self, True)
+        room.join(self)
+
+    def dataReceived(self, data: bytes) -> None:
+        if not self.in_room:
+            return
+        room = self.room
+        room.stats.bytes_in += len(data)
+        self.last_seen = room.clock.seconds()
+        self._buf = self._buf + data if self._buf else data
+        if not self._waiting:
+            self._process()
+
+    def connectionLost(self, reason: Any = None) -> None:
+        if self._abort_call is not None and self._abort_call.active():
+            self._abort_call.cancel()
+        self._abort_call = None
+        self._queue = None
+        self._buf = b""
+        self.room.connection_lost(self)
+
+    def logPrefix(self) -> str:
+        return "ChatProtocol"
+
+    # -- IPushProducer: the transport tells us when its write buffer is full -----------
+
+    def pauseProducing(self) -> None:
+        self._paused = True
+
+    def resumeProducing(self) -> None:
+        self._paused = False
+        queue = self._queue
+        if queue:
+            self._queue = None
+            self._queued = 0
+            self.transport.write(b"".join(queue))
+
+    def stopProducing(self) -> None:
+        self._paused = True
+
+    # -- Member (called by the room) ----------------------------------------------------
+
+    def set_nick(self, nick: str) -> None:
+        self.nick = nick
+        self.key = nick.lower()
+        self.msg_prefix = b"MSG " + nick.encode() + b" "
+
+    def deliver(self, data: bytes) -> None:
+        """Write ``data``, or hold it while paused; past ``max_backlog`` drop the client."""
+        self.room.stats.bytes_out += len(data)
+        if not self._paused:
+            self.transport.write(data)
+            return
+        queue = self._queue
+        if queue is None:
+            queue = self._queue = []
+        queue.append(data)
+        self._queued += len(data)
+        if self._queued > self.room.limits.max_backlog:
+            self._queue = None
+            self.room.drop_slow(self)
+
+    def close_after(self, data: bytes) -> None:
+        """Send the backlog and ``data``, then close (aborting if the client never reads)."""
+        queue = self._queue or []
+        self._queue = None
+        queue.append(data)
+        self.room.stats.bytes_out += len(data)
+        self._write_and_close(b"".join(queue))
+
+    def abort(self) -> None:
+        """Close at once, discarding unsent output."""
+        self._queue = None
+        if self.transport is not None:
+            self.transport.abortConnection()
+
+    def describe(self) -> str:
+        try:
+            return describe_address(self.transport.getPeer())
+        except Exception:
+            return "?"
+
+    def resume_input(self) -> bool:
+        """A new turn: process buffered lines; True once none are left waiting."""
+        self._waiting = False
+        self._process()
+        return not self._waiting
+
+    # -- input --------------------------------------------------------------------------
+
+    def _write_and_close(self, data: bytes) -> None:
+        transport = self.transport
+        transport.unregisterProducer()
+        transport.write(data)
+        transport.loseConnection()
+        clock = self.room.clock
+        self._abort_call = clock.callLater(self.room.limits.shutdown_timeout,
+                                           transport.abortConnection)
+
+    def _process(self) -> None:
+        """Handle the complete lines buffered, as far as this turn's budget allows."""
+        room = self.room
+        buf = self._buf
+        max_line = room.limits.max_line
+        start = 0
+        while self.in_room:
+            if room.budget <= 0:
+                self._pause_input()
+                break
+            end = buf.find(b"\n", start)
+            if end < 0:
+                break
+            line = buf[start:end]
+            start = end + 1
+            if line[-1:] == b"\r":
+                line = line[:-1]
+            if len(line) > max_line:
+                self._too_long()
+                return
+            self._line(line)
+        if not self.in_room:
+            self._buf = b""
+            return
+        rest = buf[start:] if start else buf
+        self._buf = rest
+        if len(rest) > max_line and not (len(rest) == max_line + 1 and rest[-1:] == b"\r"):
+            if rest.find(b"\n") < 0:
+                self._too_long()
+                return
+        if not self._waiting and not self._reading:
+            self._reading = True
+            self.transport.resumeProducing()
+
+    def _pause_input(self) -> None:
+        self._waiting = True
+        if self._reading:
+            self._reading = False
+            self.transport.pauseProducing()
+        self.room.wait_for_turn(self)
+
+    def _too_long(self) -> None:
+        limit = self.room.limits.max_line
+        self._buf = b""
+        self.room.send(self, f"ERR line-too-long lines are limited to {limit} bytes\n".encode())
+        self.room.kick(self, "line-too-long")
+
+    def _line(self, line: bytes) -> None:
+        room = self.room
+        stats = room.stats
+        stats.messages_in += 1
+        if not line.isascii():
+            try:
+                line.decode("utf-8")
+            except UnicodeDecodeError:
+                room.send(self, b"ERR bad-encoding line is not valid UTF-8 (dropped)\n")
+                return
+        if room.limits.flood and self._flooding():
+            return
+        if line[:1] != b"/":
+            if line:
+                room.broadcast(self, self.msg_prefix + line + b"\n")
+            return
+        if line[:2] == b"//":
+            room.broadcast(self, self.msg_prefix + line[1:] + b"\n")
+            return
+        name, _, arg = line[1:].partition(b" ")
+        handler = _COMMANDS.get(name.lower())
+        if handler is None:
+            shown = name.decode("utf-8", "replace")
+            room.send(self, f"ERR unknown-command /{shown} (try /help)\n".encode())
+            return
+        handler(self, arg)
+
+    def _flooding(self) -> bool:
+        """Count one line against ``--flood``; True (and ``ERR flood``) if over the limit."""
+        now = self.room.clock.seconds()
+        window = int(now)
+        if window != self._flood_window:
+            self._flood_window = window
+            self._flood_count = 0
+        self._flood_count += 1
+        limit = self.room.limits.flood
+        if self._flood_count <= limit:
+            return False
+        if self._flood_last < window - 1:
+            self._flood_start = now  # a new stretch of flooding
+        self._flood_last = window
+        if now - self._flood_start >= self.room.limits.flood_drop_after:
+            self.room.kick(self, "flood")
+            return True
+        if self._flood_count == limit + 1:  # one ERR per second, not one per line
+            self.room.send(self, f"ERR flood more than {limit} messages per second; "
+                                 "lines dropped\n".encode())
+        return True
+
+    # -- commands -----------------------------------------------------------------------
+
+    def _cmd_nick(self, arg: bytes) -> None:
+        name = arg.strip().decode("utf-8")
+        error = self.room.rename(self, name)
+        if error == "bad-nick":
+            self.room.send(self, f"ERR bad-nick {name} is not a valid nickname: use 1-32 "
+                                 "ASCII letters, digits, _ or -\n".encode())
+        elif error == "nick-in-use":
+            self.room.send(self, f"ERR nick-in-use {name} is already taken\n".encode())
+
+    def _cmd_who(self, arg: bytes) -> None:
+        self.room.send(self, ("WHO " + " ".join(self.room.who()) + "\n").encode())
+
+    def _cmd_msg(self, arg: bytes) -> None:
+        name, _, text = arg.partition(b" ")
+        if not name or not text:
+            self.room.send(self, b"INFO usage: /msg NAME TEXT\n")
+            return
+        target = self.room.find(name.decode("utf-8"))
+        if target is None:
+            self.room.send(self, f"ERR no-such-nick {name.decode('utf-8')} is not connected\n"
+                           .encode())
+            return
+        self.room.send(target, b"PRIV " + self.nick.encode() + b" " + text + b"\n")
+
+    def _cmd_me(self, arg: bytes) -> None:
+        if not arg:
+            self.room.send(self, b"INFO usage: /me TEXT\n")
+            return
+        self.room.broadcast(self, b"ACTION " + self.nick.encode() + b" " + arg + b"\n")
+
+    def _cmd_ping(self, arg: bytes) -> None:
+        self.room.send(self, b"PONG " + arg + b"\n" if arg else b"PONG\n")
+
+    def _cmd_quit(self, arg: bytes) -> None:
+        self.room.kick(self, "quit", detail=arg.decode("utf-8").strip())
+
+    def _cmd_help(self, arg: bytes) -> None:
+        self.room.send(self, HELP)
+
+
+_COMMANDS = {
+    b"nick": ChatProtocol._cmd_nick,
+    b"who": ChatProtocol._cmd_who,
+    b"msg": ChatProtocol._cmd_msg,
+    b"me": ChatProtocol._cmd_me,
+    b"ping": ChatProtocol._cmd_ping,
+    b"quit": ChatProtocol._cmd_quit,
+    b"help": ChatProtocol._cmd_help,
+}
+
+
+class ChatFactory(Factory):
+    """Builds :class:`ChatProtocol` connections sharing one :class:`Room`.
+
+    ``clock`` is the reactor (or a ``Clock`` in tests); ``room.stats`` holds the counters.
+    """
+
+    noisy = False
+
+    def __init__(self, clock: Any = None, limits: RoomLimits | None = None,
+                 stats: Stats | None = None) -> None:
+        if clock is None:
+            from twisted.internet import reactor as clock
+        self.room = Room(clock, limits, stats)
+
+    @property
+    def stats(self) -> Stats:
+        """The room's counters."""
+        return self.room.stats
+
+    def buildProtocol(self, addr: Any) -> ChatProtocol:
+        return ChatProtocol(self)

@@ -1,0 +1,90 @@
+"""``twistd chat``: options and the service (see README "Chat server")."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from twisted.application.service import MultiService
+from twisted.internet import defer
+from twisted.python import usage
+
+from netsuite._endpoints import ListenerService, listen_description
+from netsuite._options import non_negative_float, non_negative_int, positive_float, positive_int
+from netsuite.chat._protocol import ChatFactory
+from netsuite.chat._room import Room, RoomLimits, Stats
+
+__all__ = ["ChatService", "Options", "makeService"]
+
+
+class Options(usage.Options):
+    """Command-line options of the ``chat`` plugin."""
+
+    synopsis = "[--port tcp:8086] [--idle-timeout 60] [--max-clients 10000] ..."
+    longdesc = ("A line-based TCP chat room: nicknames, /who /msg /me /ping /quit /help, "
+                "heartbeats, idle timeout, slow-consumer and flood limits.")
+
+    optParameters = [
+        ["port", "p", "tcp:8086",
+         "Listen on this endpoint description (tcp:8086, ssl:8443:privateKey=...:certKey=..., "
+         "unix:/path) or bare port.", listen_description],
+        ["max-line", None, 4096, "Longest line in bytes (line end not counted).", positive_int],
+        ["idle-timeout", None, 60.0,
+         "Drop a client silent for this many seconds (0 = never).", non_negative_float],
+        ["max-backlog", None, 1024 * 1024,
+         "Drop a client whose unsent output passes this many bytes.", positive_int],
+        ["flood", None, 0, "Messages per second per client (0 = no limit).", non_negative_int],
+        ["max-clients", None, 10000, "Most clients connected at once.", positive_int],
+        ["shutdown-timeout", None, 5.0,
+         "On SIGTERM/SIGINT, wait this long for BYE to reach clients.", positive_float],
+    ]
+
+    def limits(self) -> RoomLimits:
+        """The room limits these options describe."""
+        return RoomLimits(
+            max_line=self["max-line"],
+            idle_timeout=self["idle-timeout"],
+            max_backlog=self["max-backlog"],
+            flood=self["flood"],
+            max_clients=self["max-clients"],
+            shutdown_timeout=self["shutdown-timeout"],
+        )
+
+
+class ChatService(MultiService):
+    """The chat listener plus its room.
+
+    Attributes: ``factory`` (:class:`ChatFactory`), ``room`` (:class:`Room`), ``stats``
+    (:class:`Stats`: ``clients``, ``connections``, ``messages_in``, ``messages_out``,
+    ``bytes_in``, ``bytes_out``, ``drops`` by reason), ``listener``
+    (:class:`ListenerService`, label ``chat``).  Stopping sends ``BYE shutdown`` to every
+    client and waits (at most ``--shutdown-timeout``) for them to close before the
+    listener closes; connections arriving meanwhile get ``BYE shutdown`` at once.
+    """
+
+    def __init__(self, description: str, limits: RoomLimits, reactor: Any = None) -> None:
+        super().__init__()
+        if reactor is None:
+            from twisted.internet import reactor as default_reactor
+
+            reactor = default_reactor
+        self.factory = ChatFactory(reactor, limits)
+        self.listener = ListenerService(description, self.factory, "chat", reactor)
+        self.listener.setServiceParent(self)
+
+    @property
+    def room(self) -> Room:
+        return self.factory.room
+
+    @property
+    def stats(self) -> Stats:
+        return self.factory.room.stats
+
+    def stopService(self) -> defer.Deferred[None]:
+        d = self.room.shutdown()
+        d.addCallback(lambda _: MultiService.stopService(self))
+        return d
+
+
+def makeService(options: Options, reactor: Any = None) -> ChatService:
+    """The ``chat`` service for parsed ``options``."""
+    return ChatService(options["port"], options.limits(), reactor)
