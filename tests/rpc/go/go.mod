@@ -1,0 +1,3 @@
+module netsuitetest
+
+go 1.19
