@@ -43,8 +43,9 @@ class ChatProtocol:
 
     __slots__ = (
         "_abort_call", "_buf", "_flood_count", "_flood_last", "_flood_start", "_flood_window",
-        "_paused", "_queue", "_queued", "_reading", "_waiting", "direct", "factory", "in_room",
-        "key", "last_seen", "mark", "msg_prefix", "nick", "room", "transport",
+        "_paused", "_queue", "_queued", "_reading", "direct", "factory", "hold", "hold_stamp",
+        "in_room", "key", "last_seen", "mark", "msg_prefix", "nick", "room", "transport",
+        "waiting",
     )
 
     def __init__(self, factory: ChatFactory) -> None:
@@ -63,12 +64,14 @@ class ChatProtocol:
         self._queue: list[bytes] | None = None  # backlog held while paused
         self._queued = 0
         self._reading = True
-        self._waiting = False  # waiting for the next turn's budget
+        self.waiting = False  # waiting for the next turn's budget
         self._flood_window = 0
         self._flood_count = 0
         self._flood_start = 0.0
         self._flood_last = -2
         self._abort_call: Any = None
+        self.hold = 0.0  # seconds this member held the room back (see Room.congested)
+        self.hold_stamp = 0.0
 
     # -- IProtocol ----------------------------------------------------------------------
 
@@ -99,7 +102,7 @@ class ChatProtocol:
         room.stats.bytes_in += len(data)
         self.last_seen = room.clock.seconds()
         self._buf = self._buf + data if self._buf else data
-        if not self._waiting:
+        if not self.waiting:
             self._process()
 
     def connectionLost(self, reason: Any = None) -> None:
@@ -117,6 +120,7 @@ class ChatProtocol:
 
     def pauseProducing(self) -> None:
         self._paused = True
+        self.room.member_paused(self)
 
     def resumeProducing(self) -> None:
         self._paused = False
@@ -124,7 +128,9 @@ class ChatProtocol:
         if queue:
             self._queue = None
             self._queued = 0
-            self.transport.write(b"".join(queue))
+            self.transport.write(b"".join(queue))  # may pause us again at once
+        if not self._paused:
+            self.room.member_resumed(self)
 
     def stopProducing(self) -> None:
         self._paused = True
@@ -173,9 +179,9 @@ class ChatProtocol:
 
     def resume_input(self) -> bool:
         """A new turn: process buffered lines; True once none are left waiting."""
-        self._waiting = False
+        self.waiting = False
         self._process()
-        return not self._waiting
+        return not self.waiting
 
     # -- input --------------------------------------------------------------------------
 
@@ -218,12 +224,12 @@ class ChatProtocol:
             if rest.find(b"\n") < 0:
                 self._too_long()
                 return
-        if not self._waiting and not self._reading:
+        if not self.waiting and not self._reading:
             self._reading = True
             self.transport.resumeProducing()
 
     def _pause_input(self) -> None:
-        self._waiting = True
+        self.waiting = True
         if self._reading:
             self._reading = False
             self.transport.pauseProducing()

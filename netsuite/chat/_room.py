@@ -72,6 +72,8 @@ class RoomLimits:
     flood_drop_after: float = 10.0
     max_clients: int = 10000
     shutdown_timeout: float = 5.0
+    #: A member paused (its socket full) for longer than this no longer holds back input.
+    congestion_grace: float = 2.0
 
 
 class Member(Protocol):
@@ -80,6 +82,9 @@ class Member(Protocol):
     nick: str
     key: str
     last_seen: float
+    waiting: bool
+    hold: float
+    hold_stamp: float
     mark: int
     direct: list[bytes] | None
     in_room: bool
@@ -113,6 +118,7 @@ class Room:
         self._open = False  # the last segment may still grow
         self._dirty: list[Member] = []  # members with direct output this turn
         self._waiting: deque[Member] = deque()  # senders paused until the next turn
+        self._paused: dict[Member, float] = {}  # members whose socket is full -> since when
         self._flush_call: Any = None
         self._sweep_call: Any = None
         self._closed: defer.Deferred[None] | None = None
@@ -154,6 +160,7 @@ class Room:
             return
         member.in_room = False
         del self.members[member.key]
+        self._paused.pop(member, None)
         self.stats.clients -= 1
         self.stats.dropped(reason)
         log.info("chat drop {nick} ({address}): {reason}", nick=member.nick,
@@ -275,10 +282,56 @@ class Room:
         if self._flush_call is None:
             self._flush_call = self.clock.callLater(0, self.flush)
 
+    def member_paused(self, member: Member) -> None:
+        """``member``'s socket is full (its transport paused it)."""
+        if member.in_room and member not in self._paused:
+            self._paused[member] = self.clock.seconds()
+
+    def member_resumed(self, member: Member) -> None:
+        """``member``'s socket drained: charge its pause, let waiting senders go on."""
+        since = self._paused.pop(member, None)
+        if since is None:
+            return
+        now = self.clock.seconds()
+        member.hold = self._hold(member, since) + (now - since)
+        member.hold_stamp = now
+        if self._waiting:
+            call = self._flush_call
+            if call is None:
+                self._flush_call = self.clock.callLater(0, self.flush)
+            elif call.getTime() > now:
+                call.reset(0)
+
+    @staticmethod
+    def _hold(member: Member, since: float) -> float:
+        """``member``'s pause allowance used before ``since`` (it leaks at half speed)."""
+        return max(0.0, member.hold - (since - member.hold_stamp) * 0.5)
+
+    def congested(self) -> bool:
+        """True while some member's socket is full and it may still hold back input.
+
+        Each member may hold the room back for ``congestion_grace`` seconds in all (the
+        allowance recovers at half the rate of time spent unpaused).  Past it, a member
+        that stays paused is a slow consumer: its backlog grows to ``max_backlog`` and it
+        is dropped, while the others go on at full speed.
+        """
+        if not self._paused:
+            return False
+        now = self.clock.seconds()
+        grace = self.limits.congestion_grace
+        return any(self._hold(m, since) + (now - since) < grace
+                   for m, since in self._paused.items())
+
     def turn_budget(self) -> int:
-        """Bytes of broadcast output per member allowed in one turn."""
+        """Bytes of output per member allowed in one turn (0 while congested).
+
+        At most 64 KiB, half of what Twisted sends per socket per turn, so that members
+        that read keep up; at most 16 MiB over all members, so a turn's memory is bounded.
+        """
+        if self.congested():
+            return 0
         per_member = 16 * _MiB // max(1, len(self.members))
-        return max(4096, min(self.limits.max_backlog // 4, 256 * 1024, per_member))
+        return max(4096, min(self.limits.max_backlog // 4, 64 * 1024, per_member))
 
     def _new_turn(self) -> None:
         self.budget = self.turn_budget()
@@ -296,7 +349,9 @@ class Room:
             if member.in_room:
                 member.resume_input()  # waits again (wait_for_turn) if the budget runs out
         if waiting and self._flush_call is None:
-            self._flush_call = self.clock.callLater(0, self.flush)
+            # congested: look again when a member drains (member_resumed) or a while later
+            delay = 0 if self.budget > 0 else 0.05
+            self._flush_call = self.clock.callLater(delay, self.flush)
 
     def _deliver_all(self) -> None:
         seg_from, seg_data = self._seg_from, self._seg_data
@@ -341,7 +396,8 @@ class Room:
         """Drop members silent for ``idle_timeout`` seconds (one timer for the whole room)."""
         self._sweep_call = None
         deadline = self.clock.seconds() - self.limits.idle_timeout
-        for member in [m for m in self.members.values() if m.last_seen <= deadline]:
+        idle = [m for m in self.members.values() if m.last_seen <= deadline and not m.waiting]
+        for member in idle:
             self.kick(member, "idle-timeout")
         if self.members and not self.closing:
             self._schedule_sweep()
