@@ -34,7 +34,7 @@ from typing import Any
 
 import attrs
 from twisted.logger import Logger
-from twisted.web import http, resource, server
+from twisted.web import http, pages, resource, server
 
 from netsuite._endpoints import describe_address
 from netsuite.rpc._core import (
@@ -261,6 +261,9 @@ class XmlRpcDispatcher:
 # -- twisted.web plumbing ------------------------------------------------------------------------
 
 
+_NOT_FOUND = pages.notFound("No Such Resource", "XML-RPC is served at POST /RPC2.")
+
+
 class XmlRpcResource(resource.Resource):
     """``/RPC2``: POST only (other methods get 405 with ``Allow: POST``)."""
 
@@ -270,13 +273,18 @@ class XmlRpcResource(resource.Resource):
         super().__init__()
         self.dispatcher = dispatcher
 
-    def render_POST(self, request: server.Request) -> bytes:
+    def render(self, request: server.Request) -> bytes:
         if request.postpath:  # /RPC2/anything
-            return resource.NoResource().render(request)
+            return _NOT_FOUND.render(request)
+        if request.method != b"POST":
+            request.setResponseCode(http.NOT_ALLOWED)
+            request.setHeader(b"allow", b"POST")
+            request.setHeader(b"content-type", b"text/plain; charset=utf-8")
+            return b"405 Method Not Allowed: XML-RPC calls are POST requests to /RPC2\n"
         body = request.content.getvalue()
         response, close = self.dispatcher.handle(body)
         request.setHeader(b"content-type", b"text/xml")
-        if close:
+        if close or getattr(request.channel, "_graceful", False):
             request.setHeader(b"connection", b"close")
             request.channel.persistent = False
         return response
@@ -292,10 +300,10 @@ class _Root(resource.Resource):
     def getChildWithDefault(self, path: bytes, request: server.Request) -> resource.Resource:
         if path == b"RPC2":
             return self.rpc2
-        return resource.NoResource()
+        return _NOT_FOUND
 
     def render(self, request: server.Request) -> bytes:
-        return resource.NoResource().render(request)
+        return _NOT_FOUND.render(request)
 
 
 class _XmlRpcRequest(server.Request):
@@ -332,7 +340,28 @@ class _XmlRpcChannel(http.HTTPChannel):
 
     site: XmlRpcSite
     _refused = False
+    _graceful = False
     _linger: Any = None
+
+    def graceful_close(self) -> None:
+        """Shutting down: close now if idle, else once the request in progress is answered.
+
+        Called by the rpc service's connection tracker on SIGTERM (``--grace``).
+        """
+        self._graceful = True
+        if self._refused:
+            return
+        if (not self._handlingRequest and not self.requests and self.line_mode
+                and not self._buffer):
+            self.loseConnection()
+        else:
+            self.persistent = False
+
+    def checkPersistence(self, request: Any, version: bytes) -> bool:
+        if self._graceful:
+            request.responseHeaders.setRawHeaders(b"Connection", [b"close"])
+            return False
+        return super().checkPersistence(request, version)
 
     def dataReceived(self, data: bytes) -> None:
         if self._refused:
@@ -342,6 +371,7 @@ class _XmlRpcChannel(http.HTTPChannel):
             and not self.requests
             and self.line_mode
             and not self._buffer
+            and not self._graceful
             and data.startswith(_FAST_PREFIX)
         ):
             answer = self.site._fast(data)
