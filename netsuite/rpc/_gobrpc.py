@@ -1,0 +1,480 @@
+"""Go's ``net/rpc`` over gob: the server protocol, raw (``rpc.Dial``) and behind HTTP CONNECT.
+
+Wire protocol (Go's ``net/rpc`` with its default gob codec): each direction of a connection
+is one gob stream (see :mod:`netsuite.rpc._gob`).  The client sends, per call, a
+``rpc.Request{ServiceMethod string; Seq uint64}`` value followed by the argument value (for
+the book's methods the structs ``Args{X, Y int}`` and ``{Java, Go string}``).  The server
+answers each call with ``rpc.Response{ServiceMethod string; Seq uint64; Error string}``
+followed by the reply value (an ``int`` or a ``string``) -- or, when ``Error`` is set, an
+empty struct, as Go's server sends.  Calls are matched by ``Seq``: a client may have many
+outstanding on one connection, and nothing in the protocol requires answers in order.
+
+Arguments are matched to the registered method's parameters by Go field name, the way
+Go's decoder fills a struct (case-folded, unknown fields ignored, missing fields zero):
+``registry.call(name, struct, go_struct=True, transport="gob")``.  A method unknown to the
+registry is answered with Go's own texts (``rpc: can't find service Algorithm.Mul``...).
+
+Go's ``rpc.DialHTTP`` first sends ``CONNECT /_goRPC_ HTTP/1.0`` and a blank line, and
+expects ``HTTP/1.0 200 Connected to Go RPC`` and a blank line back.
+:func:`with_go_http_connect` wraps an HTTP factory (the XML-RPC site) so that a connection
+whose first request is that CONNECT speaks gob, a non-CONNECT request for ``/_goRPC_`` gets
+Go's ``405 must CONNECT`` (and a close), and anything else goes to the HTTP factory untouched
+-- including the bytes already read.
+
+Limits: a gob message larger than ``max_message`` (1 MiB) is refused before it is buffered;
+nesting beyond 100 levels, malformed data, a header that is not a Request, or more than 1024
+type definitions close the connection (logged with the reason).  When the body of an already
+decoded request is too large, the caller first gets a ``Response`` with that error.  The
+server stops reading from a client that does not read its answers (TCP back-pressure), so
+its unsent output stays bounded.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+from twisted.internet.interfaces import IAddress, IProtocolFactory, IPushProducer
+from twisted.internet.protocol import Factory, Protocol, connectionDone
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+from zope.interface import implementer
+
+from netsuite._endpoints import describe_address
+from netsuite.rpc._core import Registry, RpcError
+from netsuite.rpc._gob import (
+    INT,
+    MAX_MESSAGE,
+    STRING,
+    UINT,
+    Decoder,
+    Encoder,
+    Field,
+    GobError,
+    Struct,
+    encode_int,
+    encode_uint,
+    go_type_string,
+    split_message,
+)
+
+__all__ = [
+    "GOB_RPC_PATH",
+    "INVALID_REQUEST",
+    "REQUEST",
+    "RESPONSE",
+    "GoConnectFactory",
+    "GobRpcFactory",
+    "GobRpcProtocol",
+    "GobStats",
+    "gob_factory",
+    "with_go_http_connect",
+]
+
+log = Logger()
+
+#: Go's ``rpc.DefaultRPCPath``.
+GOB_RPC_PATH = b"/_goRPC_"
+#: Go's answer to the CONNECT (``"HTTP/1.0 " + connected + "\n\n"`` in net/rpc/server.go).
+CONNECTED = b"HTTP/1.0 200 Connected to Go RPC\n\n"
+#: Longest HTTP request head the sniffer buffers before handing the connection to HTTP.
+MAX_SNIFF = 8192
+
+REQUEST = Struct("Request", (Field("ServiceMethod", STRING), Field("Seq", UINT)))
+RESPONSE = Struct("Response", (Field("ServiceMethod", STRING), Field("Seq", UINT),
+                               Field("Error", STRING)))
+#: The empty struct Go's server sends as the body of an error response.
+INVALID_REQUEST = Struct("", ())
+
+_INT_BODY = encode_int(INT.id) + b"\x00"  # type id + singleton delta
+_STRING_BODY = encode_int(STRING.id) + b"\x00"
+
+
+@attrs.define
+class GobStats:
+    """Plain counters of the gob transport (both listeners share one instance).
+
+    ``connections_open`` / ``connections_total``: gob connections now / since start;
+    ``calls``: requests answered; ``call_errors``: answered with ``Response.Error`` set;
+    ``protocol_errors``: connections closed for malformed, oversized or hostile input.
+    """
+
+    connections_open: int = 0
+    connections_total: int = 0
+    calls: int = 0
+    call_errors: int = 0
+    protocol_errors: int = 0
+
+
+class _HeaderTooBig(GobError):
+    """A request body larger than the limit arrived after its header was decoded."""
+
+
+@implementer(IPushProducer)
+class GobRpcProtocol(Protocol):
+    """One net/rpc gob connection: requests in, responses out, in arrival order."""
+
+    def __init__(self, registry: Registry, stats: GobStats, max_message: int = MAX_MESSAGE,
+                 label: str = "gob", accept_connect: bool = False) -> None:
+        self.registry = registry
+        self._sniff = accept_connect
+        self.stats = stats
+        self.max_message = max_message
+        self.label = label
+        self._decoder = Decoder()
+        self._encoder = Encoder()
+        self._buffer = b""
+        self._pending: tuple[str, int] | None = None  # header read, body awaited
+        self._prefixes: dict[str, bytes] = {}
+        self._closed = False
+        self._peer = "?"
+
+    # -- connection events
+
+    def connectionMade(self) -> None:
+        self._peer = describe_address(self.transport.getPeer())
+        self.stats.connections_open += 1
+        self.stats.connections_total += 1
+        self.transport.registerProducer(self, True)
+        log.debug("{label} connection from {peer}", label=self.label, peer=self._peer)
+
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
+        if not self._closed:
+            self._closed = True
+            self.stats.connections_open -= 1
+        log.debug("{label} connection from {peer} closed", label=self.label, peer=self._peer)
+
+    def graceful_close(self) -> None:
+        """Shutdown (``--grace``): every request received so far is already answered (calls
+        run synchronously), so stop reading and close once the answers are written."""
+        self._close()
+
+    def _close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self.stats.connections_open -= 1
+        self._buffer = b""
+        self.transport.unregisterProducer()
+        self.transport.loseConnection()
+
+    # IPushProducer: stop reading while the client is not reading our answers.
+    def pauseProducing(self) -> None:
+        self.transport.pauseProducing()
+
+    def resumeProducing(self) -> None:
+        self.transport.resumeProducing()
+
+    def stopProducing(self) -> None:
+        pass
+
+    def dataReceived(self, data: bytes) -> None:
+        if self._closed:
+            return
+        buf = self._buffer + data if self._buffer else data
+        if self._sniff:
+            buf = self._skip_connect(buf)
+            if buf is None:
+                return
+        pos = 0
+        out: list[bytes] = []
+        try:
+            while True:
+                try:
+                    found = split_message(buf, pos, self.max_message)
+                except GobError as e:
+                    if self._pending is not None:
+                        raise _HeaderTooBig(str(e)) from None
+                    raise
+                if found is None:
+                    break
+                start, pos = found
+                self._message(buf[start:pos], out)
+        except GobError as e:
+            self._buffer = b""
+            self._fail(e, out)
+            return
+        self._buffer = buf[pos:]
+        if out:
+            self.transport.write(b"".join(out))
+
+    def _skip_connect(self, buf: bytes) -> bytes | None:
+        """On a raw listener, also accept (and answer) Go's HTTP CONNECT preamble.
+
+        A gob stream can never start with ``CONNECT `` (its second byte would define the
+        reserved type id 40), so this is unambiguous.  Returns the bytes after the
+        preamble, or ``None`` while more are needed.
+        """
+        probe = buf[:8]
+        if not b"CONNECT ".startswith(probe):
+            self._sniff = False
+            return buf
+        if len(probe) < 8:
+            self._buffer = buf
+            return None
+        line_end = buf.find(b"\n")
+        head_end = _end_of_head(buf, line_end + 1) if line_end >= 0 else None
+        if head_end is None:
+            if len(buf) > MAX_SNIFF:
+                self._fail(GobError("over-long CONNECT request"), [])
+            else:
+                self._buffer = buf
+            return None
+        self._sniff = False
+        if buf[:line_end].rstrip(b"\r").split(b" ")[1:2] != [GOB_RPC_PATH]:
+            self.transport.write(b"HTTP/1.0 404 Not Found\r\n\r\n")
+            self._fail(GobError("CONNECT to a path other than /_goRPC_"), [])
+            return None
+        self.transport.write(CONNECTED)
+        self._buffer = b""
+        return buf[head_end:]
+
+    # -- messages
+
+    def _message(self, payload: bytes, out: list[bytes]) -> None:
+        item = self._decoder.decode_message(payload)
+        if item is None:
+            return  # a type definition
+        gob_type, value = item
+        if self._pending is None:
+            if not isinstance(value, dict):
+                raise GobError("request header is a "
+                               f"{go_type_string(gob_type)}, not an rpc.Request")
+            name = value.get("ServiceMethod", "")
+            seq = value.get("Seq", 0)
+            if not isinstance(name, str) or type(seq) is not int or seq < 0:
+                raise GobError("request header is not an rpc.Request "
+                               f"({go_type_string(gob_type)})")
+            self._pending = (name, seq)
+            return
+        name, seq = self._pending
+        self._pending = None
+        args: Any = value if isinstance(value, dict) else (value,)
+        if args is value and name in self.registry:
+            params = self.registry.lookup(name).params
+            if params and not {p.name.lower() for p in params} & {k.lower() for k in value}:
+                # Go's decoder refuses a struct with no field in common with the args type.
+                self._respond_error(name, seq, "gob: type mismatch: no fields matched "
+                                    f"compiling decoder for {name} arguments", out)
+                return
+        try:
+            result = self.registry.call(name, args, go_struct=True, transport="gob")
+        except RpcError as e:
+            self._respond_error(name, seq, str(e), out)
+            return
+        except Exception:
+            log.failure("{label}: {method} failed", label=self.label, method=name)
+            self._respond_error(name, seq, "rpc: internal error", out)
+            return
+        self.stats.calls += 1
+        prefix = self._prefixes.get(name)
+        if prefix is None:
+            prefix = self._prefix(name, out)
+        if seq:
+            header = prefix + b"\x01" + encode_uint(seq) + b"\x00"
+        else:
+            header = prefix + b"\x00"
+        if type(result) is int:
+            body = _INT_BODY + encode_int(result)
+        else:
+            data = result.encode("utf-8", "surrogateescape")
+            body = _STRING_BODY + encode_uint(len(data)) + data
+        out.append(encode_uint(len(header)) + header + encode_uint(len(body)) + body)
+
+    def _prefix(self, name: str, out: list[bytes]) -> bytes:
+        """The start of a Response header for ``name`` (a registered, non-empty name):
+        its type id and ServiceMethod field; sends the Response type first if needed."""
+        tid = self._encoder.type_id(RESPONSE, out)
+        raw = name.encode("utf-8", "surrogateescape")
+        prefix = self._prefixes[name] = encode_int(tid) + b"\x01" + encode_uint(len(raw)) + raw
+        return prefix
+
+    def _respond_error(self, name: str, seq: int, error: str, out: list[bytes]) -> None:
+        self.stats.calls += 1
+        self.stats.call_errors += 1
+        out.append(self._encoder.encode(RESPONSE, {"ServiceMethod": name, "Seq": seq,
+                                                   "Error": error}))
+        out.append(self._encoder.encode(INVALID_REQUEST, {}))
+
+    def _fail(self, error: GobError, out: list[bytes]) -> None:
+        """Answer what can be answered, then close: the stream can no longer be trusted."""
+        self.stats.protocol_errors += 1
+        if isinstance(error, _HeaderTooBig) and self._pending is not None:
+            name, seq = self._pending
+            self._pending = None
+            self._respond_error(name, seq, f"rpc: request body refused: {error}", out)
+        if out:
+            self.transport.write(b"".join(out))
+        log.info("{label}: closing connection from {peer}: {error}", label=self.label,
+                 peer=self._peer, error=error)
+        self._close()
+
+
+class GobRpcFactory(Factory):
+    """Builds :class:`GobRpcProtocol` s for one registry; ``stats`` counts them all."""
+
+    def __init__(self, registry: Registry, *, max_message: int = MAX_MESSAGE,
+                 stats: GobStats | None = None, label: str = "gob",
+                 accept_connect: bool = True) -> None:
+        self.registry = registry
+        self.max_message = max_message
+        self.stats = stats if stats is not None else GobStats()
+        self.label = label
+        self.accept_connect = accept_connect
+
+    def buildProtocol(self, addr: IAddress) -> GobRpcProtocol:
+        protocol = GobRpcProtocol(self.registry, self.stats, self.max_message, self.label,
+                                  self.accept_connect)
+        protocol.factory = self
+        return protocol
+
+
+def gob_factory(registry: Registry, *, max_message: int = MAX_MESSAGE,
+                stats: GobStats | None = None) -> GobRpcFactory:
+    """A factory for raw net/rpc gob connections (Go's ``rpc.Dial``).
+
+    It also accepts Go's ``rpc.DialHTTP`` preamble (``CONNECT /_goRPC_ HTTP/1.0``), so one
+    client works against either listener.
+    """
+    return GobRpcFactory(registry, max_message=max_message, stats=stats)
+
+
+class _ConnectSniffer(Protocol):
+    """Reads the first request line: Go's CONNECT becomes gob, anything else goes to HTTP."""
+
+    def __init__(self, factory: GoConnectFactory, addr: IAddress) -> None:
+        self.factory = factory
+        self.addr = addr
+        self._buffer = b""
+        self._inner: Protocol | None = None
+
+    def dataReceived(self, data: bytes) -> None:
+        if self._inner is not None:
+            self._inner.dataReceived(data)
+            return
+        buf = self._buffer + data
+        self._buffer = buf
+        line_end = buf.find(b"\n")
+        if line_end < 0:
+            if len(buf) > MAX_SNIFF or not _may_be_gorpc(buf):
+                self._hand_over(self.factory.http_factory.buildProtocol(self.addr), buf)
+            return
+        parts = buf[:line_end].rstrip(b"\r").split(b" ")
+        if len(parts) != 3 or parts[1] != GOB_RPC_PATH:
+            self._hand_over(self.factory.http_factory.buildProtocol(self.addr), buf)
+            return
+        method, _, version = parts
+        if method != b"CONNECT":
+            self._refuse(version)
+            return
+        head_end = _end_of_head(buf, line_end + 1)
+        if head_end is None:
+            if len(buf) > MAX_SNIFF:
+                self._refuse_too_long()
+            return
+        self.transport.write(CONNECTED)
+        self._hand_over(self.factory.gob_factory.buildProtocol(self.addr), buf[head_end:])
+
+    def _hand_over(self, inner: Protocol | None, data: bytes) -> None:
+        self._buffer = b""
+        if inner is None:
+            self.transport.loseConnection()
+            return
+        self._inner = inner
+        inner.makeConnection(self.transport)
+        if data:
+            inner.dataReceived(data)
+
+    def _refuse(self, version: bytes) -> None:
+        """Go's ServeHTTP answer to anything but CONNECT on the RPC path; then close."""
+        proto = version if version in (b"HTTP/1.0", b"HTTP/1.1") else b"HTTP/1.0"
+        body = b"405 must CONNECT\n"
+        self._buffer = b""
+        self._inner = Protocol()  # swallow whatever else arrives
+        self.transport.write(
+            proto + b" 405 Method Not Allowed\r\n"
+            b"Content-Type: text/plain; charset=utf-8\r\n"
+            b"Content-Length: " + str(len(body)).encode() + b"\r\n"
+            b"Connection: close\r\n\r\n" + body
+        )
+        self.transport.loseConnection()
+
+    def _refuse_too_long(self) -> None:
+        self._buffer = b""
+        self._inner = Protocol()
+        self.transport.write(b"HTTP/1.0 431 Request Header Fields Too Large\r\n"
+                             b"Connection: close\r\n\r\n")
+        self.transport.loseConnection()
+
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
+        if self._inner is not None:
+            self._inner.connectionLost(reason)
+
+    def graceful_close(self) -> None:
+        """Shutdown: let the protocol this connection turned into finish, or close now."""
+        closer = getattr(self._inner, "graceful_close", None)
+        if closer is not None:
+            closer()
+        elif self._inner is None or type(self._inner) is Protocol:
+            self.transport.loseConnection()
+
+
+def _may_be_gorpc(partial: bytes) -> bool:
+    """Whether an incomplete first line could still become ``METHOD /_goRPC_ ...``."""
+    space = partial.find(b" ")
+    if space < 0:
+        return len(partial) <= 16 and partial.isalpha()
+    rest = partial[space + 1 :]
+    return GOB_RPC_PATH.startswith(rest[: len(GOB_RPC_PATH)])
+
+
+def _end_of_head(buf: bytes, pos: int) -> int | None:
+    """Index just past the blank line ending an HTTP head whose header lines start at
+    ``pos``, or ``None`` if it has not all arrived."""
+    while True:
+        end = buf.find(b"\n", pos)
+        if end < 0:
+            return None
+        if buf[pos:end].rstrip(b"\r") == b"":
+            return end + 1
+        pos = end + 1
+
+
+@implementer(IProtocolFactory)
+class GoConnectFactory:
+    """Wraps an HTTP factory: Go's ``CONNECT /_goRPC_`` speaks gob, the rest is HTTP."""
+
+    def __init__(self, http_factory: IProtocolFactory, gob: GobRpcFactory) -> None:
+        self.http_factory = http_factory
+        self.gob_factory = gob
+
+    @property
+    def stats(self) -> GobStats:
+        """The gob transport's counters."""
+        return self.gob_factory.stats
+
+    def buildProtocol(self, addr: IAddress) -> Protocol:
+        sniffer = _ConnectSniffer(self, addr)
+        sniffer.factory = self  # type: ignore[assignment]
+        return sniffer
+
+    def doStart(self) -> None:
+        self.http_factory.doStart()
+        self.gob_factory.doStart()
+
+    def doStop(self) -> None:
+        self.http_factory.doStop()
+        self.gob_factory.doStop()
+
+    def __getattr__(self, name: str) -> Any:
+        # Anything else (a Site's attributes, say) is the HTTP factory's.
+        return getattr(self.http_factory, name)
+
+
+def with_go_http_connect(http_factory: IProtocolFactory, registry: Registry, *,
+                         max_message: int = MAX_MESSAGE,
+                         stats: GobStats | None = None) -> GoConnectFactory:
+    """Wrap ``http_factory`` so the same port also answers Go's ``rpc.DialHTTP``."""
+    gob = GobRpcFactory(registry, max_message=max_message, stats=stats, label="gob-http",
+                        accept_connect=False)
+    return GoConnectFactory(http_factory, gob)
