@@ -134,6 +134,7 @@ class LineLogFactory(Factory):
     """Builds :class:`LineLogProtocol`; holds the ``stats`` and the ``max_line`` limit."""
 
     protocol = LineLogProtocol
+    noisy = False
 
     def __init__(self, max_line: int = DEFAULT_MAX_LINE, stats: Stats | None = None) -> None:
         self.max_line = max_line

@@ -1,0 +1,157 @@
+"""``netsuite send HOST:PORT``: send standard input, line by line, to a TCP server.
+
+Each line goes out with a single ``\\n`` line end (a ``\\r\\n`` from the input becomes
+``\\n``) and ``sent N bytes`` is printed, as the book's client does.  A line that is exactly
+``exit`` (or the end of input) ends the session: what was written is flushed, the
+connection closed, and the exit status is 0.  The server closing first is a failure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from twisted.internet import defer
+from twisted.internet.error import ConnectionDone
+from twisted.internet.interfaces import IPushProducer
+from twisted.internet.protocol import Factory, Protocol, connectionDone
+from twisted.python.failure import Failure
+from zope.interface import implementer
+
+from netsuite._cli import CommandFailed, UsageFailure
+from netsuite._endpoints import TargetError, client_endpoint, format_host_port, parse_host_port
+from netsuite._options import positive_float
+from netsuite.tcplog._stdin import StdinLines
+
+__all__ = ["DESCRIPTION", "SendProtocol", "configure", "run"]
+
+DESCRIPTION = """\
+Send standard input to a TCP server (such as 'twistd tcplog'), one line at a time,
+printing how many bytes each line took.  A line 'exit' or the end of input quits.
+
+exit status: 0 success, 1 network failure (refused, timeout, closed by the server),
+2 usage error."""
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    """Add the ``netsuite send`` arguments."""
+    parser.add_argument("target", metavar="HOST:PORT", help="server address ([IPV6]:PORT)")
+    parser.add_argument("--tls", action="store_true", help="connect with TLS (verified)")
+    parser.add_argument("--insecure", "-k", action="store_true",
+                        help="with --tls: do not verify the server certificate")
+    parser.add_argument("--timeout", type=_positive_float, default=10.0, metavar="S",
+                        help="seconds to connect, and to flush at the end (default: 10)")
+    parser.add_argument("--quiet", "-q", action="store_true",
+                        help="do not print 'sent N bytes' per line")
+
+
+def _positive_float(value: str) -> float:
+    try:
+        return positive_float(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+@implementer(IPushProducer)
+class SendProtocol(Protocol):
+    """Writes what it is given; tells when the transport's buffer wants a pause.
+
+    ``closed`` fires (with None) when the connection is gone; ``lost`` is the reason,
+    once known.  :meth:`writable` waits while the transport asks us to pause.
+    """
+
+    def __init__(self) -> None:
+        self.closed: defer.Deferred[None] = defer.Deferred()
+        self.lost: Failure | None = None
+        self._resumed: defer.Deferred[None] | None = None
+
+    def connectionMade(self) -> None:
+        self.transport.registerProducer(self, True)
+
+    def dataReceived(self, data: bytes) -> None:
+        """The line log never answers; anything a server says is ignored."""
+
+    def pauseProducing(self) -> None:
+        if self._resumed is None:
+            self._resumed = defer.Deferred()
+
+    def resumeProducing(self) -> None:
+        resumed, self._resumed = self._resumed, None
+        if resumed is not None:
+            resumed.callback(None)
+
+    def stopProducing(self) -> None:
+        self.resumeProducing()
+
+    async def writable(self) -> None:
+        """Return once the transport can take more (at once, unless it asked for a pause)."""
+        while self._resumed is not None and self.lost is None:
+            await self._resumed
+
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
+        self.lost = reason
+        self.resumeProducing()
+        self.closed.callback(None)
+
+
+async def run(reactor: Any, args: argparse.Namespace) -> int:
+    """Connect, send lines until ``exit`` or end of input, close cleanly."""
+    try:
+        host, port = parse_host_port(args.target)
+    except TargetError as exc:
+        raise UsageFailure(str(exc)) from None
+    where = format_host_port(host, port)
+    endpoint = client_endpoint(reactor, host, port, tls=args.tls, insecure=args.insecure,
+                               timeout=args.timeout)
+    try:
+        connecting = endpoint.connect(Factory.forProtocol(SendProtocol))
+        connecting.addTimeout(args.timeout, reactor)
+        proto: SendProtocol = await connecting
+    except Exception as exc:
+        raise CommandFailed(f"cannot connect to {where}: {_reason(exc)}") from None
+
+    lines = StdinLines(reactor, getattr(args, "stdin", None))
+    while proto.lost is None:
+        line = await lines.get()
+        if line is None:
+            break
+        text = line.rstrip(b"\r\n")
+        if text == b"exit":
+            break
+        await proto.writable()
+        if proto.lost is not None:
+            break
+        data = text + b"\n"
+        proto.transport.write(data)
+        if not args.quiet:
+            print(f"sent {len(data)} bytes", flush=True)
+
+    if proto.lost is not None:
+        how = "" if proto.lost.check(ConnectionDone) else f" ({_reason(proto.lost.value)})"
+        raise CommandFailed(f"{where} closed the connection{how}")
+    proto.transport.unregisterProducer()  # TLS waits for the producer to go before closing
+    proto.transport.loseConnection()
+    give_up = reactor.callLater(args.timeout, proto.transport.abortConnection)
+    await proto.closed
+    if not give_up.active():
+        raise CommandFailed(f"{where}: timed out sending the last lines")
+    give_up.cancel()
+    if proto.lost is not None and not proto.lost.check(ConnectionDone):
+        raise CommandFailed(f"{where}: {_reason(proto.lost.value)} while closing")
+    return 0
+
+
+def _reason(exc: BaseException) -> str:
+    from twisted.internet import error
+
+    if isinstance(exc, (defer.TimeoutError, error.TimeoutError, defer.CancelledError)):
+        return "timed out"
+    if isinstance(exc, error.ConnectionRefusedError):
+        return "connection refused"
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit("run as: netsuite send HOST:PORT")
