@@ -313,6 +313,8 @@ class GobRpcProtocol(Protocol):
 class GobRpcFactory(Factory):
     """Builds :class:`GobRpcProtocol` s for one registry; ``stats`` counts them all."""
 
+    noisy = False  # the listener's own log line says enough
+
     def __init__(self, registry: Registry, *, max_message: int = MAX_MESSAGE,
                  stats: GobStats | None = None, label: str = "gob",
                  accept_connect: bool = True) -> None:
