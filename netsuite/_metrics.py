@@ -12,9 +12,11 @@ Wiring a plugin is one option and one line::
     optParameters = [..., metrics_option()]
 
     def makeService(options, reactor=None):
-        ...
-        serve_metrics(parent, options["metrics"], StatsCollector.from_attrs(
-            "netsuite_chat", lambda: factory.stats, gauges={"clients"}), reactor=reactor)
+        service = ...
+        return with_metrics(service, options["metrics"], chat_collectors(service), reactor)
+
+:func:`with_metrics` returns the service itself when ``--metrics`` is not given.  The
+metric names each service exports are listed in ``docs/operations.md``.
 
 The endpoint answers ``GET /metrics`` (and ``HEAD``) with the Prometheus text format
 (``Content-Type: text/plain; version=0.0.4``), every other path with 404 and every other
@@ -38,7 +40,7 @@ from prometheus_client.metrics_core import (
     Metric,
 )
 from prometheus_client.registry import Collector
-from twisted.application.service import IServiceCollection
+from twisted.application.service import IService, IServiceCollection, MultiService
 from twisted.web import resource, server
 
 from netsuite._endpoints import ListenerService, optional_listen_description
@@ -51,10 +53,16 @@ __all__ = [
     "MetricsService",
     "RpcMetrics",
     "StatsCollector",
+    "WithMetrics",
+    "chat_collectors",
     "make_registry",
     "metrics_description",
     "metrics_option",
+    "rpc_collectors",
     "serve_metrics",
+    "tcplog_collectors",
+    "udpecho_collectors",
+    "with_metrics",
 ]
 
 #: The exposition format version served (Prometheus text format 0.0.4).
@@ -294,16 +302,140 @@ class MetricsService(ListenerService):
     def __init__(self, description: str, registry: CollectorRegistry,
                  reactor: Any = None) -> None:
         self.registry = registry
+        self._observing: list[tuple[list[Any], Any]] = []
         site = _QuietSite(MetricsResource(registry))
         super().__init__(description, site, "metrics", reactor=reactor)
+
+    def observe(self, observers: list[Any], observer: Any) -> None:
+        """Keep ``observer`` in ``observers`` (an RPC registry's list) while this runs."""
+        self._observing.append((observers, observer))
+        if self.running and observer not in observers:
+            observers.append(observer)
+
+    def startService(self) -> None:
+        for observers, observer in self._observing:
+            if observer not in observers:
+                observers.append(observer)
+        super().startService()
+
+    def stopService(self) -> Any:
+        for observers, observer in self._observing:
+            if observer in observers:
+                observers.remove(observer)
+        return super().stopService()
 
 
 def serve_metrics(parent: IServiceCollection, description: str | None, *collectors: Collector,
                   reactor: Any = None) -> MetricsService | None:
     """If ``description`` is set, a :class:`MetricsService` for ``collectors`` (plus the
-    process collector) added to ``parent``; else nothing (``None``)."""
+    process collector) added to ``parent``; else nothing (``None``).  An
+    :class:`RpcMetrics` among ``collectors`` is also kept in its registry's observers
+    while the service runs."""
     if description is None:
         return None
     service = MetricsService(description, make_registry(*collectors), reactor=reactor)
+    for collector in collectors:
+        observers = getattr(getattr(collector, "known", None), "observers", None)
+        if isinstance(collector, RpcMetrics) and observers is not None:
+            service.observe(observers, collector)
     service.setServiceParent(parent)
     return service
+
+
+class WithMetrics(MultiService):
+    """A service that is not a collection, with a metrics endpoint beside it.
+
+    Attribute access falls through to the wrapped service (``.main``), so code that
+    reads ``service.stats`` or ``service.port`` keeps working.
+    """
+
+    def __init__(self, main: IService) -> None:
+        super().__init__()
+        self.main = main
+        main.setServiceParent(self)
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "main":
+            raise AttributeError(name)
+        return getattr(self.main, name)
+
+
+def with_metrics(service: Any, description: str | None, collectors: Iterable[Collector],
+                 reactor: Any = None) -> Any:
+    """``service`` itself when ``description`` is ``None``; else ``service`` and a metrics
+    endpoint together (``service`` if it is a collection, else a :class:`WithMetrics`)."""
+    if description is None:
+        return service
+    parent = service if IServiceCollection.providedBy(service) else WithMetrics(service)
+    serve_metrics(parent, description, *collectors, reactor=reactor)
+    return parent
+
+
+# ---------------------------------------------------------------- per-service collectors
+
+_CHAT_DOCS = {
+    "clients": "Chat clients connected now",
+    "connections": "Chat connections accepted since start",
+    "messages_in": "Lines received from chat clients (messages and commands)",
+    "messages_out": "Events queued for delivery to chat clients (one per recipient)",
+    "bytes_in": "Bytes read from chat clients",
+    "bytes_out": "Bytes written to chat clients",
+    "drops": "Chat departures by reason (quit, disconnected, idle-timeout, slow-consumer, "
+             "flood, line-too-long, shutdown, max-clients)",
+    "errors": "ERR lines sent to chat clients, by code",
+}
+
+_TCPLOG_DOCS = {
+    "connections": "tcplog connections accepted since start",
+    "connected": "tcplog connections open now",
+    "lines": "Lines logged",
+    "bytes": "Bytes received",
+    "bad_encoding": "Lines that were not valid UTF-8 (logged escaped)",
+    "too_long": "Connections closed for an over-long line",
+}
+
+_UDPECHO_DOCS = {
+    "received": "Datagrams received",
+    "answered": "Replies sent",
+    "dropped_size": "Datagrams not answered: larger than --max-size",
+    "dropped_rate": "Datagrams not answered: source over its --rate",
+    "dropped_port": "Datagrams not answered: source port 0, 7, 13, 17 or 19",
+    "send_failed": "Replies the kernel refused to send",
+}
+
+_RPC_DOCS = {
+    "connections_open": "RPC connections open now, by transport",
+    "connections_total": "RPC connections accepted since start, by transport",
+    "closed_at_shutdown": "RPC connections aborted when the shutdown grace period ran out",
+}
+
+
+def chat_collectors(service: Any) -> list[Collector]:
+    """Metrics of a ``twistd chat`` service (reads ``service.stats`` at scrape time)."""
+    return [StatsCollector.from_attrs(
+        "netsuite_chat", lambda: service.stats, gauges={"clients"},
+        labels={"drops": "reason", "errors": "code"}, docs=_CHAT_DOCS)]
+
+
+def tcplog_collectors(service: Any) -> list[Collector]:
+    """Metrics of a ``twistd tcplog`` service."""
+    return [StatsCollector.from_attrs("netsuite_tcplog", lambda: service.stats,
+                                      gauges={"connected"}, docs=_TCPLOG_DOCS)]
+
+
+def udpecho_collectors(service: Any) -> list[Collector]:
+    """Metrics of a ``twistd udpecho`` service (the counters of its stats line)."""
+    return [StatsCollector.from_attrs("netsuite_udpecho", lambda: service.stats,
+                                      docs=_UDPECHO_DOCS)]
+
+
+def rpc_collectors(service: Any) -> list[Collector]:
+    """Metrics of a ``twistd rpc`` service: calls and latency by transport, method and
+    outcome (an observer of ``service.registry``), and its connection counters."""
+    return [
+        RpcMetrics(known=service.registry),
+        StatsCollector.from_attrs(
+            "netsuite_rpc", lambda: service.stats, gauges={"connections_open"},
+            labels={"connections_open": "transport", "connections_total": "transport"},
+            docs=_RPC_DOCS),
+    ]

@@ -11,7 +11,7 @@ from prometheus_client.exposition import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 from twisted.application.service import MultiService
 from twisted.internet import defer, reactor
-from twisted.internet.testing import MemoryReactor
+from twisted.internet.testing import MemoryReactor, MemoryReactorClock
 from twisted.python import usage
 from twisted.web.client import Agent, FileBodyProducer, readBody
 from twisted.web.http_headers import Headers
@@ -23,10 +23,16 @@ from netsuite._metrics import (
     MetricsService,
     RpcMetrics,
     StatsCollector,
+    WithMetrics,
+    chat_collectors,
     make_registry,
     metrics_description,
     metrics_option,
+    rpc_collectors,
     serve_metrics,
+    tcplog_collectors,
+    udpecho_collectors,
+    with_metrics,
 )
 from netsuite.rpc._core import Registry, RpcError
 
@@ -280,3 +286,102 @@ async def test_loopback_scrape() -> None:
         pool = getattr(agent, "_pool", None)
         if pool is not None:
             await pool.closeCachedConnections()
+
+
+# ---------------------------------------------------------------- per-service collectors
+
+
+def test_chat_collectors_read_the_chat_stats() -> None:
+    from netsuite.chat import _tap as chat_tap
+
+    options = chat_tap.Options()
+    options.parseOptions(["--port", "tcp:0"])
+    service = chat_tap.makeService(options, reactor=MemoryReactorClock())
+    registry = make_registry(*chat_collectors(service), process=False)
+    service.stats.clients = 2
+    service.stats.messages_in += 5
+    service.stats.bytes_out += 99
+    service.stats.dropped("slow-consumer")
+    got = samples(registry)
+    assert got[("netsuite_chat_clients", ())] == 2
+    assert got[("netsuite_chat_messages_in_total", ())] == 5
+    assert got[("netsuite_chat_bytes_out_total", ())] == 99
+    assert got[("netsuite_chat_drops_total", (("reason", "slow-consumer"),))] == 1
+    for name in ("connections", "messages_out", "bytes_in"):
+        assert (f"netsuite_chat_{name}_total", ()) in got
+
+
+def test_tcplog_collectors_and_wrapper_keeps_attributes() -> None:
+    from netsuite.tcplog import _tap as tcplog_tap
+
+    options = tcplog_tap.Options()
+    options.parseOptions(["--port", "tcp:0"])
+    memory = MemoryReactorClock()
+    plain = tcplog_tap.makeService(options, reactor=memory)
+    assert with_metrics(plain, None, tcplog_collectors(plain)) is plain
+    wrapped = with_metrics(plain, "tcp:9101", tcplog_collectors(plain), reactor=memory)
+    assert isinstance(wrapped, WithMetrics)
+    assert wrapped.stats is plain.stats  # falls through to the wrapped service
+    plain.stats.lines += 3
+    plain.stats.connected = 1
+    metrics = next(s for s in wrapped if isinstance(s, MetricsService))
+    got = samples(metrics.registry)
+    assert got[("netsuite_tcplog_lines_total", ())] == 3
+    assert got[("netsuite_tcplog_connected", ())] == 1
+    assert ("process_open_fds", ()) in got
+    wrapped.startService()
+    assert sorted(port for port, *_ in memory.tcpServers) == [0, 9101]
+    wrapped.stopService()
+
+
+def test_udpecho_collectors() -> None:
+    from netsuite.udpecho import _tap as udpecho_tap
+
+    options = udpecho_tap.Options()
+    options.parseOptions(["--port", "0"])
+    service = udpecho_tap.makeService(options, reactor=MemoryReactorClock())
+    service.stats.received += 4
+    service.stats.answered += 3
+    service.stats.dropped_port += 1
+    got = samples(make_registry(*udpecho_collectors(service), process=False))
+    assert got[("netsuite_udpecho_received_total", ())] == 4
+    assert got[("netsuite_udpecho_answered_total", ())] == 3
+    assert got[("netsuite_udpecho_dropped_port_total", ())] == 1
+    assert got[("netsuite_udpecho_dropped_rate_total", ())] == 0
+    assert got[("netsuite_udpecho_dropped_size_total", ())] == 0
+
+
+def test_rpc_collectors_observe_only_while_running() -> None:
+    from netsuite.rpc import _tap as rpc_tap
+
+    registry_rpc = Registry()
+
+    @registry_rpc.register("Algorithm.Sum", [("x", int), ("y", int)], int, "sum")
+    def _sum(x: int, y: int) -> int:
+        return x + y
+
+    options = rpc_tap.Options()
+    options.parseOptions(["--xmlrpc", "none", "--amp", "tcp:0", "--jsonrpc", "none",
+                          "--grpc", "none"])
+    memory = MemoryReactorClock()
+    service = rpc_tap.makeService(options, reactor=memory, registry=registry_rpc)
+    same = with_metrics(service, "tcp:9102", rpc_collectors(service), reactor=memory)
+    assert same is service  # a MultiService: metrics added as a child
+    metrics = next(s for s in service if isinstance(s, MetricsService))
+    assert registry_rpc.observers == []
+    service.startService()
+    try:
+        assert len(registry_rpc.observers) == 1
+        registry_rpc.call("Algorithm.Sum", [1, 2], transport="amp")
+        service.stats.connections_open["amp"] = 2
+        service.stats.connections_total["amp"] = 7
+        got = samples(metrics.registry)
+        assert got[("netsuite_rpc_calls_total", (("method", "Algorithm.Sum"), ("outcome", "ok"),
+                                                 ("transport", "amp")))] == 1
+        assert got[("netsuite_rpc_connections_open", (("transport", "amp"),))] == 2
+        assert got[("netsuite_rpc_connections_total", (("transport", "amp"),))] == 7
+        assert got[("netsuite_rpc_closed_at_shutdown_total", ())] == 0
+    finally:
+        service.stopService()
+        memory.advance(10)
+    assert registry_rpc.observers == []
