@@ -19,6 +19,8 @@ from netsuite.rpc._xmlrpc_codec import (
     InvalidRequest,
     ParseError,
     XmlRpcDecodeError,
+    _fast_call,
+    _parse_call,
     encode_call,
     encode_fault,
     encode_response,
@@ -256,3 +258,76 @@ def test_mutated_documents_never_raise_anything_else(junk: bytes, cut: int, inse
             parse_call(data)
         except XmlRpcDecodeError:
             pass
+
+
+# -- the expat-free fast path agrees with expat -------------------------------------------
+
+ws = st.sampled_from(["", " ", "\n", "\t ", "\r\n"])
+fast_texts = st.text(st.characters(codec="utf-8", blacklist_categories=("Cs",)), max_size=12)
+
+
+@st.composite
+def flat_calls(draw: st.DrawFn) -> bytes:
+    parts = [draw(st.sampled_from(["", '<?xml version="1.0"?>', "<?xml version='1.0' "
+                                   "encoding='UTF-8'?>", '<?xml version="1.0" encoding="latin-1"?>',
+                                   "\ufeff"])), draw(ws), "<methodCall>", draw(ws),
+             f"<methodName>{draw(st.sampled_from(['Algorithm.Sum', 'a', ' a.b', 'x&amp;']))}"
+             "</methodName>", draw(ws)]
+    if draw(st.booleans()):
+        parts.append("<params>")
+        for _ in range(draw(st.integers(0, 3))):
+            kind = draw(st.sampled_from(["int", "i4", "i8", "string", "bare", "mixed"]))
+            if kind in ("int", "i4", "i8"):
+                number = draw(st.integers(-(10**19), 10**19))
+                value = f"<{kind}>{draw(st.sampled_from(['', '+', ' ']))}{number}</{kind}>"
+            elif kind == "string":
+                value = f"<string>{draw(fast_texts)}</string>"
+            elif kind == "bare":
+                value = draw(fast_texts)
+            else:
+                value = f"{draw(ws)}<int>1</int>"
+            parts += [draw(ws), "<param>", draw(ws), f"<value>{value}</value>", draw(ws),
+                      "</param>"]
+        parts += [draw(ws), "</params>"]
+    parts += [draw(ws), "</methodCall>", draw(ws)]
+    return "".join(parts).encode("utf-8")
+
+
+def by_expat(data: bytes) -> object:
+    try:
+        return _parse_call(data, 100)
+    except XmlRpcDecodeError as e:
+        return type(e)
+
+
+def by_parse_call(data: bytes) -> object:
+    try:
+        return parse_call(data)
+    except XmlRpcDecodeError as e:
+        return type(e)
+
+
+@settings(max_examples=200, deadline=None)
+@given(flat_calls())
+def test_fast_path_agrees_with_expat(data: bytes) -> None:
+    fast = _fast_call(data)
+    if fast is not None:
+        assert fast == by_expat(data)
+    assert by_parse_call(data) == by_expat(data)
+
+
+@settings(max_examples=200, deadline=None)
+@given(flat_calls(), st.integers(0, 300), st.binary(min_size=1, max_size=4))
+def test_fast_path_never_accepts_what_expat_refuses(data: bytes, cut: int,
+                                                    insert: bytes) -> None:
+    mutated = data[:cut] + insert + data[cut:]
+    assert by_parse_call(mutated) == by_expat(mutated)
+
+
+def test_fast_path_used_for_the_common_shapes() -> None:
+    assert _fast_call(xmlrpc.client.dumps((1, 2), "Algorithm.Sum").encode()) == (
+        "Algorithm.Sum", [1, 2])
+    assert _fast_call(encode_call("Programmer.GetSkill", ["Java", "Go，"])) == (
+        "Programmer.GetSkill", ["Java", "Go，"])
+    assert _fast_call(BILLION_LAUGHS) is None
+    assert _fast_call(call_with("<string>a&amp;b</string>")) is None
