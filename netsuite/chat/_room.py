@@ -104,6 +104,11 @@ class Room:
     tests).  Members are registered with :meth:`join` and removed with :meth:`leave`.
     """
 
+    #: Rooms with at least this many members may delay JOIN/PART notices ...
+    NOTICE_ROOM = 100
+    #: ... by this many seconds.
+    NOTICE_DELAY = 0.02
+
     def __init__(self, clock: Any, limits: RoomLimits | None = None,
                  stats: Stats | None = None) -> None:
         self.clock = clock
@@ -147,8 +152,9 @@ class Room:
         self.members[nick] = member
         self.stats.clients += 1
         self.stats.connections += 1
-        self.send(member, b"WELCOME " + nick.encode() + b"\n")
-        self.broadcast(member, b"JOIN " + nick.encode() + b"\n")
+        self.stats.messages_out += 1
+        member.deliver(b"WELCOME " + nick.encode() + b"\n")  # nothing is owed to it before
+        self.broadcast(member, b"JOIN " + nick.encode() + b"\n", urgent=False)
         log.info("chat connect {address} as {nick}", address=member.describe(), nick=nick)
         if self._sweep_call is None and self.limits.idle_timeout > 0:
             self._schedule_sweep()
@@ -167,7 +173,7 @@ class Room:
                  address=member.describe(), reason=reason)
         if not self.closing:
             text = reason + (" " + detail if detail else "")
-            self.broadcast(None, f"PART {member.nick} {text}\n".encode())
+            self.broadcast(None, f"PART {member.nick} {text}\n".encode(), urgent=False)
 
     def connection_lost(self, member: Member) -> None:
         """``member``'s connection is gone: it leaves (``disconnected``) if still here."""
@@ -230,8 +236,13 @@ class Room:
 
     # -- output -------------------------------------------------------------------------
 
-    def broadcast(self, sender: Member | None, data: bytes) -> None:
-        """Queue ``data`` (whole encoded lines) for every member except ``sender``."""
+    def broadcast(self, sender: Member | None, data: bytes, urgent: bool = True) -> None:
+        """Queue ``data`` (whole encoded lines) for every member except ``sender``.
+
+        A notice that is not ``urgent`` (``JOIN``, ``PART``) may wait up to
+        :attr:`NOTICE_DELAY` in a big room, so that a storm of connects costs one write
+        per member per delay rather than per connect; any other output flushes it too.
+        """
         if self._open and self._seg_from[-1] is sender:
             self._seg_data[-1].append(data)
         else:
@@ -241,8 +252,17 @@ class Room:
         n = len(self.members) - (sender is not None and sender.in_room)
         self.stats.messages_out += n
         self.budget -= len(data)
-        if self._flush_call is None:
+        if urgent or n < self.NOTICE_ROOM:
+            self._schedule_now()
+        elif self._flush_call is None:
+            self._flush_call = self.clock.callLater(self.NOTICE_DELAY, self.flush)
+
+    def _schedule_now(self) -> None:
+        call = self._flush_call
+        if call is None:
             self._flush_call = self.clock.callLater(0, self.flush)
+        elif call.getTime() > self.clock.seconds():
+            call.reset(0)
 
     def send(self, member: Member, data: bytes) -> None:
         """Queue ``data`` (whole encoded lines) for ``member`` alone, in room order."""
@@ -257,8 +277,7 @@ class Room:
         direct.append(data)
         self.stats.messages_out += data.count(b"\n")
         self.budget -= len(data)
-        if self._flush_call is None:
-            self._flush_call = self.clock.callLater(0, self.flush)
+        self._schedule_now()
 
     def _catch_up(self, member: Member, into: list[bytes]) -> None:
         """Move the segments logged since ``member.mark`` into ``into`` (order is kept)."""
@@ -296,11 +315,7 @@ class Room:
         member.hold = self._hold(member, since) + (now - since)
         member.hold_stamp = now
         if self._waiting:
-            call = self._flush_call
-            if call is None:
-                self._flush_call = self.clock.callLater(0, self.flush)
-            elif call.getTime() > now:
-                call.reset(0)
+            self._schedule_now()
 
     @staticmethod
     def _hold(member: Member, since: float) -> float:
@@ -361,17 +376,17 @@ class Room:
         if seg_data:
             blobs = [b"".join(chunks) for chunks in seg_data]
             count = len(blobs)
-            single = blobs[0] if count == 1 else None
-            sender0 = seg_from[0]
+            everything = blobs[0] if count == 1 else b"".join(blobs)
+            senders = set(seg_from)
             for member in list(self.members.values()):
                 mark, member.mark = member.mark, 0
                 direct = member.direct
-                if direct is not None:
+                if direct is None:
+                    if mark == 0 and member not in senders:
+                        member.deliver(everything)  # the common case: one shared blob
+                        continue
+                else:
                     member.direct = None
-                if single is not None and direct is None:
-                    if mark == 0 and sender0 is not member:
-                        member.deliver(single)
-                    continue
                 parts = direct or []
                 for i in range(mark, count):
                     if seg_from[i] is not member:

@@ -16,6 +16,19 @@ from netsuite.chat._room import Room, RoomLimits, Stats
 __all__ = ["ChatService", "Options", "makeService"]
 
 
+#: Twisted's default listen backlog (50) drops SYNs in a connect storm (each retried only
+#: after a second or more); a chat server expects storms, so tcp/ssl listeners get this.
+DEFAULT_BACKLOG = 1024
+
+
+def with_backlog(description: str) -> str:
+    """``description`` with ``backlog=1024`` added to a tcp/tcp6/ssl endpoint lacking one."""
+    kind = description.split(":", 1)[0].lower()
+    if kind in ("tcp", "tcp6", "ssl") and ":backlog=" not in description:
+        return f"{description}:backlog={DEFAULT_BACKLOG}"
+    return description
+
+
 class Options(usage.Options):
     """Command-line options of the ``chat`` plugin."""
 
@@ -26,7 +39,8 @@ class Options(usage.Options):
     optParameters = [
         ["port", "p", "tcp:8086",
          "Listen on this endpoint description (tcp:8086, ssl:8443:privateKey=...:certKey=..., "
-         "unix:/path) or bare port.", listen_description],
+         "unix:/path) or bare port. tcp/ssl listeners get backlog=1024 unless given.",
+         listen_description],
         ["max-line", None, 4096, "Longest line in bytes (line end not counted).", positive_int],
         ["idle-timeout", None, 60.0,
          "Drop a client silent for this many seconds (0 = never).", non_negative_float],
@@ -87,4 +101,4 @@ class ChatService(MultiService):
 
 def makeService(options: Options, reactor: Any = None) -> ChatService:
     """The ``chat`` service for parsed ``options``."""
-    return ChatService(options["port"], options.limits(), reactor)
+    return ChatService(with_backlog(options["port"]), options.limits(), reactor)
