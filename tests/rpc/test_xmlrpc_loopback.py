@@ -105,9 +105,10 @@ def stdlib_session(url: str) -> dict[str, Any]:
         multi.Programmer.GetSkill("x", "y")
         multi.Algorithm.Sum("a", 1)
         results = []
+        answers = multi()
         for index in range(3):
             try:
-                results.append(multi()[index])
+                results.append(answers[index])
             except xmlrpc.client.Fault as fault:
                 results.append(fault.faultCode)
         out["multicall"] = results
@@ -140,7 +141,7 @@ async def test_stdlib_client(srv: Server) -> None:
     assert out["faults"]["unknown"] == (-32601, "rpc: can't find method Algorithm.Nope")
     assert out["faults"]["params"][0] == -32602
     assert out["multicall"] == [2, "Skill1:x，Skill2y", -32602]
-    assert srv.site.stats.fast_path >= 10
+    assert srv.site.stats.requests == 12
 
 
 def keep_alive(port: int) -> list[Any]:
