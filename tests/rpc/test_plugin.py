@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import signal
+import socket
+import time
+
 import pytest
 from twisted.python import usage
 
 from netsuite.rpc._tap import Options
+from tests.helpers import TwistdProcess
 
 
 def parse(*argv: str) -> Options:
@@ -49,3 +54,169 @@ def test_listener_options() -> None:
 def test_bad_options(argv: list[str]) -> None:
     with pytest.raises(usage.UsageError):
         parse(*argv)
+
+
+# --- makeService wiring and the shutdown tracker, in memory ------------------------------
+
+def test_make_service_wires_listeners() -> None:
+    from twisted.internet.testing import MemoryReactor
+
+    from netsuite.rpc._tap import makeService
+
+    reactor = MemoryReactor()
+    service = makeService(parse("--xmlrpc", "none", "--grpc", "none", "--amp", "tcp:0",
+                                "--jsonrpc", "tcp:0", "--max-request", "2048"), reactor=reactor)
+    assert set(service.listeners) == {"amp", "jsonrpc"}
+    service.startService()
+    assert len(reactor.tcpServers) == 2
+    factories = {service.listeners[label].factory.wrapped.__class__.__name__
+                 for label in service.listeners}
+    assert factories == {"AmpFactory", "JsonRpcFactory"}
+    assert service.listeners["jsonrpc"].factory.wrapped.max_request == 2048
+    assert service.listeners["amp"].factory.wrapped.max_box == 2048
+
+
+def test_tracker_graceful_then_abort_after_grace() -> None:
+    from twisted.internet.task import Clock
+    from twisted.internet.testing import StringTransport
+
+    from netsuite.rpc._jsonrpc import jsonrpc_factory
+    from netsuite.rpc._tap import ConnectionTracker, RpcStats
+
+    stats = RpcStats()
+    tracker = ConnectionTracker(stats)
+    factory = tracker.wrap(jsonrpc_factory(), "jsonrpc")
+    idle, busy = factory.buildProtocol(None), factory.buildProtocol(None)
+    transports = [StringTransport(), StringTransport()]
+    for p, t in zip((idle, busy), transports, strict=True):
+        p.makeConnection(t)
+    busy.dataReceived(b'{"method":"Algorithm.Sum","params":[{"X":1')
+    assert stats.connections_open == {"jsonrpc": 2}
+    clock = Clock()
+    done = tracker.close_all(2.0, clock)
+    assert transports[0].disconnecting and not transports[1].disconnecting
+    idle.connectionLost(None)
+    assert stats.connections_open == {"jsonrpc": 1}
+    assert not done.called
+    clock.advance(2.0)
+    assert transports[1].disconnected  # aborted
+    busy.connectionLost(None)
+    assert done.called and stats.closed_at_shutdown == 1
+    assert stats.connections_total == {"jsonrpc": 2}
+
+
+def test_tracker_finishes_early_when_requests_complete() -> None:
+    from twisted.internet.task import Clock
+    from twisted.internet.testing import StringTransport
+
+    from netsuite.rpc._amp import amp_factory
+    from netsuite.rpc._tap import ConnectionTracker, RpcStats
+
+    tracker = ConnectionTracker(RpcStats())
+    busy = tracker.wrap(amp_factory(), "amp").buildProtocol(None)
+    transport = StringTransport()
+    busy.makeConnection(transport)
+    request = (b"\x00\x04_ask\x00\x011\x00\x08_command\x00\x03Sum"
+               b"\x00\x01x\x00\x012\x00\x01y\x00\x013\x00\x00")
+    busy.dataReceived(request[:12])
+    clock = Clock()
+    done = tracker.close_all(5.0, clock)
+    busy.dataReceived(request[12:])
+    assert b"total\x00\x015" in transport.value() and transport.disconnecting
+    busy.connectionLost(None)
+    assert done.called and not clock.getDelayedCalls()
+
+
+# --- the plugin as a subprocess -------------------------------------------------------------
+
+LOCAL = "tcp:0:interface=127.0.0.1"
+SUM_JSON = b'{"method":"Algorithm.Sum","params":[{"X":20,"Y":22}],"id":"z"}'
+SUM_BOX = (b"\x00\x04_ask\x00\x01a\x00\x08_command\x00\x03Sum"
+           b"\x00\x01x\x00\x012\x00\x01y\x00\x012\x00\x00")
+
+
+def recv_until_closed(sock: socket.socket, timeout: float = 15) -> bytes:
+    """Everything received until the server closes (an abort -- RST -- counts as closed)."""
+    sock.settimeout(timeout)
+    data = b""
+    try:
+        while chunk := sock.recv(65536):
+            data += chunk
+    except ConnectionResetError:
+        pass
+    return data
+
+
+def probe(ports: dict[str, int]) -> None:
+    """One whole call on the JSON-RPC and AMP ports given."""
+    if "jsonrpc" in ports:
+        with socket.create_connection(("127.0.0.1", ports["jsonrpc"]), timeout=10) as s:
+            s.sendall(SUM_JSON)
+            assert s.recv(100) == b'{"id":"z","result":42,"error":null}\n'
+    if "amp" in ports:
+        with socket.create_connection(("127.0.0.1", ports["amp"]), timeout=10) as s:
+            s.sendall(SUM_BOX)
+            assert s.recv(100) == b"\x00\x07_answer\x00\x01a\x00\x05total\x00\x014\x00\x00"
+
+
+def test_twistd_serves_every_transport_and_shuts_down_gracefully() -> None:
+    with TwistdProcess("rpc", "--xmlrpc", LOCAL, "--amp", LOCAL, "--jsonrpc", LOCAL,
+                       "--gob", LOCAL, "--grpc", "none", "--grace", "10") as proc:
+        ports = {label: proc.port(label) for label in ("xmlrpc", "amp", "jsonrpc", "gob")}
+        # Each transport answers.
+        probe(ports)
+        body = (b"<?xml version='1.0'?><methodCall><methodName>Algorithm.Sum</methodName>"
+                b"<params><param><value><int>1</int></value></param><param><value><int>2"
+                b"</int></value></param></params></methodCall>")
+        with socket.create_connection(("127.0.0.1", ports["xmlrpc"]), timeout=10) as s:
+            s.sendall(b"POST /RPC2 HTTP/1.0\r\nContent-Type: text/xml\r\nContent-Length: "
+                      + str(len(body)).encode() + b"\r\n\r\n" + body)
+            assert b"<int>3</int>" in recv_until_closed(s)
+        # Requests in flight when SIGTERM arrives: half a JSON-RPC request, half an AMP box.
+        js = socket.create_connection(("127.0.0.1", ports["jsonrpc"]), timeout=10)
+        am = socket.create_connection(("127.0.0.1", ports["amp"]), timeout=10)
+        idle = socket.create_connection(("127.0.0.1", ports["jsonrpc"]), timeout=10)
+        js.sendall(SUM_JSON[:20])
+        am.sendall(SUM_BOX[:20])
+        probe(ports)  # a later connection answered: the server has accepted the ones above
+        proc.process.send_signal(signal.SIGTERM)
+        proc.wait_for(r"rpc: stopped listening; 3 connection\(s\) open")
+        assert recv_until_closed(idle) == b""  # idle: closed at once
+        with pytest.raises(OSError):
+            socket.create_connection(("127.0.0.1", ports["jsonrpc"]), timeout=5).close()
+        js.sendall(SUM_JSON[20:])
+        am.sendall(SUM_BOX[20:])
+        assert recv_until_closed(js) == b'{"id":"z","result":42,"error":null}\n'
+        assert recv_until_closed(am).endswith(b"total\x00\x014\x00\x00")
+        js.close()
+        am.close()
+        idle.close()
+        assert proc.process.wait(timeout=15) in (0, -signal.SIGTERM)
+
+
+def test_twistd_grace_period_closes_stuck_connections() -> None:
+    with TwistdProcess("rpc", "--xmlrpc", "none", "--amp", "none", "--jsonrpc", LOCAL,
+                       "--grpc", "none", "--grace", "0.5") as proc:
+        port = proc.port("jsonrpc")
+        stuck = socket.create_connection(("127.0.0.1", port), timeout=10)
+        stuck.sendall(SUM_JSON[:10])
+        probe({"jsonrpc": port})
+        start = time.monotonic()
+        proc.process.send_signal(signal.SIGTERM)
+        assert recv_until_closed(stuck) == b""
+        assert proc.process.wait(timeout=15) in (0, -signal.SIGTERM)
+        assert time.monotonic() - start < 10
+        stuck.close()
+        proc.stop()
+        assert "grace period over, closing 1 connection(s)" in proc.log
+
+
+def test_twistd_grpc_default_skipped_or_served() -> None:
+    from netsuite.rpc._tap import grpc_available
+
+    with TwistdProcess("rpc", "--xmlrpc", "none", "--amp", LOCAL, "--jsonrpc", "none") as proc:
+        proc.port("amp")
+        if not grpc_available():
+            proc.wait_for(r"grpc: not served \(grpcio or netsuite.rpc._grpc not installed")
+        else:
+            proc.wait_for(r"grpc")
