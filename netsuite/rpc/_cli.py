@@ -111,5 +111,10 @@ def _describe(error: Exception) -> str:
         return "timed out"
     if isinstance(error, neterror.ConnectionRefusedError):
         return "connection refused"
-    text = _one_line(str(error)) or type(error).__name__
-    return text
+    if type(error).__module__.startswith("OpenSSL"):
+        reasons = [str(part[-1]) for part in (error.args[0] if error.args else [])
+                   if isinstance(part, tuple) and part]
+        text = "; ".join(r for r in reasons if r) or "handshake failed"
+        hint = " (--insecure skips verification)" if "verify" in text else ""
+        return f"TLS error: {text}{hint}"
+    return _one_line(str(error)) or type(error).__name__

@@ -1,0 +1,129 @@
+"""``netsuite call``: argument parsing by registered types, results as JSON, exit statuses."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_twisted
+from twisted.internet import endpoints
+
+from netsuite._cli import CommandFailed, UsageFailure, build_parser
+from netsuite.rpc import SERVICE
+from netsuite.rpc._amp import amp_factory
+from netsuite.rpc._cli import CLIENTS, run
+from netsuite.rpc._jsonrpc import jsonrpc_factory
+
+NETSUITE = str(Path(sys.executable).with_name("netsuite"))
+FACTORIES = {"amp": amp_factory, "jsonrpc": jsonrpc_factory}
+
+
+def parse(*argv: str) -> Any:
+    parser, _ = build_parser("call")
+    return parser.parse_args(list(argv))
+
+
+async def serve(transport: str, description: str = "tcp:0:interface=127.0.0.1") -> Any:
+    from twisted.internet import reactor
+
+    return await endpoints.serverFromString(reactor, description).listen(
+        FACTORIES[transport](SERVICE))
+
+
+async def call(*argv: str) -> int:
+    from twisted.internet import reactor
+
+    return await run(reactor, parse(*argv))
+
+
+@pytest_twisted.ensureDeferred
+@pytest.mark.parametrize("transport", ["amp", "jsonrpc"])
+async def test_results_printed_as_json(transport: str, capsys: pytest.CaptureFixture[str]
+                                       ) -> None:
+    port = await serve(transport)
+    target = f"127.0.0.1:{port.getHost().port}"
+    try:
+        assert await call(transport, target, "Algorithm.Sum", "-5", "0x10") == 0
+        assert await call(transport, target, "Programmer.GetSkill", "Java", "Go") == 0
+        assert await call(transport, target, "Algorithm.Sum", "-9223372036854775808", "0") == 0
+        out = capsys.readouterr().out.splitlines()
+        assert [json.loads(line) for line in out] == [11, "Skill1:Java，Skill2Go",
+                                                      -9223372036854775808]
+        assert out[1] == '"Skill1:Java，Skill2Go"'
+        with pytest.raises(CommandFailed, match=r"Algorithm\.Sum failed: .*overflow"):
+            await call(transport, target, "Algorithm.Sum", "9223372036854775807", "1")
+    finally:
+        await port.stopListening()
+
+
+@pytest_twisted.ensureDeferred
+@pytest.mark.parametrize("transport", ["amp", "jsonrpc"])
+async def test_tls(transport: str, tls_files: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    port = await serve(transport, tls_files.server_description())
+    target = f"127.0.0.1:{port.getHost().port}"
+    try:
+        assert await call(transport, "--tls", "--insecure", target, "Algorithm.Sum", "1", "2") == 0
+        assert capsys.readouterr().out == "3\n"
+        with pytest.raises(CommandFailed, match="TLS error: certificate verify failed"):
+            await call(transport, "--tls", "--timeout", "5", target, "Algorithm.Sum", "1", "2")
+    finally:
+        await port.stopListening()
+
+
+@pytest_twisted.ensureDeferred
+@pytest.mark.parametrize(("argv", "message"), [
+    (["amp", "127.0.0.1", "Algorithm.Sum", "1", "2"], "HOST:PORT"),
+    (["amp", "127.0.0.1:1", "Algorithm.Mul", "1", "2"], "unknown method 'Algorithm.Mul'"),
+    (["amp", "127.0.0.1:1", "Algorithm.Sum", "1"], "takes 2 argument"),
+    (["amp", "127.0.0.1:1", "Algorithm.Sum", "1", "two"], "'two' is not an integer"),
+    (["amp", "127.0.0.1:1", "Algorithm.Sum", "1", str(2**63)], "64-bit"),
+    (["amp", "--insecure", "127.0.0.1:1", "Algorithm.Sum", "1", "2"], "--insecure"),
+])
+async def test_usage_errors(argv: list[str], message: str) -> None:
+    with pytest.raises(UsageFailure, match=message):
+        await call(*argv)
+
+
+@pytest_twisted.ensureDeferred
+async def test_refused_and_missing_transport(monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(CommandFailed, match="connection refused"):
+        await call("jsonrpc", "127.0.0.1:1", "Algorithm.Sum", "1", "2")
+    monkeypatch.setitem(CLIENTS, "grpc", "netsuite.rpc._no_such_client")
+    with pytest.raises(CommandFailed, match="grpc transport is not available"):
+        await call("grpc", "127.0.0.1:1", "Algorithm.Sum", "1", "2")
+
+
+@pytest_twisted.ensureDeferred
+async def test_timeout() -> None:
+    from twisted.internet import protocol, reactor
+
+    silent = await endpoints.serverFromString(reactor, "tcp:0:interface=127.0.0.1").listen(
+        protocol.Factory.forProtocol(protocol.Protocol))
+    try:
+        with pytest.raises(CommandFailed, match="timed out"):
+            await call("jsonrpc", "--timeout", "0.3", f"127.0.0.1:{silent.getHost().port}",
+                       "Algorithm.Sum", "1", "2")
+    finally:
+        await silent.stopListening()
+
+
+def test_every_transport_in_the_table() -> None:
+    assert set(CLIENTS) == {"xmlrpc", "amp", "jsonrpc", "gob", "grpc"}
+
+
+def test_exit_statuses_end_to_end() -> None:
+    """The console script itself: unknown transport 2, refused 1, help lists the methods."""
+    bad = subprocess.run([NETSUITE, "call", "smtp", "127.0.0.1:1", "Algorithm.Sum", "1", "2"],
+                         capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and "invalid choice" in bad.stderr
+    refused = subprocess.run([NETSUITE, "call", "amp", "127.0.0.1:1", "Algorithm.Sum", "1", "2"],
+                             capture_output=True, text=True, timeout=60)
+    assert refused.returncode == 1
+    assert refused.stderr.strip().count("\n") == 0 and "connection refused" in refused.stderr
+    usage = subprocess.run([NETSUITE, "call", "--help"], capture_output=True, text=True,
+                           timeout=60)
+    assert usage.returncode == 0 and "Programmer.GetSkill(java: string, go: string)" in usage.stdout
