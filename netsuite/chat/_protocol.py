@@ -83,14 +83,14 @@ class ChatProtocol:
         room = self.room
         if room.closing:
             room.stats.dropped("shutdown")
-            self._write_and_close(b"BYE shutdown\n")
+            self._write_and_close(b"BYE shutdown\n", registered=False)
             return
         if room.full:
             room.stats.dropped("max-clients")
             limit = room.limits.max_clients
             self._write_and_close(
                 f"ERR max-clients the server is full ({limit} clients)\nBYE max-clients\n"
-                .encode())
+                .encode(), registered=False)
             return
         self.transport.registerProducer(self, True)
         room.join(self)
@@ -185,14 +185,15 @@ class ChatProtocol:
 
     # -- input --------------------------------------------------------------------------
 
-    def _write_and_close(self, data: bytes) -> None:
+    def _write_and_close(self, data: bytes, registered: bool = True) -> None:
+        """Write ``data`` and close; abort if the peer has not taken it in time."""
         transport = self.transport
-        transport.unregisterProducer()
+        self._abort_call = self.room.clock.callLater(self.room.limits.shutdown_timeout,
+                                                     transport.abortConnection)
+        if registered:
+            transport.unregisterProducer()
         transport.write(data)
         transport.loseConnection()
-        clock = self.room.clock
-        self._abort_call = clock.callLater(self.room.limits.shutdown_timeout,
-                                           transport.abortConnection)
 
     def _process(self) -> None:
         """Handle the complete lines buffered, as far as this turn's budget allows."""

@@ -231,7 +231,7 @@ class Room:
         return self.members.get(nick.lower())
 
     def who(self) -> list[str]:
-        """Everyone's nick, in join order."""
+        """Everyone's nick, in the order they joined or last changed nick."""
         return [m.nick for m in self.members.values()]
 
     # -- output -------------------------------------------------------------------------

@@ -1,0 +1,379 @@
+"""Every clause of PROTOCOLS.md section 1, in memory (StringTransport + Clock)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.chat.harness import Chat
+
+
+@pytest.fixture
+def chat() -> Chat:
+    return Chat()
+
+
+def three(chat: Chat):
+    a, b, c = chat.connect("alice"), chat.connect("bob"), chat.connect("carol")
+    for x in (a, b, c):
+        x.take()
+    return a, b, c
+
+
+def test_welcome_guest_names_and_join(chat: Chat) -> None:
+    a = chat.connect()
+    assert a.take() == ["WELCOME guest1"]
+    b = chat.connect()
+    assert b.take() == ["WELCOME guest2"]
+    assert a.take() == ["JOIN guest2"]
+
+
+def test_guest_name_skips_a_taken_one(chat: Chat) -> None:
+    a = chat.connect("GUEST2")
+    b = chat.connect()
+    assert b.take() == ["WELCOME guest3"]
+    assert a.nick == "GUEST2"
+
+
+def test_broadcast_without_echo(chat: Chat) -> None:
+    a, b, c = three(chat)
+    a.send("hello world\n")
+    assert a.take() == []
+    assert b.take() == ["MSG alice hello world"]
+    assert c.take() == ["MSG alice hello world"]
+
+
+def test_crlf_stripped_and_utf8_passed(chat: Chat) -> None:
+    a, b, _ = three(chat)
+    a.send("héllo ☃\r\n".encode())
+    assert b.take() == ["MSG alice héllo ☃"]
+
+
+def test_double_slash_escapes(chat: Chat) -> None:
+    a, b, _ = three(chat)
+    a.send("//nick not a command\n")
+    assert b.take() == ["MSG alice /nick not a command"]
+
+
+def test_empty_line_is_ignored(chat: Chat) -> None:
+    a, b, _ = three(chat)
+    a.send("\n\r\n")
+    assert a.take() == [] and b.take() == []
+
+
+def test_nick_change_seen_by_everyone_including_user(chat: Chat) -> None:
+    a, b, _ = three(chat)
+    a.send("/nick alice2\n")
+    assert a.take() == ["NICK alice alice2"]
+    assert b.take() == ["NICK alice alice2"]
+    b.send("/who\n")
+    [who] = b.take()
+    assert sorted(who.split()) == ["WHO", "alice2", "bob", "carol"]
+
+
+def test_nick_case_insensitive_unique(chat: Chat) -> None:
+    a, b, _ = three(chat)
+    b.send("/nick ALICE\n")
+    [line] = b.take()
+    assert line.startswith("ERR nick-in-use ")
+    assert a.take() == []
+    a.send("/nick Alice\n")  # your own name in another case is fine
+    assert a.take() == ["NICK alice Alice"]
+
+
+@pytest.mark.parametrize("name", ["", "a b", "x" * 33, "é", "a.b", "a!"])
+def test_bad_nick(chat: Chat, name: str) -> None:
+    a = chat.connect()
+    a.take()
+    a.send(f"/nick {name}\n")
+    [line] = a.take()
+    assert line.startswith("ERR bad-nick ")
+    assert a.nick == "guest1"
+
+
+def test_nick_limits_accepted(chat: Chat) -> None:
+    a = chat.connect()
+    a.take()
+    a.send("/nick " + "A_b-9" * 6 + "xy\n")
+    assert a.take() == ["NICK guest1 " + "A_b-9" * 6 + "xy"]
+
+
+def test_who_includes_asker(chat: Chat) -> None:
+    a, _, _ = three(chat)
+    a.send("/who\n")
+    assert a.take() == ["WHO alice bob carol"]
+
+
+def test_private_message(chat: Chat) -> None:
+    a, b, c = three(chat)
+    a.send("/msg BOB psst, a secret\n")
+    assert b.take() == ["PRIV alice psst, a secret"]
+    assert a.take() == [] and c.take() == []
+
+
+def test_private_message_errors(chat: Chat) -> None:
+    a, _, _ = three(chat)
+    a.send("/msg nobody hi\n")
+    [line] = a.take()
+    assert line.startswith("ERR no-such-nick nobody")
+    a.send("/msg bob\n")
+    assert a.take() == ["INFO usage: /msg NAME TEXT"]
+
+
+def test_me_action(chat: Chat) -> None:
+    a, b, _ = three(chat)
+    a.send("/me waves\n")
+    assert b.take() == ["ACTION alice waves"]
+    assert a.take() == []
+
+
+def test_ping_pong(chat: Chat) -> None:
+    a, b, _ = three(chat)
+    a.send("/ping\n/ping tok 42\n")
+    assert a.take() == ["PONG", "PONG tok 42"]
+    assert b.take() == []
+
+
+def test_quit_with_reason(chat: Chat) -> None:
+    a, b, _ = three(chat)
+    a.send("/quit gone fishing\n")
+    assert a.take() == ["BYE quit"]
+    assert a.closed and not a.transport.aborted
+    assert b.take() == ["PART alice quit gone fishing"]
+    assert chat.stats.drops == {"quit": 1}
+
+
+def test_quit_without_reason_and_disconnect(chat: Chat) -> None:
+    a, b, c = three(chat)
+    a.send("/QUIT\n")
+    assert b.take() == ["PART alice quit"]
+    c.transport.abortConnection()
+    chat.turn()
+    assert b.take() == ["PART carol disconnected"]
+    assert chat.room.who() == ["bob"]
+
+
+def test_help(chat: Chat) -> None:
+    a = chat.connect()
+    a.take()
+    a.send("/help\n")
+    lines = a.take()
+    assert len(lines) >= 7 and all(line.startswith("INFO ") for line in lines)
+    for command in ("/nick", "/who", "/msg", "/me", "/ping", "/quit", "/help"):
+        assert any(command in line for line in lines)
+
+
+def test_unknown_command(chat: Chat) -> None:
+    a = chat.connect()
+    a.take()
+    a.send("/dance now\n")
+    [line] = a.take()
+    assert line.startswith("ERR unknown-command /dance")
+    assert not a.closed
+
+
+def test_line_too_long_closes(chat: Chat) -> None:
+    chat = Chat(max_line=10)
+    a, b = chat.connect("a"), chat.connect("b")
+    a.take(), b.take()
+    a.send("0123456789\r\n")  # exactly the limit, not counting the line end
+    assert b.take() == ["MSG a 0123456789"]
+    a.send("01234567890\n")
+    lines = a.take()
+    assert lines[0].startswith("ERR line-too-long ") and lines[-1] == "BYE line-too-long"
+    assert a.closed
+    assert b.take() == ["PART a line-too-long"]
+
+
+def test_line_too_long_without_newline(chat: Chat) -> None:
+    chat = Chat(max_line=10)
+    a = chat.connect()
+    a.take()
+    a.send("x" * 10 + "\r")
+    assert not a.closed  # 10 bytes + \r may still end with \n
+    a.send("x")
+    assert a.take()[0].startswith("ERR line-too-long")
+    assert a.closed
+
+
+def test_bad_utf8_dropped_connection_stays(chat: Chat) -> None:
+    a, b, _ = three(chat)
+    a.send(b"caf\xe9\nnext\n")
+    [line] = a.take()
+    assert line.startswith("ERR bad-encoding ")
+    assert b.take() == ["MSG alice next"]
+    assert not a.closed
+
+
+def test_idle_timeout(chat: Chat) -> None:
+    chat = Chat(idle_timeout=5)
+    a, b = chat.connect("a"), chat.connect("b")
+    a.take(), b.take()
+    for _ in range(8):
+        chat.advance(1)
+        b.send("/ping\n")
+    assert a.closed and not b.closed
+    assert a.take() == ["BYE idle-timeout"]
+    assert "PART a idle-timeout" in b.take()
+    assert chat.stats.drops == {"idle-timeout": 1}
+
+
+def test_idle_timeout_not_before_time(chat: Chat) -> None:
+    chat = Chat(idle_timeout=5)
+    a = chat.connect()
+    chat.advance(4.5)
+    assert not a.closed
+    chat.advance(1.5)
+    assert a.closed
+
+
+def test_flood_limit(chat: Chat) -> None:
+    chat = Chat(flood=3)
+    a, b = chat.connect("a"), chat.connect("b")
+    chat.advance(1 - chat.clock.seconds() % 1)
+    a.take(), b.take()
+    a.send("1\n2\n3\n4\n5\n")
+    assert b.take() == ["MSG a 1", "MSG a 2", "MSG a 3"]
+    [err] = a.take()
+    assert err.startswith("ERR flood ")
+    chat.advance(1)
+    a.send("6\n")
+    assert b.take() == ["MSG a 6"]
+
+
+def test_flood_for_ten_seconds_drops(chat: Chat) -> None:
+    chat = Chat(flood=2)
+    a, b = chat.connect("a"), chat.connect("b")
+    a.take(), b.take()
+    for _ in range(12):
+        if a.closed:
+            break
+        a.send("x\n" * 5)
+        chat.advance(1)
+    assert a.closed
+    assert a.take()[-1] == "BYE flood"
+    assert "PART a flood" in b.take()
+
+
+def test_flood_pauses_reset_the_streak(chat: Chat) -> None:
+    chat = Chat(flood=2)
+    a = chat.connect("a")
+    for _ in range(8):
+        a.send("x\n" * 5)
+        chat.advance(1)
+        chat.advance(1)  # a quiet second in between
+    assert not a.closed
+
+
+def test_max_clients(chat: Chat) -> None:
+    chat = Chat(max_clients=2)
+    a, b = chat.connect("a"), chat.connect("b")
+    a.take(), b.take()
+    c = chat.connect()
+    lines = c.take()
+    assert lines[0].startswith("ERR max-clients ") and lines[1] == "BYE max-clients"
+    assert c.closed
+    assert a.take() == [] and b.take() == []
+    assert chat.stats.drops == {"max-clients": 1} and chat.stats.clients == 2
+    b.send("/quit\n")
+    d = chat.connect()
+    assert d.take()[0].startswith("WELCOME ")
+
+
+def test_slow_consumer_dropped(chat: Chat) -> None:
+    chat = Chat(max_backlog=1000)
+    a, b, c = three(chat)
+    b.protocol.pauseProducing()  # b's socket is full ...
+    chat.advance(2.5)  # ... for longer than congestion_grace: no longer holds the room back
+    for i in range(30):
+        a.send(f"message {i:04d} " + "x" * 40 + "\n")
+    assert b.transport.aborted
+    got = c.take()
+    assert "PART bob slow-consumer" in got
+    # the others went on at full speed: c got all 30 messages
+    assert len([line for line in got if line.startswith("MSG alice message")]) == 30
+    a.send("after\n")
+    assert c.take() == ["MSG alice after"]
+    assert chat.stats.drops == {"slow-consumer": 1}
+
+
+def test_paused_member_gets_backlog_on_resume(chat: Chat) -> None:
+    a, b, _ = three(chat)
+    b.protocol.pauseProducing()
+    a.send("one\n")
+    a.send("two\n")
+    assert b.take() == []
+    b.protocol.resumeProducing()
+    chat.turn()
+    assert b.take() == ["MSG alice one", "MSG alice two"]
+
+
+def test_order_kept_between_room_and_private_lines(chat: Chat) -> None:
+    a, b, c = three(chat)
+    a.send("m1\n", turn=False)
+    c.send("c1\n", turn=False)
+    a.send("/msg bob p1\n", turn=False)
+    a.send("m2\n", turn=False)
+    b.send("/ping x\n", turn=False)
+    chat.turn()
+    assert b.take() == ["MSG alice m1", "MSG carol c1", "PRIV alice p1", "MSG alice m2", "PONG x"]
+    assert c.take() == ["MSG alice m1", "MSG alice m2"]
+    assert a.take() == ["MSG carol c1"]
+
+
+def test_member_joining_mid_turn_sees_only_later_lines(chat: Chat) -> None:
+    a = chat.connect("a")
+    a.take()
+    a.send("before\n", turn=False)
+    b = chat.connect()  # turns run here
+    a.send("after\n")
+    assert b.take() == ["WELCOME guest2", "MSG a after"]
+
+
+def test_shutdown_sends_bye_and_fires(chat: Chat) -> None:
+    a, b, c = three(chat)
+    a.send("last words\n", turn=False)
+    done = chat.room.shutdown()
+    assert b.take() == ["MSG alice last words", "BYE shutdown"]
+    assert a.take() == ["BYE shutdown"]
+    assert c.take()[-1] == "BYE shutdown"
+    assert all(x.closed for x in (a, b, c))
+    assert done.called
+    late = chat.connect()
+    assert late.take() == ["BYE shutdown"] and late.closed
+
+
+def test_shutdown_times_out_on_stuck_client() -> None:
+    chat = Chat(shutdown_timeout=3)
+    a = chat.connect()
+    a.transport.loseConnection = lambda: None  # never completes
+    done = chat.room.shutdown()
+    assert not done.called
+    chat.advance(3)
+    assert done.called and a.transport.aborted
+
+
+def test_stats_counters(chat: Chat) -> None:
+    a, _, _ = three(chat)
+    before = chat.stats.messages_out
+    a.send("hi\n")
+    assert chat.stats.messages_out - before == 2
+    assert chat.stats.clients == 3 and chat.stats.connections == 3
+    assert chat.stats.bytes_in > 0 and chat.stats.bytes_out > 0
+    assert chat.stats.messages_in >= 4
+
+
+def test_input_paced_while_others_are_backed_up(chat: Chat) -> None:
+    a, b, c = three(chat)
+    b.protocol.pauseProducing()  # b is behind, within its allowance
+    big = b"".join(b"msg %05d\n" % i for i in range(20000))
+    a.send(big)
+    assert a.transport.producerState == "paused"  # a stopped being read
+    assert len(c.take()) < 20000
+    b.protocol.resumeProducing()
+    for _ in range(200):
+        chat.turn()
+        b.take()
+        if a.transport.producerState == "producing":
+            break
+    got = c.take()
+    assert got[-1] == "MSG alice msg 19999"
