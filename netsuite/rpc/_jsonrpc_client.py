@@ -11,6 +11,7 @@ import json
 from typing import Any
 
 from twisted.internet import defer
+from twisted.internet.error import ConnectionDone
 from twisted.internet.protocol import Factory
 from twisted.protocols.basic import LineOnlyReceiver
 
@@ -58,7 +59,10 @@ class JsonRpcClientProtocol(LineOnlyReceiver):
         self.transport.loseConnection()
 
     def connectionLost(self, reason: Any = None) -> None:
-        self._fail_all(ConnectionError("the server closed the connection before answering"))
+        error = getattr(reason, "value", None)
+        if error is None or isinstance(error, ConnectionDone):
+            error = ConnectionError("the server closed the connection before answering")
+        self._fail_all(error)
 
     def _fail_all(self, error: Exception) -> None:
         pending, self._pending = self._pending, {}
