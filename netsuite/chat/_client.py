@@ -266,7 +266,7 @@ async def run(reactor: Any, args: argparse.Namespace) -> int:
         host, port = parse_host_port(args.target)
     except TargetError as e:
         raise UsageFailure(str(e)) from None
-    if args.nick is not None and not is_valid_nick(args.nick.encode()):
+    if args.nick is not None and not is_valid_nick(args.nick):
         raise UsageFailure(f"--nick {args.nick!r}: use 1-32 ASCII letters, digits, _ or -")
     if args.insecure and not args.tls:
         raise UsageFailure("--insecure only makes sense with --tls")

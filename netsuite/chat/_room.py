@@ -19,7 +19,6 @@ owed once per reactor turn, in one ``member.deliver(bytes)`` call:
 
 from __future__ import annotations
 
-import re
 from collections import deque
 from collections.abc import Callable
 from typing import Any, Protocol
@@ -28,11 +27,12 @@ import attrs
 from twisted.internet import defer
 from twisted.logger import Logger
 
+from netsuite.chat._wire import is_valid_nick
+
 __all__ = ["Member", "Room", "RoomLimits", "Stats"]
 
 log = Logger()
 
-_NICK_CHARS = re.compile(r"[A-Za-z0-9_-]{1,32}")
 _MiB = 1024 * 1024
 
 
@@ -209,7 +209,7 @@ class Room:
 
         Everyone, the member included, gets ``NICK OLD NEW``.
         """
-        if _NICK_CHARS.fullmatch(new) is None:
+        if not is_valid_nick(new):
             return "bad-nick"
         key = new.lower()
         holder = self.members.get(key)

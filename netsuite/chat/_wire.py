@@ -15,13 +15,11 @@ __all__ = [
     "PART_REASONS",
     "Event",
     "is_valid_nick",
-    "parse_command",
     "parse_event",
-    "split_lines",
 ]
 
 NICK_MAX = 32
-_NICK = re.compile(rb"[A-Za-z0-9_-]{1,32}")
+_NICK = re.compile(r"[A-Za-z0-9_-]{1,32}")
 
 #: Error codes of ``ERR CODE TEXT`` lines.
 ERROR_CODES = frozenset({
@@ -34,40 +32,9 @@ PART_REASONS = frozenset({
 })
 
 
-def is_valid_nick(name: bytes) -> bool:
+def is_valid_nick(name: str) -> bool:
     """True if ``name`` is 1-32 ASCII letters, digits, ``_`` or ``-``."""
     return _NICK.fullmatch(name) is not None
-
-
-def parse_command(line: bytes) -> tuple[str, bytes]:
-    """Split a command line ``/NAME ARGS`` into (lower-case name, argument bytes).
-
-    ``line`` starts with ``/``; the name ends at the first space, the argument is the rest
-    after that one space (it may be empty).
-    """
-    name, _, rest = line[1:].partition(b" ")
-    return name.decode("ascii", "replace").lower(), rest
-
-
-def split_lines(buffer: bytes, max_line: int) -> tuple[list[bytes], bytes, bool]:
-    """Split ``buffer`` into complete lines (line ends removed) and the unterminated rest.
-
-    Returns ``(lines, rest, too_long)``; ``too_long`` is true when a complete line, or the
-    unterminated rest, is longer than ``max_line`` bytes (not counting ``\\r\\n``).  Lines
-    after a too-long one are not returned: the stream is no longer trusted.
-    """
-    parts = buffer.split(b"\n")
-    rest = parts.pop()
-    lines: list[bytes] = []
-    for line in parts:
-        if line.endswith(b"\r"):
-            line = line[:-1]
-        if len(line) > max_line:
-            return lines, b"", True
-        lines.append(line)
-    if len(rest) > max_line + 1 or (len(rest) == max_line + 1 and not rest.endswith(b"\r")):
-        return lines, b"", True
-    return lines, rest, False
 
 
 class Event:
