@@ -16,7 +16,8 @@ It starts the ``chat`` and ``rpc`` twistd plugins itself (loopback, port 0), the
   just before a leave may or may not have reached the server: neither is an error).
 - RPC clients call ``Algorithm.Sum`` at ``--rpc-rate`` calls/s on each transport: XML-RPC
   (one HTTP connection per call), AMP and JSON-RPC (persistent connections), Go gob
-  over ``rpc.DialHTTP`` (a Go helper, built on the fly when ``go`` is installed) and gRPC
+  over ``rpc.DialHTTP`` and ``rpc.Dial`` (a Go helper, ``benchmarks/gobsoak``, built on the
+  fly when ``go`` is installed) and gRPC
   (when ``grpcio`` is installed); every reply is checked.
 - Every ``--sample`` seconds the servers' RSS and open file descriptors are read from
   ``/proc``.  At the end the chat server gets SIGTERM and every connected client must
@@ -180,6 +181,11 @@ class ChatClient(LineReceiver):
         self.sid = ""
         # sender id -> [first seq, last seq, count]
         self.seen: dict[str, list[int]] = {}
+        #: Write time of the newest message received: after an abort, what was still in
+        #: this socket's receive buffer is gone, so only messages the server must have
+        #: queued before that one are owed (see Soak.evaluate).
+        self.last_write = 0.0
+        self.aborted = False
         self.leaving = False
         self.got_bye: str | None = None
 
@@ -207,6 +213,9 @@ class ChatClient(LineReceiver):
     def received(self, sender: str, seq: int) -> None:
         totals = self.seat.soak.totals
         totals.delivered += 1
+        log = self.seat.soak.senders.get(sender)
+        if log is not None and seq < len(log.times) and log.times[seq] > self.last_write:
+            self.last_write = log.times[seq]
         state = self.seen.get(sender)
         if state is None:
             self.seen[sender] = [seq, seq, 1]
@@ -315,6 +324,7 @@ class Seat:
             client.sendLine(b"/quit soak")
         else:
             self.soak.totals.aborts += 1
+            client.aborted = True
             client.transport.abortConnection()
 
     def lost(self, client: ChatClient, reason: Any) -> None:
@@ -422,6 +432,26 @@ def grpc_sum_reply(data: bytes) -> int:
     return struct.unpack("<q", struct.pack("<Q", total))[0]
 
 
+def build_gob_helper() -> Path | None:
+    """Build ``benchmarks/gobsoak`` (Go standard library only); ``None`` without Go."""
+    go = shutil.which("go")
+    if go is None:
+        print("soak: no go compiler: gob transport not exercised", file=sys.stderr)
+        return None
+    work = Path(tempfile.gettempdir()) / "netsuite-soak"
+    work.mkdir(exist_ok=True)
+    binary = work / "gobsoak"
+    env = {**os.environ, "GOPROXY": "off", "GOFLAGS": "",
+           "GOCACHE": str(work / "gocache"), "GOPATH": str(work / "gopath")}
+    built = subprocess.run([go, "build", "-o", str(binary),
+                            str(ROOT / "benchmarks" / "gobsoak" / "main.go")],
+                           env=env, capture_output=True, text=True)
+    if built.returncode != 0:
+        print(f"soak: gob helper did not build: {built.stderr}", file=sys.stderr)
+        return None
+    return binary
+
+
 class RpcLoad:
     """Steady RPC calls on every transport, verified."""
 
@@ -432,7 +462,8 @@ class RpcLoad:
         self.loops: list[task.LoopingCall] = []
         self.clients: list[Any] = []
         self.threads: list[threading.Thread] = []
-        self.gob: subprocess.Popen[str] | None = None
+        self.gobs: dict[str, subprocess.Popen[str]] = {}
+        self.gob_binary: Path | None = None
         self.started = now()
         self.ended: float | None = None
 
@@ -443,9 +474,10 @@ class RpcLoad:
             counts = self.counts["xmlrpc"] = RpcCounts()
             proxy = xmlrpc.Proxy(f"http://127.0.0.1:{self.ports['xmlrpc']}/RPC2".encode())
 
-            def xml_call() -> None:
-                x, y = rng.randrange(-2**40, 2**40), rng.randrange(-2**40, 2**40)
-                d = proxy.callRemote("Algorithm.Sum", x, y)
+            def xml_call(counts: RpcCounts = counts) -> None:
+                # xmlrpc.client (under twisted.web.xmlrpc) only marshals 32-bit ints
+                x, y = rng.randrange(-2**30, 2**30), rng.randrange(-2**30, 2**30)
+                d = defer.maybeDeferred(proxy.callRemote, "Algorithm.Sum", x, y)
                 d.addCallbacks(lambda r, s=x + y: self._ok(counts, r == s), counts.error)
 
             self._loop(xml_call, rate)
@@ -457,9 +489,9 @@ class RpcLoad:
                 clients.append(await point.connectTCP("127.0.0.1", self.ports["amp"]))
             self.clients.extend(clients)
 
-            def amp_call() -> None:
+            def amp_call(counts: RpcCounts = counts) -> None:
                 x, y = rng.randrange(-2**40, 2**40), rng.randrange(-2**40, 2**40)
-                d = rng.choice(clients).callRemote(Sum, x=x, y=y)
+                d = defer.maybeDeferred(rng.choice(clients).callRemote, Sum, x=x, y=y)
                 d.addCallbacks(lambda r, s=x + y: self._ok(counts, r["total"] == s),
                                counts.error)
 
@@ -472,14 +504,16 @@ class RpcLoad:
                 jclients.append(await point.connectTCP("127.0.0.1", self.ports["jsonrpc"]))
             self.clients.extend(jclients)
 
-            def json_call() -> None:
+            def json_call(counts: RpcCounts = counts) -> None:
                 x, y = rng.randrange(-2**40, 2**40), rng.randrange(-2**40, 2**40)
-                d = rng.choice(jclients).call(x, y)
+                d = defer.maybeDeferred(rng.choice(jclients).call, x, y)
                 d.addCallbacks(lambda good: self._ok(counts, good), counts.error)
 
             self._loop(json_call, rate)
         if "xmlrpc" in self.ports:
-            self._start_gob(self.ports["xmlrpc"], rate)
+            self._start_gob("gob-http", self.ports["xmlrpc"], "http", rate)
+        if "gob" in self.ports:
+            self._start_gob("gob", self.ports["gob"], "raw", rate)
         if "grpc" in self.ports:
             self._start_grpc(self.ports["grpc"], rate)
 
@@ -494,26 +528,15 @@ class RpcLoad:
         loop.start(1.0 / rate, now=False)
         self.loops.append(loop)
 
-    def _start_gob(self, port: int, rate: float) -> None:
-        go = shutil.which("go")
-        if go is None:
-            print("soak: no go compiler: gob transport not exercised", file=sys.stderr)
+    def _start_gob(self, name: str, port: int, mode: str, rate: float) -> None:
+        if self.gob_binary is None:
+            self.gob_binary = build_gob_helper()
+        if self.gob_binary is None:
             return
-        work = Path(tempfile.gettempdir()) / "netsuite-soak"
-        work.mkdir(exist_ok=True)
-        binary = work / "gobsoak"
-        env = {**os.environ, "GOPROXY": "off", "GOFLAGS": "",
-               "GOCACHE": str(work / "gocache"), "GOPATH": str(work / "gopath")}
-        built = subprocess.run([go, "build", "-o", str(binary),
-                                str(ROOT / "benchmarks" / "gobsoak" / "main.go")],
-                               env=env, capture_output=True, text=True)
-        if built.returncode != 0:
-            print(f"soak: gob helper did not build: {built.stderr}", file=sys.stderr)
-            return
-        self.counts["gob-http"] = RpcCounts()
-        self.gob = subprocess.Popen(
-            [str(binary), "-addr", f"127.0.0.1:{port}", "-mode", "http", "-rate", str(rate),
-             "-duration", f"{self.soak.args.duration}s"],
+        self.counts[name] = RpcCounts()
+        self.gobs[name] = subprocess.Popen(
+            [str(self.gob_binary), "-addr", f"127.0.0.1:{port}", "-mode", mode,
+             "-rate", str(rate), "-duration", f"{self.soak.args.duration}s"],
             stdout=subprocess.PIPE, text=True)
 
     def _start_grpc(self, port: int, rate: float) -> None:
@@ -553,17 +576,17 @@ class RpcLoad:
         for thread in self.threads:
             await task.deferLater(reactor, 0, lambda: None)
             thread.join(timeout=15)
-        if self.gob is not None:
-            out, _ = await threads.deferToThread(self.gob.communicate, None, 60)
+        for name, gob in self.gobs.items():
+            out, _ = await threads.deferToThread(gob.communicate, None, 60)
+            counts = self.counts[name]
             try:
                 result = json.loads(out.strip().splitlines()[-1])
-                counts = self.counts["gob-http"]
                 counts.ok, counts.errors, counts.wrong = (result["ok"], result["errors"],
                                                           result["wrong"])
                 counts.first_error = result.get("first_error", "")
             except (ValueError, IndexError, KeyError):
-                self.counts["gob-http"].first_error = f"no result from gob helper: {out!r}"
-                self.counts["gob-http"].errors += 1
+                counts.first_error = f"no result from gob helper: {out!r}"
+                counts.errors += 1
         await task.deferLater(reactor, 1.0, lambda: None)  # replies in flight
         for client in self.clients:
             client.transport.loseConnection()
@@ -591,6 +614,8 @@ class Soak:
         assert client.welcome is not None
         margin = self.args.margin
         totals = self.totals
+        if client.aborted:
+            left = min(left, client.last_write)
         for sid, sender in self.senders.items():
             if sid == client.sid:
                 continue
@@ -777,7 +802,7 @@ def main() -> int:
                         help="label of the chat listener's 'listening on' log line")
     parser.add_argument("--rpc-args", default=(
         "rpc --xmlrpc tcp:0:interface=127.0.0.1 --amp tcp:0:interface=127.0.0.1 "
-        "--jsonrpc tcp:0:interface=127.0.0.1 --gob none --grpc none"),
+        "--jsonrpc tcp:0:interface=127.0.0.1 --gob tcp:0:interface=127.0.0.1 --grpc none"),
         help="twistd arguments for the rpc server")
     parser.add_argument("--json", help="write samples and the summary to this file")
     args = parser.parse_args()
