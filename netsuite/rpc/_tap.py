@@ -314,7 +314,7 @@ def makeService(options: Options, reactor: Any = None, registry: Registry | None
                          "pip install 'netsuite[grpc]')")
                 continue
             grpc_service: IService = _transport_module("_grpc").grpc_service(
-                registry, description, reactor)
+                registry, description, reactor, grace=options["grace"])
             grpc_service.setName("grpc")
             grpc_service.setServiceParent(service)
             continue
