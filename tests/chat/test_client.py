@@ -1,0 +1,185 @@
+"""The ``netsuite chat`` client: formatting and heartbeats on a Clock, then as a real process."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from twisted.internet.task import Clock
+from twisted.internet.testing import StringTransport
+
+from netsuite._cli import CommandFailed
+from netsuite.chat._client import ChatClient, format_event
+from netsuite.chat._wire import parse_event
+from tests.helpers import TwistdProcess
+
+NETSUITE = str(Path(sys.executable).with_name("netsuite"))
+
+
+@pytest.mark.parametrize(("line", "shown"), [
+    ("MSG alice hi there", "<alice> hi there"),
+    ("ACTION alice waves", "* alice waves"),
+    ("PRIV bob psst", "<bob> (private) psst"),
+    ("JOIN bob", "* bob joined"),
+    ("PART bob quit see you", "* bob left (quit see you)"),
+    ("NICK guest1 alice", "* guest1 is now known as alice"),
+    ("WHO a b c", "* connected: a, b, c"),
+    ("INFO hello", "- hello"),
+    ("ERR nick-in-use bob is already taken", "! bob is already taken (nick-in-use)"),
+    ("BYE idle-timeout", "* server closing the connection: idle-timeout"),
+    ("MSG eve \x1b[2Jboo", "<eve> ?[2Jboo"),
+])
+def test_format(line: str, shown: str) -> None:
+    assert format_event(parse_event(line)) == shown
+
+
+class Harness:
+    def __init__(self, nick: str | None = "alice") -> None:
+        self.clock = Clock()
+        self.shown: list[str] = []
+        self.client = ChatClient(self.clock, self.shown.append, nick,
+                                 local_time=lambda t: f"T{t:g}")
+        self.transport = StringTransport()
+        self.client.makeConnection(self.transport)
+
+    def server(self, *lines: str) -> None:
+        for line in lines:
+            self.client.dataReceived(line.encode() + b"\n")
+
+    def sent(self) -> list[str]:
+        value = self.transport.value().decode().splitlines()
+        self.transport.clear()
+        return value
+
+
+def test_nick_requested_after_welcome_and_ready() -> None:
+    h = Harness()
+    h.server("WELCOME guest1")
+    assert h.sent() == ["/nick alice"]
+    assert not h.client.ready.called
+    h.server("NICK guest1 alice")
+    assert h.client.ready.called and h.client.nick == "alice"
+    assert h.shown == ["T0 * connected as guest1", "T0 * guest1 is now known as alice"]
+
+
+def test_nick_in_use_fails_clearly() -> None:
+    h = Harness()
+    h.server("WELCOME guest1", "ERR nick-in-use alice is already taken")
+    assert h.transport.disconnecting
+    h.client.connectionLost(None)
+    failure = h.client.done.result
+    h.client.done.addErrback(lambda f: None)
+    assert failure.check(CommandFailed)
+    assert "nickname alice refused" in str(failure.value)
+
+
+def test_heartbeat_every_second_and_pongs_hidden() -> None:
+    h = Harness(nick=None)
+    h.server("WELCOME guest1")
+    for _ in range(3):
+        h.clock.advance(1)
+        assert h.sent() == ["/ping"]
+        h.server("PONG")
+    h.client.send_user_line(b"/ping")
+    h.server("PONG")
+    assert h.shown == ["T0 * connected as guest1", "T3 * pong"]
+
+
+def test_dead_after_five_silent_seconds() -> None:
+    h = Harness(nick=None)
+    h.server("WELCOME guest1")
+    h.clock.advance(4)
+    assert not h.transport.disconnecting
+    h.server("PONG")  # anything resets the silence
+    h.clock.advance(4)
+    assert not h.transport.disconnecting
+    h.clock.advance(1)
+    assert h.transport.disconnecting  # aborted at 5 s of silence
+    h.client.connectionLost(None)
+    failure = h.client.done.result
+    h.client.done.addErrback(lambda f: None)
+    assert "not answering" in str(failure.value)
+
+
+def test_quit_and_end_of_input_exit_cleanly() -> None:
+    h = Harness(nick=None)
+    h.server("WELCOME guest1")
+    h.client.send_user_line(b"hello")
+    h.client.send_user_line(b"")
+    h.client.end_of_input()
+    assert h.sent() == ["hello", "/quit"]
+    h.server("BYE quit")
+    h.client.connectionLost(None)
+    assert h.client.done.called and h.client.done.result is None
+
+
+def test_server_closing_is_a_failure() -> None:
+    h = Harness(nick=None)
+    h.server("WELCOME guest1", "BYE shutdown")
+    h.client.connectionLost(None)
+    failure = h.client.done.result
+    h.client.done.addErrback(lambda f: None)
+    assert "shutdown" in str(failure.value)
+
+
+def test_overlong_input_line_not_sent() -> None:
+    h = Harness(nick=None)
+    h.server("WELCOME guest1")
+    h.client.send_user_line(b"x" * 5000)
+    assert h.sent() == []
+    assert "not sent" in h.shown[-1]
+
+
+def run_client(port: int, stdin: bytes, *args: str, timeout: float = 30):
+    return subprocess.run([NETSUITE, "chat", f"127.0.0.1:{port}", *args], input=stdin,
+                          capture_output=True, timeout=timeout)
+
+
+def test_client_process_against_server() -> None:
+    with TwistdProcess("chat", "--port", "tcp:0:interface=127.0.0.1") as server:
+        port = server.port("chat")
+        peer = socket.create_connection(("127.0.0.1", port))
+        try:
+            peer.settimeout(10)
+            peer.sendall(b"/nick bob\n")
+            result = run_client(port, b"hello bob\n/me waves\n/who\n", "--nick", "alice")
+            assert result.returncode == 0, result.stderr
+            out = result.stdout.decode()
+            assert "* guest2 is now known as alice" in out
+            assert "* connected: bob, alice" in out
+            assert out.splitlines()[-1].endswith("* server closing the connection: quit")
+            data = b""
+            while b"PART alice quit" not in data:
+                data += peer.recv(4096)
+            assert b"MSG alice hello bob\nACTION alice waves\n" in data
+            taken = run_client(port, b"", "--nick", "BOB")
+            assert taken.returncode == 1
+            assert b"nickname BOB refused" in taken.stderr
+        finally:
+            peer.close()
+
+
+def test_client_exit_codes_without_server() -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    refused = run_client(port, b"")
+    assert refused.returncode == 1 and b"cannot connect" in refused.stderr
+    assert run_client(port, b"", "--nick", "bad nick").returncode == 2
+    assert subprocess.run([NETSUITE, "chat", "nocolon"], capture_output=True).returncode == 2
+
+
+def test_client_declares_silent_server_dead() -> None:
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)  # the kernel accepts; nobody ever answers
+        start = time.monotonic()
+        result = run_client(listener.getsockname()[1], b"")
+        took = time.monotonic() - start
+    assert result.returncode == 1
+    assert b"not answering" in result.stderr
+    assert 4.5 < took < 15

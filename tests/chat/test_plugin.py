@@ -1,0 +1,97 @@
+"""The ``chat`` twistd plugin: options, and the real process (serve, SIGTERM/SIGINT)."""
+
+from __future__ import annotations
+
+import signal
+import socket
+import time
+
+import pytest
+from twisted.python import usage
+
+from netsuite.chat._tap import Options, makeService, with_backlog
+from tests.helpers import TwistdProcess
+
+
+def test_options_defaults() -> None:
+    options = Options()
+    options.parseOptions([])
+    assert options["port"] == "tcp:8086"
+    limits = options.limits()
+    assert (limits.max_line, limits.idle_timeout, limits.max_backlog, limits.flood,
+            limits.max_clients) == (4096, 60.0, 1024 * 1024, 0, 10000)
+
+
+def test_options_parsed() -> None:
+    options = Options()
+    options.parseOptions(["--port", "9000", "--max-line", "100", "--idle-timeout", "5",
+                          "--max-backlog", "2048", "--flood", "10", "--max-clients", "3",
+                          "--shutdown-timeout", "1.5"])
+    assert options["port"] == "tcp:9000"
+    limits = options.limits()
+    assert (limits.max_line, limits.idle_timeout, limits.max_backlog, limits.flood,
+            limits.max_clients, limits.shutdown_timeout) == (100, 5.0, 2048, 10, 3, 1.5)
+
+
+@pytest.mark.parametrize("args", [["--max-line", "0"], ["--max-clients", "-1"],
+                                  ["--flood", "x"], ["--port", ""], ["--idle-timeout", "-1"]])
+def test_options_rejected(args: list[str]) -> None:
+    with pytest.raises(usage.UsageError):
+        Options().parseOptions(args)
+
+
+def test_backlog_added_to_tcp_and_ssl_only() -> None:
+    assert with_backlog("tcp:8086") == "tcp:8086:backlog=1024"
+    assert with_backlog("tcp:0:backlog=5") == "tcp:0:backlog=5"
+    assert with_backlog("unix:/tmp/x") == "unix:/tmp/x"
+
+
+def test_make_service_exposes_stats() -> None:
+    from twisted.internet.task import Clock
+
+    options = Options()
+    options.parseOptions(["--port", "tcp:0"])
+    service = makeService(options, reactor=Clock())
+    assert service.stats is service.factory.stats is service.room.stats
+    assert service.stats.clients == 0 and service.listener.label == "chat"
+
+
+def read_until(sock: socket.socket, text: bytes, timeout: float = 10) -> bytes:
+    sock.settimeout(timeout)
+    data = b""
+    deadline = time.monotonic() + timeout
+    while text not in data:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{text!r} not in {data!r}")
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_twistd_serves_and_says_bye_on_signal(sig: int) -> None:
+    with TwistdProcess("chat", "--port", "tcp:0:interface=127.0.0.1") as server:
+        port = server.port("chat")
+        a = socket.create_connection(("127.0.0.1", port))
+        b = socket.create_connection(("127.0.0.1", port))
+        try:
+            read_until(a, b"JOIN guest2\n")
+            a.sendall(b"/nick alice\nhello over the wire\n")
+            got = read_until(b, b"MSG alice hello over the wire\n")
+            assert got.startswith(b"WELCOME guest2\n")
+            server.wait_for(r"chat nick guest1 -> alice")
+            # twistd re-raises the signal once shut down cleanly (exit status -sig)
+            assert server.stop(sig) in (0, -sig)
+            tail_a = read_until(a, b"BYE shutdown\n")
+            tail_b = read_until(b, b"BYE shutdown\n")
+            assert tail_a.endswith(b"BYE shutdown\n") and b"PART" not in tail_a
+            assert tail_b.endswith(b"BYE shutdown\n") and b"PART" not in tail_b
+            assert a.recv(10) == b"" and b.recv(10) == b""  # closed after BYE
+        finally:
+            a.close()
+            b.close()
+    assert "chat connect 127.0.0.1:" in server.log
+    assert "chat drop alice" in server.log and "shutdown" in server.log
+    assert "hello over the wire" not in server.log  # nothing per message
