@@ -385,3 +385,26 @@ def test_rpc_collectors_observe_only_while_running() -> None:
         service.stopService()
         memory.advance(10)
     assert registry_rpc.observers == []
+
+
+@pytest_twisted.ensureDeferred
+async def test_scrape_over_tls(tls_files) -> None:
+    """``--metrics ssl:...`` works: a verified HTTPS scrape with the test CA."""
+    from twisted.internet import ssl
+    from twisted.web.client import BrowserLikePolicyForHTTPS, HTTPConnectionPool
+
+    service = MetricsService(tls_files.server_description(),
+                             make_registry(RpcMetrics(), process=False))
+    service.startService()
+    pool = HTTPConnectionPool(reactor, persistent=False)
+    try:
+        port = (await service.whenListening).getHost().port
+        trust = ssl.Certificate.loadPEM(tls_files.cert.read_bytes())
+        agent = Agent(reactor, BrowserLikePolicyForHTTPS(trustRoot=trust), pool=pool)
+        response = await agent.request(b"GET", f"https://localhost:{port}/metrics".encode())
+        body = await readBody(response)
+        assert response.code == 200
+        assert b"# TYPE netsuite_rpc_calls_total counter" in body
+    finally:
+        await pool.closeCachedConnections()
+        await defer.maybeDeferred(service.stopService)
