@@ -1,6 +1,7 @@
 """Connection storms, resets mid-message and half-open connections against every TCP service.
 
-Each service runs as a real ``twistd`` subprocess.  Per listener: 1,000 connections are
+Each service runs as a real ``twistd`` subprocess.  Per listener (chat, tcplog, and rpc's
+XML-RPC, AMP, JSON-RPC and raw gob listeners): 1,000 connections are
 opened within about a second and aborted (RST) as soon as they connect, every other one
 after sending part of a message; then a normal client must still be served, and the
 server's open file descriptors must come back to where they were before (RSS within a
@@ -196,6 +197,31 @@ def serve_jsonrpc(proc: TwistdProcess, port: int) -> None:
     assert reply == {"id": 7, "result": 3, "error": None}
 
 
+def serve_gob(proc: TwistdProcess, port: int) -> None:
+    """A Go net/rpc call (``rpc.Dial``, raw gob) with the project's own client protocol,
+    driven over a blocking socket."""
+    from twisted.internet.testing import StringTransport
+
+    from netsuite.rpc import SERVICE
+    from netsuite.rpc._gob_client import GobClient, GobClientProtocol
+
+    protocol = GobClientProtocol(raw=True)
+    transport = StringTransport()
+    protocol.makeConnection(transport)
+    results: list[Any] = []
+    GobClient(protocol).call(SERVICE.lookup("Algorithm.Sum"), [1, 2]).addBoth(results.append)
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(transport.value())
+        while not results:
+            data = sock.recv(4096)
+            assert data, "gob server closed the connection"
+            protocol.dataReceived(data)
+    assert results == [3]
+
+
+#: A gob message: a length (unsigned gob varint) promising more bytes than follow.
+GOB_PARTIAL = b"\x40\x0e\xff\x81\x03\x01\x01\x07Request"
+
 LISTENERS: dict[str, tuple[str, Callable[[TwistdProcess, int], None], bytes]] = {
     # listener label: (service, normal client, partial message)
     "chat": ("chat", serve_chat, b"a message without its line end"),
@@ -204,13 +230,14 @@ LISTENERS: dict[str, tuple[str, Callable[[TwistdProcess, int], None], bytes]] = 
                b"POST /RPC2 HTTP/1.1\r\nHost: x\r\nContent-Length: 300\r\n\r\n<?xml ver"),
     "amp": ("rpc", serve_amp, amp_box(_ask=b"1", _command=b"Sum")[:-6]),
     "jsonrpc": ("rpc", serve_jsonrpc, b'{"method": "Algorithm.Sum", "params": [{"X": 1'),
+    "gob": ("rpc", serve_gob, GOB_PARTIAL),
 }
 
 SERVICES: dict[str, list[str]] = {
     "chat": ["chat", "--port", LOCAL],
     "tcplog": ["tcplog", "--port", LOCAL],
-    "rpc": ["rpc", "--xmlrpc", LOCAL, "--amp", LOCAL, "--jsonrpc", LOCAL, "--grpc", "none",
-            "--grace", "0"],
+    "rpc": ["rpc", "--xmlrpc", LOCAL, "--amp", LOCAL, "--jsonrpc", LOCAL, "--gob", LOCAL,
+            "--grpc", "none", "--grace", "0"],
 }
 
 
