@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import signal
 import socket
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -159,3 +160,23 @@ def test_twistd_plugin_echoes_and_logs_stats_on_sigterm() -> None:
     signalled = next(i for i, line in enumerate(proc.lines) if "SIGTERM" in line)
     after = [m.groups() for line in proc.lines[signalled:] if (m := STATS.search(line))]
     assert after == [("1", "1", "0", "0", "0")]
+
+
+@pytest.mark.skipif(not has_ipv6(), reason="no IPv6 loopback on this machine")
+@pytest_twisted.ensureDeferred
+async def test_ipv6_wildcard_answers_ipv6_and_ipv4() -> None:
+    service = start("--interface", "::")
+    six, four = Collector(), Collector()
+    port6 = reactor.listenUDP(0, six, interface="::1")
+    port4 = reactor.listenUDP(0, four, interface="127.0.0.1")
+    try:
+        number = service.port.getHost().port
+        port6.write(b"via six", ("::1", number))
+        assert await reply_or_none(six, 5) == b"via six"
+        v6only = Path("/proc/sys/net/ipv6/bindv6only").read_text().strip() == "1"
+        port4.write(b"via four", ("127.0.0.1", number))
+        assert await reply_or_none(four, 1 if v6only else 5) == (None if v6only else b"via four")
+    finally:
+        await port6.stopListening()
+        await port4.stopListening()
+        await service.stopService()
