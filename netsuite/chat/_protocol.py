@@ -87,6 +87,7 @@ class ChatProtocol:
             return
         if room.full:
             room.stats.dropped("max-clients")
+            room.stats.error("max-clients")
             limit = room.limits.max_clients
             self._write_and_close(
                 f"ERR max-clients the server is full ({limit} clients)\nBYE max-clients\n"
@@ -236,10 +237,15 @@ class ChatProtocol:
             self.transport.pauseProducing()
         self.room.wait_for_turn(self)
 
+    def _error(self, code: str, text: str) -> None:
+        """Send ``ERR CODE TEXT`` to this client (and count it)."""
+        self.room.stats.error(code)
+        self.room.send(self, f"ERR {code} {text}\n".encode())
+
     def _too_long(self) -> None:
         limit = self.room.limits.max_line
         self._buf = b""
-        self.room.send(self, f"ERR line-too-long lines are limited to {limit} bytes\n".encode())
+        self._error("line-too-long", f"lines are limited to {limit} bytes")
         self.room.kick(self, "line-too-long")
 
     def _line(self, line: bytes) -> None:
@@ -250,7 +256,7 @@ class ChatProtocol:
             try:
                 line.decode("utf-8")
             except UnicodeDecodeError:
-                room.send(self, b"ERR bad-encoding line is not valid UTF-8 (dropped)\n")
+                self._error("bad-encoding", "line is not valid UTF-8 (dropped)")
                 return
         if room.limits.flood and self._flooding():
             return
@@ -265,7 +271,7 @@ class ChatProtocol:
         handler = _COMMANDS.get(name.lower())
         if handler is None:
             shown = name.decode("utf-8", "replace")
-            room.send(self, f"ERR unknown-command /{shown} (try /help)\n".encode())
+            self._error("unknown-command", f"/{shown} (try /help)")
             return
         handler(self, arg)
 
@@ -287,8 +293,7 @@ class ChatProtocol:
             self.room.kick(self, "flood")
             return True
         if self._flood_count == limit + 1:  # one ERR per second, not one per line
-            self.room.send(self, f"ERR flood more than {limit} messages per second; "
-                                 "lines dropped\n".encode())
+            self._error("flood", f"more than {limit} messages per second; lines dropped")
         return True
 
     # -- commands -----------------------------------------------------------------------
@@ -297,10 +302,10 @@ class ChatProtocol:
         name = arg.strip().decode("utf-8")
         error = self.room.rename(self, name)
         if error == "bad-nick":
-            self.room.send(self, f"ERR bad-nick {name} is not a valid nickname: use 1-32 "
-                                 "ASCII letters, digits, _ or -\n".encode())
+            self._error("bad-nick", f"{name} is not a valid nickname: use 1-32 ASCII letters, "
+                        "digits, _ or -")
         elif error == "nick-in-use":
-            self.room.send(self, f"ERR nick-in-use {name} is already taken\n".encode())
+            self._error("nick-in-use", f"{name} is already taken")
 
     def _cmd_who(self, arg: bytes) -> None:
         self.room.send(self, ("WHO " + " ".join(self.room.who()) + "\n").encode())
@@ -312,8 +317,7 @@ class ChatProtocol:
             return
         target = self.room.find(name.decode("utf-8"))
         if target is None:
-            self.room.send(self, f"ERR no-such-nick {name.decode('utf-8')} is not connected\n"
-                           .encode())
+            self._error("no-such-nick", f"{name.decode('utf-8')} is not connected")
             return
         self.room.send(target, b"PRIV " + self.nick.encode() + b" " + text + b"\n")
 

@@ -45,7 +45,8 @@ class Stats:
     delivery (a room message to 49 others counts 49), ``bytes_in``/``bytes_out`` bytes
     read from and written to clients.  ``drops`` counts departures by reason: ``quit``,
     ``disconnected``, ``idle-timeout``, ``slow-consumer``, ``flood``, ``line-too-long``,
-    ``shutdown``, and ``max-clients`` for connections turned away.
+    ``shutdown``, and ``max-clients`` for connections turned away.  ``errors`` counts
+    ``ERR`` lines sent, by code.
     """
 
     clients: int = 0
@@ -55,6 +56,11 @@ class Stats:
     bytes_in: int = 0
     bytes_out: int = 0
     drops: dict[str, int] = attrs.field(factory=dict)
+    errors: dict[str, int] = attrs.field(factory=dict)
+
+    def error(self, code: str) -> None:
+        """Count one ``ERR`` line with ``code``."""
+        self.errors[code] = self.errors.get(code, 0) + 1
 
     def dropped(self, reason: str) -> None:
         """Count one departure for ``reason``."""

@@ -9,6 +9,7 @@ from twisted.internet import defer
 from twisted.python import usage
 
 from netsuite._endpoints import ListenerService, listen_description
+from netsuite._metrics import chat_collectors, metrics_option, with_metrics
 from netsuite._options import non_negative_float, non_negative_int, positive_float, positive_int
 from netsuite.chat._protocol import ChatFactory
 from netsuite.chat._room import Room, RoomLimits, Stats
@@ -50,6 +51,7 @@ class Options(usage.Options):
         ["max-clients", None, 10000, "Most clients connected at once.", positive_int],
         ["shutdown-timeout", None, 5.0,
          "On SIGTERM/SIGINT, wait this long for BYE to reach clients.", positive_float],
+        metrics_option(),
     ]
 
     def limits(self) -> RoomLimits:
@@ -100,5 +102,6 @@ class ChatService(MultiService):
 
 
 def makeService(options: Options, reactor: Any = None) -> ChatService:
-    """The ``chat`` service for parsed ``options``."""
-    return ChatService(with_backlog(options["port"]), options.limits(), reactor)
+    """The ``chat`` service for parsed ``options`` (with ``--metrics``, its endpoint too)."""
+    service = ChatService(with_backlog(options["port"]), options.limits(), reactor)
+    return with_metrics(service, options["metrics"], chat_collectors(service), reactor)

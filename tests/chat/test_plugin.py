@@ -95,3 +95,13 @@ def test_twistd_serves_and_says_bye_on_signal(sig: int) -> None:
     assert "chat connect 127.0.0.1:" in server.log
     assert "chat drop alice" in server.log and "shutdown" in server.log
     assert "hello over the wire" not in server.log  # nothing per message
+
+
+def test_metrics_option_adds_an_endpoint_to_the_service() -> None:
+    from twisted.internet.task import Clock
+
+    options = Options()
+    options.parseOptions(["--port", "tcp:0", "--metrics", "tcp:0:interface=127.0.0.1"])
+    service = makeService(options, reactor=Clock())
+    assert len(list(service)) == 2  # the chat listener and the metrics endpoint
+    assert service.stats.errors == {}

@@ -377,3 +377,9 @@ def test_input_paced_while_others_are_backed_up(chat: Chat) -> None:
             break
     got = c.take()
     assert got[-1] == "MSG alice msg 19999"
+
+
+def test_errors_counted_by_code(chat: Chat) -> None:
+    a = chat.connect()
+    a.send("/nope\n/nick bad nick\n/msg ghost hi\n")
+    assert chat.stats.errors == {"unknown-command": 1, "bad-nick": 1, "no-such-nick": 1}
