@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -24,7 +25,8 @@ pytestmark = pytest.mark.skipif(GO is None, reason="Go is not installed (apt-get
 @pytest.fixture(scope="module")
 def go_env(tmp_path_factory) -> dict[str, str]:
     home = tmp_path_factory.mktemp("gohome")
-    cache = Path(os.environ.get("NETSUITE_GOCACHE", home / "gocache"))
+    cache = os.environ.get("NETSUITE_GOCACHE",
+                           str(Path(tempfile.gettempdir()) / "netsuite-gocache"))
     return {**os.environ, "GOPROXY": "off", "GOFLAGS": "-mod=mod", "GOCACHE": str(cache),
             "HOME": str(home), "GOPATH": str(home / "gopath"), "CGO_ENABLED": "0"}
 
