@@ -105,7 +105,8 @@ def describe_failure(failure: Failure, timeout: float) -> str:
     """A one-line reason for a failed target."""
     from OpenSSL import SSL
 
-    if failure.check(defer.TimeoutError, error.TimeoutError, defer.CancelledError):
+    if failure.check(defer.TimeoutError, error.TimeoutError, defer.CancelledError,
+                     error.ConnectingCancelledError):  # our timeout cancelled the connect
         return f"timed out after {timeout:g} s"
     if failure.check(error.ConnectionRefusedError):
         return "connection refused"

@@ -145,7 +145,8 @@ async def run(reactor: Any, args: argparse.Namespace) -> int:
 def _reason(exc: BaseException) -> str:
     from twisted.internet import error
 
-    if isinstance(exc, (defer.TimeoutError, error.TimeoutError, defer.CancelledError)):
+    if isinstance(exc, (defer.TimeoutError, error.TimeoutError, defer.CancelledError,
+                        error.ConnectingCancelledError)):
         return "timed out"
     if isinstance(exc, error.ConnectionRefusedError):
         return "connection refused"

@@ -178,3 +178,21 @@ def test_random_input_never_raises_and_stays_bounded(chunks: list[bytes]) -> Non
     assert len(outcome) == 1
     if isinstance(outcome[0], Failure):
         assert outcome[0].check(MalformedResponse, HeadTooLarge, ConnectionClosedEarly)
+
+
+def test_failure_reasons() -> None:
+    from OpenSSL import SSL
+    from twisted.internet import defer, error
+
+    from netsuite.head._cli import describe_failure
+
+    def reason(exc: BaseException) -> str:
+        return describe_failure(Failure(exc), 2.5)
+
+    assert reason(error.ConnectingCancelledError(None)) == "timed out after 2.5 s"
+    assert reason(defer.TimeoutError()) == "timed out after 2.5 s"
+    assert reason(error.ConnectionRefusedError()) == "connection refused"
+    assert reason(error.DNSLookupError("x")) == "cannot resolve host name"
+    assert reason(SSL.Error([("SSL routines", "", "certificate verify failed")])) == (
+        "TLS error: certificate verify failed")
+    assert reason(MalformedResponse("bad status line")) == "malformed response: bad status line"
