@@ -44,6 +44,7 @@ from netsuite._endpoints import describe_address
 from netsuite.rpc._core import Registry, RpcError
 from netsuite.rpc._gob import (
     INT,
+    MAX_DEPTH,
     MAX_MESSAGE,
     STRING,
     UINT,
@@ -115,13 +116,14 @@ class GobRpcProtocol(Protocol):
     """One net/rpc gob connection: requests in, responses out, in arrival order."""
 
     def __init__(self, registry: Registry, stats: GobStats, max_message: int = MAX_MESSAGE,
-                 label: str = "gob", accept_connect: bool = False) -> None:
+                 label: str = "gob", accept_connect: bool = False,
+                 max_depth: int = MAX_DEPTH) -> None:
         self.registry = registry
         self._sniff = accept_connect
         self.stats = stats
         self.max_message = max_message
         self.label = label
-        self._decoder = Decoder()
+        self._decoder = Decoder(max_depth=max_depth)
         self._encoder = Encoder()
         self._buffer = b""
         self._pending: tuple[str, int] | None = None  # header read, body awaited
@@ -317,28 +319,29 @@ class GobRpcFactory(Factory):
 
     def __init__(self, registry: Registry, *, max_message: int = MAX_MESSAGE,
                  stats: GobStats | None = None, label: str = "gob",
-                 accept_connect: bool = True) -> None:
+                 accept_connect: bool = True, max_depth: int = MAX_DEPTH) -> None:
         self.registry = registry
         self.max_message = max_message
+        self.max_depth = max_depth
         self.stats = stats if stats is not None else GobStats()
         self.label = label
         self.accept_connect = accept_connect
 
     def buildProtocol(self, addr: IAddress) -> GobRpcProtocol:
         protocol = GobRpcProtocol(self.registry, self.stats, self.max_message, self.label,
-                                  self.accept_connect)
+                                  self.accept_connect, self.max_depth)
         protocol.factory = self
         return protocol
 
 
 def gob_factory(registry: Registry, *, max_message: int = MAX_MESSAGE,
-                stats: GobStats | None = None) -> GobRpcFactory:
+                max_depth: int = MAX_DEPTH, stats: GobStats | None = None) -> GobRpcFactory:
     """A factory for raw net/rpc gob connections (Go's ``rpc.Dial``).
 
     It also accepts Go's ``rpc.DialHTTP`` preamble (``CONNECT /_goRPC_ HTTP/1.0``), so one
     client works against either listener.
     """
-    return GobRpcFactory(registry, max_message=max_message, stats=stats)
+    return GobRpcFactory(registry, max_message=max_message, max_depth=max_depth, stats=stats)
 
 
 class _ConnectSniffer(Protocol):
@@ -474,9 +477,9 @@ class GoConnectFactory:
 
 
 def with_go_http_connect(http_factory: IProtocolFactory, registry: Registry, *,
-                         max_message: int = MAX_MESSAGE,
+                         max_message: int = MAX_MESSAGE, max_depth: int = MAX_DEPTH,
                          stats: GobStats | None = None) -> GoConnectFactory:
     """Wrap ``http_factory`` so the same port also answers Go's ``rpc.DialHTTP``."""
-    gob = GobRpcFactory(registry, max_message=max_message, stats=stats, label="gob-http",
-                        accept_connect=False)
+    gob = GobRpcFactory(registry, max_message=max_message, max_depth=max_depth, stats=stats,
+                        label="gob-http", accept_connect=False)
     return GoConnectFactory(http_factory, gob)

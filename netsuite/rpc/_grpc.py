@@ -398,7 +398,7 @@ class GrpcService(Service):
                                          event.wait, self.grace + 5)
 
 
-def grpc_service(registry: Registry, description: str, reactor: Any, *, grace: float = 5.0
-                 ) -> GrpcService:
+def grpc_service(registry: Registry, description: str, reactor: Any, *, grace: float = 5.0,
+                 max_message: int = MAX_MESSAGE) -> GrpcService:
     """The gRPC server for ``registry`` on ``description`` (the rpc plugin's ``--grpc``)."""
-    return GrpcService(registry, description, reactor, grace=grace)
+    return GrpcService(registry, description, reactor, grace=grace, max_message=max_message)

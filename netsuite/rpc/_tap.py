@@ -69,9 +69,10 @@ class Options(usage.Options):
          "Seconds to keep answering requests already received after SIGTERM.",
          non_negative_float],
         ["max-request", None, MAX_REQUEST,
-         "Largest AMP box / JSON-RPC request, in bytes (bigger: error and close).",
+         "Largest AMP box / JSON-RPC request / gob or gRPC message, in bytes (bigger: error "
+         "and close).",
          positive_int],
-        ["max-depth", None, 100, "Deepest JSON nesting accepted in a JSON-RPC request.",
+        ["max-depth", None, 100, "Deepest nesting accepted in a JSON-RPC request or gob value.",
          positive_int],
     ]
 
@@ -277,7 +278,9 @@ def _factories(registry: Registry, options: Options, reactor: Any
         factory = _transport_module("_xmlrpc").xmlrpc_factory(registry, reactor=reactor)
         if importlib.util.find_spec("netsuite.rpc._gobrpc") is not None:
             gobrpc = _transport_module("_gobrpc")
-            factory = gobrpc.with_go_http_connect(factory, registry)
+            factory = gobrpc.with_go_http_connect(factory, registry,
+                                                  max_message=options["max-request"],
+                                                  max_depth=options["max-depth"])
         return factory
 
     def amp() -> IProtocolFactory:
@@ -289,7 +292,8 @@ def _factories(registry: Registry, options: Options, reactor: Any
             registry, max_request=options["max-request"], max_depth=options["max-depth"])
 
     def gob() -> IProtocolFactory:
-        return _transport_module("_gobrpc").gob_factory(registry)
+        return _transport_module("_gobrpc").gob_factory(
+            registry, max_message=options["max-request"], max_depth=options["max-depth"])
 
     return {"xmlrpc": xmlrpc, "amp": amp, "jsonrpc": jsonrpc, "gob": gob}
 
@@ -314,7 +318,8 @@ def makeService(options: Options, reactor: Any = None, registry: Registry | None
                          "pip install 'netsuite[grpc]')")
                 continue
             grpc_service: IService = _transport_module("_grpc").grpc_service(
-                registry, description, reactor, grace=options["grace"])
+                registry, description, reactor, grace=options["grace"],
+                max_message=options["max-request"])
             grpc_service.setName("grpc")
             grpc_service.setServiceParent(service)
             continue

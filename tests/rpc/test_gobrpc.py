@@ -439,3 +439,19 @@ async def test_client_reports_refused_connection() -> None:
 
 def test_gob_error_is_a_value_error() -> None:
     assert issubclass(GobError, ValueError)
+
+
+def test_depth_limit_is_configurable() -> None:
+    from netsuite.rpc._gob import Slice
+
+    nested = Struct("Args", (Field("X", Slice(Slice(Slice(INT)))),))
+    enc = Encoder()
+    data = request(enc, "Algorithm.Sum", 1, nested, {"X": [[[1]]]})
+    factory = gob_factory(SERVICE, max_depth=3)
+    protocol, transport = served(factory)
+    protocol.dataReceived(data)
+    assert transport.disconnecting and factory.stats.protocol_errors == 1
+    protocol, transport = served(gob_factory(SERVICE, max_depth=10))
+    protocol.dataReceived(data)
+    assert not transport.disconnecting  # answered (a type error), connection kept
+    assert answers(transport.value())[0][0]["Error"]
