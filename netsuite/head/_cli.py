@@ -53,8 +53,11 @@ def _arg(coerce: Any) -> Any:
 
 def configure(parser: argparse.ArgumentParser) -> None:
     """Add the ``netsuite head`` arguments."""
-    parser.add_argument("targets", nargs="+", metavar="TARGET",
+    parser.add_argument("targets", nargs="*", metavar="TARGET",
                         help="HOST:PORT, [IPV6]:PORT, http://... or https://...")
+    parser.add_argument("--file", "-f", metavar="FILE",
+                        help="also read targets from FILE ('-': standard input), one per "
+                        "line; blank lines and lines starting with # are skipped")
     parser.add_argument("--http1.1", dest="http11", action="store_true",
                         help="send HTTP/1.1 with Host and Connection: close (default: HTTP/1.0)")
     parser.add_argument("--concurrency", "-c", type=_arg(positive_int), default=10,
@@ -159,10 +162,29 @@ async def probe(reactor: Any, target: Target, args: argparse.Namespace) -> Resul
     return Result(target, time.perf_counter() - started, head=head)
 
 
+def read_target_file(path: str) -> list[str]:
+    """Targets listed in a file (``-``: standard input), one per line."""
+    try:
+        if path == "-":
+            text = sys.stdin.read()
+        else:
+            with open(path, encoding="utf-8") as stream:
+                text = stream.read()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageFailure(f"cannot read targets from {path}: {exc}") from None
+    return [line.strip() for line in text.splitlines()
+            if line.strip() and not line.lstrip().startswith("#")]
+
+
 async def run(reactor: Any, args: argparse.Namespace) -> int:
     """Probe every target, ``--concurrency`` at a time; print as each one finishes."""
+    texts = list(args.targets)
+    if getattr(args, "file", None):
+        texts += read_target_file(args.file)
+    if not texts:
+        raise UsageFailure("no targets given")
     try:
-        targets = [parse_target(text) for text in args.targets]
+        targets = [parse_target(text) for text in texts]
     except TargetError as exc:
         raise UsageFailure(str(exc)) from None
     several = len(targets) > 1

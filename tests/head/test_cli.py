@@ -239,3 +239,18 @@ def test_console_script_exit_codes() -> None:
                              text=True, timeout=60)
     assert refused.returncode == 1
     assert refused.stderr.strip() == f"netsuite head: 127.0.0.1:{dead}: connection refused"
+
+
+@pytest_twisted.ensureDeferred
+async def test_targets_from_file(listen: Any, capsys: Any, tmp_path: Path) -> None:
+    port = await listen(site())
+    listing = tmp_path / "targets.txt"
+    listing.write_text(f"# local\n\nhttp://127.0.0.1:{port}/a\n  127.0.0.1:{port}  \n")
+    code, out, _ = await head(capsys, "--json", "--file", str(listing))
+    assert code == 0
+    assert sorted(json.loads(line)["target"] for line in out.splitlines()) == [
+        f"127.0.0.1:{port}", f"http://127.0.0.1:{port}/a"]
+    with pytest.raises(UsageFailure, match="no targets"):
+        await head(capsys)
+    with pytest.raises(UsageFailure, match="cannot read targets"):
+        await head(capsys, "--file", str(tmp_path / "missing"))
