@@ -384,6 +384,16 @@ class _XmlRpcChannel(http.HTTPChannel):
                 return
         super().dataReceived(data)
 
+    def requestDone(self, request: Any) -> None:
+        super().requestDone(request)
+        # twisted.web pauses reading when the transport's buffer fills only if no request is
+        # being handled; an answer written synchronously fills it *while* handling, and
+        # requestDone then reads on.  A client that sends and never reads would make us
+        # buffer answers without bound: stop reading until the transport drains (its
+        # resumeProducing resumes us).
+        if self._waitingForTransport and self.transport is not None and self.transport.connected:
+            self._networkProducer.pauseProducing()
+
     def allHeadersReceived(self) -> None:
         if self.length is not None and self.length > self.site.limits.max_body:
             self.refuse_too_large()

@@ -220,7 +220,7 @@ values = st.recursive(
 )
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(values)
 def test_encode_then_stdlib_and_ourselves_decode_the_same(value: object) -> None:
     data = encode_response(value)
@@ -230,21 +230,20 @@ def test_encode_then_stdlib_and_ourselves_decode_the_same(value: object) -> None
         assert stdlib == value
 
 
-@settings(max_examples=150, deadline=None)
-@given(st.lists(values.filter(lambda v: not isinstance(v, int) or -(2**31) <= v < 2**31),
-                max_size=3))
-def test_stdlib_dumps_parse_the_same(params: list[object]) -> None:
-    def stdlib_ok(v: object) -> bool:
-        if isinstance(v, int) and not isinstance(v, bool):
-            return -(2**31) <= v < 2**31
-        if isinstance(v, list):
-            return all(stdlib_ok(x) for x in v)
-        if isinstance(v, dict):
-            return all(stdlib_ok(x) for x in v.values())
-        return True
+# What the stdlib can send faithfully: 32-bit ints, and no "\r" (it does not escape it, so
+# XML line-end normalisation turns it into "\n").
+texts_no_cr = texts.map(lambda text: text.replace("\r", ""))
+values32 = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**31), 2**31 - 1) | texts_no_cr
+    | st.floats(allow_nan=False, allow_infinity=False) | st.binary(max_size=10),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(texts_no_cr, inner, max_size=4),
+    max_leaves=12,
+)
 
-    if not stdlib_ok(params):
-        return
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(values32, max_size=3))
+def test_stdlib_dumps_parse_the_same(params: list[object]) -> None:
     body = xmlrpc.client.dumps(tuple(params), "A.b", allow_none=True).encode()
     assert parse_call(body) == ("A.b", params)
 

@@ -330,3 +330,37 @@ async def test_twistd_plugin_serves_xmlrpc_quietly() -> None:
         assert twistd.stop() in (0, -signal.SIGTERM)  # twistd re-raises SIGTERM on exit
     assert "xmlrpc listening on 127.0.0.1:" in twistd.log
     assert "POST /RPC2" not in twistd.log  # no access log line per request
+
+
+def flood_without_reading(port: int) -> tuple[int, socket.socket]:
+    """Send big calls and never read the answers; how many were sent before we blocked."""
+    body = xmlrpc.client.dumps(("x" * 50000, "y"), "Programmer.GetSkill").encode()
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.connect(("127.0.0.1", port))
+    sock.settimeout(0.5)
+    sent = 0
+    try:
+        while sent < 2000:
+            sock.sendall(post(body))
+            sent += 1
+    except TimeoutError:
+        pass
+    return sent, sock
+
+
+@pytest_twisted.ensureDeferred
+async def test_slow_reader_is_paused_not_buffered(srv: Server) -> None:
+    sent, sock = await in_thread(flood_without_reading, srv.port)
+    try:
+        # The server stopped reading once its send buffer filled: a few MB sit in kernel
+        # buffers, and the server itself holds at most about one answer.
+        assert sent < 400
+        (channel,) = srv.channels
+        assert channel._waitingForTransport
+        transport = channel.transport
+        pending = len(transport.dataBuffer) - transport.offset + transport._tempDataLen
+        assert pending < 256 * 1024
+        await assert_still_serving(srv)
+    finally:
+        sock.close()
