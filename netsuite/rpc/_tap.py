@@ -69,10 +69,11 @@ class Options(usage.Options):
          "Seconds to keep answering requests already received after SIGTERM.",
          non_negative_float],
         ["max-request", None, MAX_REQUEST,
-         "Largest AMP box / JSON-RPC request / gob or gRPC message, in bytes (bigger: error "
-         "and close).",
+         "Largest AMP box / JSON-RPC request / XML-RPC body / gob or gRPC message, in bytes "
+         "(bigger: error and close).",
          positive_int],
-        ["max-depth", None, 100, "Deepest nesting accepted in a JSON-RPC request or gob value.",
+        ["max-depth", None, 100,
+         "Deepest nesting accepted in a JSON-RPC request, XML-RPC document or gob value.",
          positive_int],
     ]
 
@@ -275,7 +276,9 @@ def _transport_module(name: str) -> Any:
 def _factories(registry: Registry, options: Options, reactor: Any
                ) -> dict[str, Callable[[], IProtocolFactory]]:
     def xmlrpc() -> IProtocolFactory:
-        factory = _transport_module("_xmlrpc").xmlrpc_factory(registry, reactor=reactor)
+        factory = _transport_module("_xmlrpc").xmlrpc_factory(
+            registry, reactor=reactor, max_body=options["max-request"],
+            max_depth=options["max-depth"])
         if importlib.util.find_spec("netsuite.rpc._gobrpc") is not None:
             gobrpc = _transport_module("_gobrpc")
             factory = gobrpc.with_go_http_connect(factory, registry,

@@ -322,11 +322,15 @@ def plugin_calls(port: int) -> tuple[Any, ...]:
 @pytest_twisted.ensureDeferred
 async def test_twistd_plugin_serves_xmlrpc_quietly() -> None:
     with TwistdProcess("rpc", "--xmlrpc", "tcp:0:interface=127.0.0.1", "--amp", "none",
-                       "--jsonrpc", "none", "--grpc", "none") as twistd:
+                       "--jsonrpc", "none", "--grpc", "none", "--max-request", "2000") as twistd:
         port = await in_thread(twistd.port, "xmlrpc")
         total, names = await in_thread(plugin_calls, port)
         assert total == 3 and "Programmer.GetSkill" in names
         await in_thread(plugin_calls, port)
+        # --max-request bounds XML-RPC bodies too.
+        big = xmlrpc.client.dumps(("x" * 2000, "y"), "Programmer.GetSkill").encode()
+        answer = await in_thread(raw_exchange, port, post(big))
+        assert answer.startswith(b"HTTP/1.1 413 ") and b"larger than 2000 bytes" in answer
         assert twistd.stop() in (0, -signal.SIGTERM)  # twistd re-raises SIGTERM on exit
     assert "xmlrpc listening on 127.0.0.1:" in twistd.log
     assert "POST /RPC2" not in twistd.log  # no access log line per request
