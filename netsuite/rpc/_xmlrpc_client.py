@@ -13,7 +13,7 @@ from io import BytesIO
 from typing import Any
 
 from twisted.internet import defer, protocol
-from twisted.internet.error import ConnectError, ConnectionDone
+from twisted.internet.error import ConnectionDone, ConnectionLost
 from twisted.python.failure import Failure
 from twisted.web.client import Agent, FileBodyProducer, ResponseDone, ResponseFailed
 from twisted.web.http import PotentialDataLoss
@@ -96,20 +96,20 @@ class _BodyReader(protocol.Protocol):
             self.done.errback(reason)
 
 
-def _reason(failure: Failure) -> str:
-    """One line for a connection failure (Agent wraps the real reasons in a list)."""
-    reasons = getattr(failure.value, "reasons", None) or [failure]
-    return "; ".join(_one_reason(r.value) for r in reasons)
+def _underlying(error: Exception) -> Exception:
+    """The real reason behind Agent's wrappers (``ResponseNeverReceived`` & co. hold a list).
 
-
-def _one_reason(error: BaseException) -> str:
-    text = str(error).strip()
-    if type(error).__module__.startswith("OpenSSL"):
-        # OpenSSL.SSL.Error: [('SSL routines', '', 'certificate verify failed')]
-        args = error.args[0] if error.args and isinstance(error.args[0], list) else []
-        details = [str(item[-1]) for item in args if isinstance(item, tuple) and item]
-        return "TLS error: " + (", ".join(d for d in details if d) or text or "handshake failed")
-    return text or type(error).__name__
+    A TLS failure comes out as the ``OpenSSL.SSL.Error`` itself; a connection closed before
+    the answer as :class:`ConnectionError`.
+    """
+    reasons = getattr(error, "reasons", None)
+    if not reasons:
+        return error
+    for reason in reasons:
+        if not reason.check(ConnectionDone, ConnectionLost, defer.CancelledError):
+            value = reason.value
+            return value if isinstance(value, Exception) else error
+    return ConnectionError("the server closed the connection before answering")
 
 
 async def call(reactor: Any, host: str, port: int, method: Method, args: list[Any], *,
@@ -117,8 +117,10 @@ async def call(reactor: Any, host: str, port: int, method: Method, args: list[An
     """Call ``method`` with positional ``args`` at ``host:port`` over XML-RPC; its result.
 
     Raises :class:`XmlRpcFault` for a fault, :class:`XmlRpcProtocolError` for an answer that
-    is not XML-RPC, :class:`ConnectionError` when the server cannot be reached and
-    :class:`TimeoutError` when the whole call takes more than ``timeout`` seconds.
+    is not XML-RPC, :class:`TimeoutError` when the whole call takes more than ``timeout``
+    seconds, and the connection's own error otherwise (Twisted's ``ConnectError`` family
+    for a refused or unreachable server, ``OpenSSL.SSL.Error`` for a TLS failure,
+    :class:`ConnectionError` for a connection closed before the answer).
     """
     try:
         body = encode_call(method.name, list(args))
@@ -156,10 +158,10 @@ async def call(reactor: Any, host: str, port: int, method: Method, args: list[An
             raise TimeoutError(f"no answer from {target} within {timeout:g}s") from None
         if isinstance(e, RpcError):
             raise
-        if isinstance(e, ResponseFailed | ConnectError) or getattr(e, "reasons", None):
-            # ResponseNeverReceived, RequestTransmissionFailed, refused, DNS...
-            raise ConnectionError(f"{target}: {_reason(Failure(e))}") from None
-        raise
+        if isinstance(e, ResponseFailed) or getattr(e, "reasons", None):
+            # ResponseNeverReceived, RequestTransmissionFailed: raise what is inside.
+            raise _underlying(e) from None
+        raise  # ConnectError (refused, DNS...) and the like, as they are
     finally:
         if timer.active():
             timer.cancel()
