@@ -359,3 +359,29 @@ async def test_loopback_abrupt_close_mid_request_then_next_client_served() -> No
             client.transport.loseConnection()
     finally:
         await port.stopListening()
+
+
+@pytest_twisted.ensureDeferred
+async def test_slow_reader_flood_bounded_and_nothing_lost() -> None:
+    from twisted.internet import reactor, task
+
+    from tests.rpc.test_jsonrpc_loopback import Flooder, check_slow_reader
+
+    n = 15000
+    burst = _stream(n)
+
+    async def probe(port_number: int) -> None:
+        client = await endpoints.TCP4ClientEndpoint(reactor, "127.0.0.1", port_number).connect(
+            protocol.Factory.forProtocol(amp.AMP))
+        try:
+            assert await client.callRemote(Sum, x=1, y=1) == {"total": 2}
+        finally:
+            client.transport.loseConnection()
+
+    async def answered(flooder: Flooder) -> None:
+        while flooder.received.count(b"\x00\x07_answer") < n:
+            await task.deferLater(reactor, 0.01, lambda: None)
+        assert parse_boxes(flooder.received) == [
+            {b"_answer": str(i).encode(), b"total": str(i + 1).encode()} for i in range(n)]
+
+    await check_slow_reader(amp_factory(SERVICE), burst, probe, answered)

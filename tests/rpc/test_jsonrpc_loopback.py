@@ -234,3 +234,90 @@ async def test_go_jsonrpc_client_interop(go_client: Path) -> None:
         ]
     finally:
         await port.stopListening()
+
+
+# --- slow reader / flood: bounded buffers, nothing lost, others served -------------------------
+
+class Flooder(protocol.Protocol):
+    """Writes a burst of requests without reading any answer until told to."""
+
+    def __init__(self, burst: bytes) -> None:
+        self.burst = burst
+        self.received = b""
+        self.closed: defer.Deferred[None] = defer.Deferred()
+
+    def connectionMade(self) -> None:
+        self.transport.pauseProducing()  # do not read the answers
+        self.transport.write(self.burst)
+
+    def dataReceived(self, data: bytes) -> None:
+        self.received += data
+
+    def connectionLost(self, reason: Any = None) -> None:
+        self.closed.callback(None)
+
+
+async def check_slow_reader(factory: Any, burst: bytes, probe: Any, answered: Any) -> None:
+    """A peer flooding requests without reading: the server stops reading it (its own
+    buffer stays small), serves another client meanwhile, and loses no answer."""
+    import socket
+
+    from twisted.internet import reactor
+
+    servers: list[Any] = []
+    paused: defer.Deferred[None] = defer.Deferred()
+    build = factory.buildProtocol
+
+    def buildProtocol(addr: Any) -> Any:
+        p = build(addr)
+        servers.append(p)
+        pause = p.pauseProducing
+
+        def pauseProducing() -> None:
+            pause()
+            if not paused.called:
+                paused.callback(None)
+
+        p.pauseProducing = pauseProducing
+        return p
+
+    factory.buildProtocol = buildProtocol
+    port = await endpoints.serverFromString(reactor, "tcp:0:interface=127.0.0.1").listen(factory)
+    try:
+        flooder = Flooder(burst)
+        await endpoints.TCP4ClientEndpoint(reactor, "127.0.0.1", port.getHost().port).connect(
+            protocol.Factory.forProtocol(lambda: flooder))
+        await deferLater(reactor, 0)
+        servers[0].transport.socket.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+        await paused.addTimeout(20, reactor)
+        server_transport = servers[0].transport
+        pending = len(server_transport.dataBuffer) + sum(map(len, server_transport._tempDataBuffer))
+        assert pending < 512 * 1024
+        await probe(port.getHost().port)  # someone else is served meanwhile
+        servers[0].transport.socket.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 1 << 20)
+        flooder.transport.resumeProducing()
+        await answered(flooder)
+        flooder.transport.loseConnection()
+        await flooder.closed
+    finally:
+        await port.stopListening()
+
+
+@pytest_twisted.ensureDeferred
+async def test_slow_reader_flood() -> None:
+    from twisted.internet import reactor
+
+    n = 15000
+    burst = b"".join(req(i) for i in range(n))
+
+    async def probe(port_number: int) -> None:
+        assert await call(reactor, "127.0.0.1", port_number, SERVICE.lookup("Algorithm.Sum"),
+                          [1, 1], timeout=10) == 2
+
+    async def answered(flooder: Flooder) -> None:
+        while flooder.received.count(b"\n") < n:
+            await deferLater(reactor, 0.01)
+        ids = [json.loads(line)["id"] for line in flooder.received.splitlines()]
+        assert ids == list(range(n))
+
+    await check_slow_reader(jsonrpc_factory(SERVICE), burst, probe, answered)
