@@ -500,13 +500,17 @@ class Decoder:
     Feed it whole messages (see :func:`split_message`): :meth:`decode_message` returns
     ``None`` for a type definition and ``(type, value)`` for a value.  A definition may
     name types defined after it (Go sends the outer type first); every type a value uses
-    must be defined by the time the value arrives.  At most ``max_types`` definitions are
-    kept per stream.
+    must be defined by the time the value arrives.  At most ``max_types`` definitions, of
+    ``max_type_bytes`` bytes in all, are kept per stream (so a stream's type table stays
+    bounded however long it lives).
     """
 
-    def __init__(self, *, max_depth: int = MAX_DEPTH, max_types: int = 1024) -> None:
+    def __init__(self, *, max_depth: int = MAX_DEPTH, max_types: int = 1024,
+                 max_type_bytes: int = MAX_MESSAGE) -> None:
         self.max_depth = max_depth
         self.max_types = max_types
+        self.max_type_bytes = max_type_bytes
+        self._type_bytes = 0
         self._types: dict[int, GobType] = dict(_PREDEFINED)
         self._pending: dict[int, tuple[str, str, tuple[int, ...]]] = {}
         self._resolving: set[int] = set()
@@ -588,6 +592,9 @@ class Decoder:
             raise GobError(f"duplicate type id {tid}")
         if len(self._types) + len(self._pending) - len(_PREDEFINED) >= self.max_types:
             raise GobError(f"more than {self.max_types} type definitions on one stream")
+        self._type_bytes += len(payload)
+        if self._type_bytes > self.max_type_bytes:
+            raise GobError(f"type definitions on one stream exceed {self.max_type_bytes} bytes")
         wire, pos = self._wire_decoder(payload, pos, 0)
         if pos != len(payload):
             raise GobError("extra data after a type definition")

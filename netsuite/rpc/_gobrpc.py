@@ -363,6 +363,28 @@ class _ConnectSniffer(Protocol):
         self.addr = addr
         self._buffer = b""
         self._inner: Protocol | None = None
+        self._timer: Any = None
+
+    def connectionMade(self) -> None:
+        # Until it is HTTP's (whose idle timeout then applies) or gob's, a connection that
+        # sends no complete first line is closed after the HTTP factory's idle timeout.
+        http = self.factory.http_factory
+        timeout = getattr(http, "timeout", None)
+        clock = getattr(http, "reactor", None)
+        if timeout and clock is not None:
+            self._timer = clock.callLater(timeout, self._idle)
+
+    def _idle(self) -> None:
+        self._timer = None
+        if self._inner is None:
+            self._inner = Protocol()
+            self.transport.loseConnection()
+
+    def _cancel_timer(self) -> None:
+        if self._timer is not None:
+            if self._timer.active():
+                self._timer.cancel()
+            self._timer = None
 
     def dataReceived(self, data: bytes) -> None:
         if self._inner is not None:
@@ -393,6 +415,7 @@ class _ConnectSniffer(Protocol):
 
     def _hand_over(self, inner: Protocol | None, data: bytes) -> None:
         self._buffer = b""
+        self._cancel_timer()
         if inner is None:
             self.transport.loseConnection()
             return
@@ -406,6 +429,7 @@ class _ConnectSniffer(Protocol):
         proto = version if version in (b"HTTP/1.0", b"HTTP/1.1") else b"HTTP/1.0"
         body = b"405 must CONNECT\n"
         self._buffer = b""
+        self._cancel_timer()
         self._inner = Protocol()  # swallow whatever else arrives
         self.transport.write(
             proto + b" 405 Method Not Allowed\r\n"
@@ -417,12 +441,14 @@ class _ConnectSniffer(Protocol):
 
     def _refuse_too_long(self) -> None:
         self._buffer = b""
+        self._cancel_timer()
         self._inner = Protocol()
         self.transport.write(b"HTTP/1.0 431 Request Header Fields Too Large\r\n"
                              b"Connection: close\r\n\r\n")
         self.transport.loseConnection()
 
     def connectionLost(self, reason: Failure = connectionDone) -> None:
+        self._cancel_timer()
         if self._inner is not None:
             self._inner.connectionLost(reason)
 

@@ -395,3 +395,14 @@ def test_float_bits_are_byte_reversed() -> None:
     raw = encode_float(1.0)
     u, _ = decode_uint(raw, 0)
     assert struct.unpack("<d", u.to_bytes(8, "big"))[0] == 1.0
+
+
+def test_type_definitions_are_bounded_in_bytes_per_stream() -> None:
+    wide = Struct("Wide", tuple(Field(f"F{i}", INT) for i in range(50)))
+    stream = Encoder().encode(wide, {})
+    definition = stream[: stream.index(b"\x03\xff\x82")]  # up to the value message
+    dec = Decoder(max_type_bytes=len(definition))
+    list(dec.messages(definition))
+    dec = Decoder(max_type_bytes=len(definition) - 5)
+    with pytest.raises(GobError, match="exceed"):
+        list(dec.messages(definition))

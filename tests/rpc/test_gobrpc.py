@@ -455,3 +455,22 @@ def test_depth_limit_is_configurable() -> None:
     protocol.dataReceived(data)
     assert not transport.disconnecting  # answered (a type error), connection kept
     assert answers(transport.value())[0][0]["Error"]
+
+
+def test_silent_connection_on_the_http_port_times_out() -> None:
+    from twisted.internet.task import Clock
+
+    http = RecordingFactory()
+    http.timeout = 30
+    http.reactor = Clock()
+    _, _, protocol, transport = sniffed(http)
+    http.reactor.advance(29)
+    assert not transport.disconnecting
+    http.reactor.advance(2)
+    assert transport.disconnecting
+    # Once handed over, the timer is gone (HTTP's own idle timeout applies).
+    _, _, protocol, transport = sniffed(http)
+    protocol.dataReceived(b"POST /RPC2 HTTP/1.1\r\n")
+    http.reactor.advance(100)
+    assert not transport.disconnecting
+    assert not http.reactor.getDelayedCalls()
