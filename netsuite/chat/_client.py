@@ -23,6 +23,7 @@ from zope.interface import implementer
 
 from netsuite._cli import CommandFailed, UsageFailure
 from netsuite._endpoints import TargetError, client_endpoint, format_host_port, parse_host_port
+from netsuite._options import positive_float
 from netsuite.chat._wire import Event, is_valid_nick, parse_event
 
 __all__ = ["DESCRIPTION", "ChatClient", "configure", "format_event", "run"]
@@ -253,7 +254,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tls", action="store_true", help="connect with TLS (ssl: servers)")
     parser.add_argument("--insecure", action="store_true",
                         help="with --tls, do not verify the server certificate")
-    parser.add_argument("--timeout", type=float, default=10.0, metavar="SECONDS",
+    parser.add_argument("--timeout", type=positive_float, default=10.0, metavar="SECONDS",
                         help="connect timeout (default 10)")
 
 
