@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import subprocess
+import tempfile
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -204,8 +205,11 @@ def go_client(tmp_path_factory: pytest.TempPathFactory) -> Path:
     work = tmp_path_factory.mktemp("gojsonrpc")
     (work / "main.go").write_text(GO_CLIENT)
     (work / "go.mod").write_text("module jsonrpcclient\n\ngo 1.19\n")
-    env = {**os.environ, "GOPROXY": "off", "GOFLAGS": "-mod=mod", "GOCACHE": str(work / "cache"),
-           "HOME": str(work), "CGO_ENABLED": "0"}
+    # The build cache is shared with the other Go interop tests (a temporary directory).
+    cache = os.environ.get("NETSUITE_GOCACHE",
+                           str(Path(tempfile.gettempdir()) / "netsuite-gocache"))
+    env = {**os.environ, "GOPROXY": "off", "GOFLAGS": "-mod=mod", "GOCACHE": cache,
+           "HOME": str(work), "GOPATH": str(work / "gopath"), "CGO_ENABLED": "0"}
     built = subprocess.run([go, "build", "-o", str(work / "client"), "."], cwd=work, env=env,
                            capture_output=True, text=True, timeout=110)
     assert built.returncode == 0, built.stderr

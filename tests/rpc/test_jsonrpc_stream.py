@@ -28,7 +28,7 @@ def feed_all(chunks: list[bytes], **limits: Any) -> list[Any]:
     return out
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(st.lists(st.tuples(objects, separators), min_size=1, max_size=5),
        st.booleans(), st.lists(st.integers(1, 40), max_size=40))
 def test_any_chunking_same_objects(items: list[tuple[dict[str, Any], str]], ascii_only: bool,
