@@ -254,3 +254,15 @@ async def test_targets_from_file(listen: Any, capsys: Any, tmp_path: Path) -> No
         await head(capsys)
     with pytest.raises(UsageFailure, match="cannot read targets"):
         await head(capsys, "--file", str(tmp_path / "missing"))
+
+
+@pytest_twisted.ensureDeferred
+async def test_https_verified_when_trusted(listen: Any, capsys: Any, tls_files: TLSFiles,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """With the certificate in the trust store, verification (name and IP) passes."""
+    monkeypatch.setenv("SSL_CERT_FILE", str(tls_files.cert))
+    port = await listen(site(), tls_files.server_description())
+    code, out, err = await head(capsys, "--json", f"https://localhost:{port}/",
+                                f"https://127.0.0.1:{port}/")
+    assert code == 0, err
+    assert [json.loads(line)["status"] for line in out.splitlines()] == [200, 200]
