@@ -328,8 +328,15 @@ class GrpcService(Service):
     def startService(self) -> None:
         super().startService()
         if self.asynchronous:
+            # Created and bound now (the reactor's loop is the current event loop), so a
+            # port in use stops start-up here too; started once the loop runs.
+            server = grpc.aio.server(handlers=_handlers(self.registry, self.stats, True),
+                                     options=self._options)
+            self._bind(server)
+            self.server = server
             loop = self.reactor._asyncioEventloop
-            d = defer.Deferred.fromFuture(asyncio.ensure_future(self._start_aio(), loop=loop))
+            d = defer.Deferred.fromFuture(asyncio.ensure_future(self._start_aio(server),
+                                                                loop=loop))
             d.addErrback(self._failed_async)
             return
         from concurrent.futures import ThreadPoolExecutor
@@ -349,12 +356,8 @@ class GrpcService(Service):
         server.start()
         self._listening()
 
-    async def _start_aio(self) -> None:
-        server = grpc.aio.server(handlers=_handlers(self.registry, self.stats, True),
-                                 options=self._options)
-        self._bind(server)
+    async def _start_aio(self, server: Any) -> None:
         await server.start()
-        self.server = server
         self._listening()
 
     def _bind(self, server: Any) -> None:

@@ -239,3 +239,22 @@ def test_twistd_hosted_server_under_both_reactors(extra, kind) -> None:
         assert server.stop(signal.SIGTERM) in (0, -signal.SIGTERM)
         assert "Server Shut Down" in server.log
         assert "Traceback" not in server.log
+
+
+@pytest.mark.parametrize("extra", [(), ("--reactor=asyncio",)], ids=["default", "asyncio"])
+def test_port_in_use_stops_start_up(extra) -> None:
+    import socket
+    import subprocess
+
+    from tests.helpers import TWISTD
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        done = subprocess.run(
+            [TWISTD, "-n", "--pidfile=", *extra, "rpc", "--xmlrpc", "none", "--amp", "none",
+             "--jsonrpc", "none", "--grpc", f"tcp:{port}:interface=127.0.0.1"],
+            capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1
+    assert f"grpc cannot listen on tcp:{port}" in done.stdout + done.stderr
