@@ -203,11 +203,11 @@ class ChatProtocol:
         max_line = room.limits.max_line
         start = 0
         while self.in_room:
-            if room.budget <= 0:
-                self._pause_input()
-                break
             end = buf.find(b"\n", start)
             if end < 0:
+                break
+            if room.budget <= 0:
+                self._pause_input()  # this line and the rest wait for the next turn
                 break
             line = buf[start:end]
             start = end + 1
