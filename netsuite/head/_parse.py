@@ -141,9 +141,10 @@ def find_head_end(buffer: bytes, start: int = 0) -> int | None:
 def parse_head(head: bytes) -> ResponseHead:
     """Parse one response head (ending in its blank line); raise :class:`MalformedResponse`.
 
-    Lines may end in ``\\r\\n`` or ``\\n``.  Header names must be HTTP tokens; an obsolete
-    folded continuation line is joined to the previous value with one space.  Bytes are
-    decoded as ISO-8859-1, as HTTP defines.
+    Lines may end in ``\\r\\n`` or ``\\n``.  Header names must be HTTP tokens (whitespace
+    before the colon is tolerated and dropped); an obsolete folded continuation line is
+    joined to the previous value with one space.  Bytes are decoded as ISO-8859-1, as HTTP
+    defines.
     """
     lines = head.split(b"\n")
     lines = [line[:-1] if line.endswith(b"\r") else line for line in lines]
@@ -165,6 +166,7 @@ def parse_head(head: bytes) -> ResponseHead:
             headers[-1] = (name, f"{value} {more}" if value else more)
             continue
         name, sep, value = line.partition(b":")
+        name = name.rstrip(_WHITESPACE)  # "Name : value" is invalid but common; accept it
         if not sep or not _TOKEN.fullmatch(name):
             raise MalformedResponse(f"bad header line {_show(line)}")
         headers.append((_text(name), _text(value.strip(_WHITESPACE))))

@@ -73,6 +73,7 @@ def test_parse_head() -> None:
     assert head.status_line == "HTTP/1.1 404 Not Found"
     assert parse_head(b"HTTP/1.0 200\n\n").status_line == "HTTP/1.0 200"
     assert parse_head(b"HTTP/1.0 200 caf\xe9\n\n").reason == "café"
+    assert parse_head(b"HTTP/1.0 200 OK\nServer : x\n\n").headers == (("Server", "x"),)
 
 
 @pytest.mark.parametrize("head", [
