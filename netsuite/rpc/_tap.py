@@ -22,7 +22,7 @@ from typing import Any
 import attrs
 from twisted.application.service import IService, MultiService
 from twisted.internet import defer
-from twisted.internet.interfaces import IProtocolFactory
+from twisted.internet.interfaces import ILoggingContext, IProtocolFactory
 from twisted.logger import Logger
 from twisted.python import usage
 from zope.interface import implementer
@@ -202,7 +202,7 @@ class ConnectionTracker:
         return done.addBoth(finished)
 
 
-@implementer(IProtocolFactory)
+@implementer(IProtocolFactory, ILoggingContext)
 class _TrackingFactory:
     """Delegates to a factory and hands every protocol it builds to a tracker."""
 
