@@ -65,6 +65,16 @@ class SendProtocol(Protocol):
         self.closed: defer.Deferred[None] = defer.Deferred()
         self.lost: Failure | None = None
         self._resumed: defer.Deferred[None] | None = None
+        self._lost_waiters: list[defer.Deferred[None]] = []
+
+    def when_lost(self) -> defer.Deferred[None]:
+        """A new Deferred that fires once the connection is gone (cancellable)."""
+        waiter: defer.Deferred[None] = defer.Deferred()
+        if self.lost is not None:
+            waiter.callback(None)
+        else:
+            self._lost_waiters.append(waiter)
+        return waiter
 
     def connectionMade(self) -> None:
         self.transport.registerProducer(self, True)
@@ -92,6 +102,10 @@ class SendProtocol(Protocol):
     def connectionLost(self, reason: Failure = connectionDone) -> None:
         self.lost = reason
         self.resumeProducing()
+        waiters, self._lost_waiters = self._lost_waiters, []
+        for waiter in waiters:
+            if not waiter.called:
+                waiter.callback(None)
         self.closed.callback(None)
 
 
@@ -113,8 +127,10 @@ async def run(reactor: Any, args: argparse.Namespace) -> int:
 
     lines = StdinLines(reactor, getattr(args, "stdin", None))
     while proto.lost is None:
-        line = await lines.get()
-        if line is None:
+        # Wait for a line or for the server to go, whichever comes first (an idle
+        # terminal must not hide that the server closed the connection).
+        which, line = await defer.race([defer.ensureDeferred(lines.get()), proto.when_lost()])
+        if which == 1 or line is None:
             break
         text = line.rstrip(b"\r\n")
         if text == b"exit":

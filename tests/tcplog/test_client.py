@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 import pytest_twisted
-from twisted.internet import reactor
+from twisted.internet import defer, reactor
 from twisted.logger import formatEvent, globalLogPublisher
 
 from netsuite._cli import CommandFailed, UsageFailure, build_parser
@@ -163,3 +163,29 @@ def test_console_script_with_real_stdin() -> None:
         proc.wait_for(r": two$")
         proc.wait_for(r"disconnect ")
         assert proc.stop(signal.SIGTERM) in (0, -signal.SIGTERM)
+
+
+@pytest_twisted.ensureDeferred
+async def test_server_closing_while_input_is_idle() -> None:
+    """No input is coming, yet the client notices at once that the server went away."""
+    from twisted.internet.endpoints import serverFromString
+    from twisted.internet.protocol import Factory, Protocol
+
+    class Closer(Protocol):
+        def connectionMade(self) -> None:
+            reactor.callLater(0.05, self.transport.loseConnection)
+
+    listening = await serverFromString(reactor, "tcp:0:interface=127.0.0.1").listen(
+        Factory.forProtocol(Closer))
+    read, write = os.pipe()
+    try:
+        parser, _ = build_parser("send")
+        args = parser.parse_args([f"127.0.0.1:{listening.getHost().port}"])
+        args.stdin = os.fdopen(read, "rb")
+        attempt = defer.ensureDeferred(run(reactor, args))
+        attempt.addTimeout(5, reactor)
+        with pytest.raises(CommandFailed, match="closed the connection"):
+            await attempt
+    finally:
+        os.close(write)  # ends the reader thread
+        await listening.stopListening()
