@@ -34,6 +34,7 @@ answers stops having its requests read.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from twisted.internet.interfaces import IPushProducer
@@ -50,6 +51,7 @@ from netsuite.rpc._core import (
     IllFormedName,
     InvalidParams,
     Method,
+    Param,
     Registry,
     RpcError,
     UnknownMethod,
@@ -120,36 +122,48 @@ def _json_kind(value: Any) -> str:
 def _go_field(method: Method, param_index: int, value: Any) -> Any:
     """``value`` stored into the Go struct field of a parameter, with Go's error texts."""
     param = method.params[param_index]
-    where = f"Go struct field Args.{param.go_name} of type {_GO_TYPES[param.type]}"
+    kind = type(value)
     if param.type is int:
-        if type(value) is int:
-            if INT64_MIN <= value <= INT64_MAX:
-                return value
-            raise _Refused(f"json: cannot unmarshal number {value} into {where}", INVALID_PARAMS)
-        if type(value) is RawFloat:
-            raise _Refused(f"json: cannot unmarshal number {value.text} into {where}",
-                           INVALID_PARAMS)
-    elif type(value) is str:
+        if kind is int and INT64_MIN <= value <= INT64_MAX:
+            return value
+        if kind is int:
+            return _type_error(param, f"number {value}")
+        if kind is RawFloat:
+            return _type_error(param, f"number {value.text}")
+    elif kind is str:
         return value
-    raise _Refused(f"json: cannot unmarshal {_json_kind(value)} into {where}", INVALID_PARAMS)
+    return _type_error(param, _json_kind(value))
+
+
+def _type_error(param: Param, what: str) -> Any:
+    raise _Refused(f"json: cannot unmarshal {what} into Go struct field Args.{param.go_name} "
+                   f"of type {_GO_TYPES[param.type]}", INVALID_PARAMS)
+
+
+@functools.lru_cache(maxsize=1024)
+def _field_index(method: Method) -> dict[str, int]:
+    """Lower-cased parameter name -> position (Go matches field names ignoring case)."""
+    return {p.name.lower(): i for i, p in enumerate(method.params)}
 
 
 def go_args(method: Method, params: Any) -> list[Any]:
     """Go's ``json.Unmarshal(params, &[1]any{&args})`` for ``method``: positional values."""
-    if not isinstance(params, list):
+    if type(params) is not list:
         raise _Refused(f"json: cannot unmarshal {_json_kind(params)} into Go value of type "
                        "[1]interface {}", INVALID_PARAMS)
     values: list[Any] = [p.type() for p in method.params]
     if not params or params[0] is None:
         return values
     struct = params[0]
-    if not isinstance(struct, dict):
+    if type(struct) is not dict:
         raise _Refused(f"json: cannot unmarshal {_json_kind(struct)} into Go value of type "
                        "main.Args", INVALID_PARAMS)
-    index = {p.name.lower(): i for i, p in enumerate(method.params)}
+    index = _field_index(method)
     first_error: _Refused | None = None
     for key, value in struct.items():
-        i = index.get(key.lower())
+        i = index.get(key)
+        if i is None:
+            i = index.get(key.lower())
         if i is None or value is None:
             continue
         try:
