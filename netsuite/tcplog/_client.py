@@ -9,12 +9,12 @@ connection closed, and the exit status is 0.  The server closing first is a fail
 from __future__ import annotations
 
 import argparse
-import sys
+from functools import partial
 from typing import Any
 
 from twisted.internet import defer
 from twisted.internet.error import ConnectionDone
-from twisted.internet.interfaces import IPushProducer
+from twisted.internet.interfaces import IHandshakeListener, IPushProducer
 from twisted.internet.protocol import Factory, Protocol, connectionDone
 from twisted.python.failure import Failure
 from zope.interface import implementer
@@ -53,15 +53,19 @@ def _positive_float(value: str) -> float:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-@implementer(IPushProducer)
+@implementer(IPushProducer, IHandshakeListener)
 class SendProtocol(Protocol):
     """Writes what it is given; tells when the transport's buffer wants a pause.
 
-    ``closed`` fires (with None) when the connection is gone; ``lost`` is the reason,
-    once known.  :meth:`writable` waits while the transport asks us to pause.
+    ``ready`` fires once the connection can carry data (at once for TCP, after the
+    handshake for TLS) or fails with the reason it never will; ``closed`` fires (with
+    None) when the connection is gone; ``lost`` is the reason, once known.
+    :meth:`writable` waits while the transport asks us to pause.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, tls: bool = False) -> None:
+        self.tls = tls
+        self.ready: defer.Deferred[None] = defer.Deferred()
         self.closed: defer.Deferred[None] = defer.Deferred()
         self.lost: Failure | None = None
         self._resumed: defer.Deferred[None] | None = None
@@ -78,6 +82,12 @@ class SendProtocol(Protocol):
 
     def connectionMade(self) -> None:
         self.transport.registerProducer(self, True)
+        if not self.tls:
+            self.ready.callback(None)
+
+    def handshakeCompleted(self) -> None:
+        if not self.ready.called:
+            self.ready.callback(None)
 
     def dataReceived(self, data: bytes) -> None:
         """The line log never answers; anything a server says is ignored."""
@@ -101,6 +111,8 @@ class SendProtocol(Protocol):
 
     def connectionLost(self, reason: Failure = connectionDone) -> None:
         self.lost = reason
+        if not self.ready.called:
+            self.ready.errback(reason)
         self.resumeProducing()
         waiters, self._lost_waiters = self._lost_waiters, []
         for waiter in waiters:
@@ -119,7 +131,8 @@ async def run(reactor: Any, args: argparse.Namespace) -> int:
     endpoint = client_endpoint(reactor, host, port, tls=args.tls, insecure=args.insecure,
                                timeout=args.timeout)
     try:
-        connecting = endpoint.connect(Factory.forProtocol(SendProtocol))
+        connecting = endpoint.connect(Factory.forProtocol(partial(SendProtocol, args.tls)))
+        connecting.addCallback(lambda proto: proto.ready.addCallback(lambda _: proto))
         connecting.addTimeout(args.timeout, reactor)
         proto: SendProtocol = await connecting
     except Exception as exc:
@@ -159,6 +172,7 @@ async def run(reactor: Any, args: argparse.Namespace) -> int:
 
 
 def _reason(exc: BaseException) -> str:
+    from OpenSSL import SSL
     from twisted.internet import error
 
     if isinstance(exc, (defer.TimeoutError, error.TimeoutError, defer.CancelledError,
@@ -166,9 +180,9 @@ def _reason(exc: BaseException) -> str:
         return "timed out"
     if isinstance(exc, error.ConnectionRefusedError):
         return "connection refused"
+    if isinstance(exc, SSL.Error):
+        details = exc.args[0] if exc.args and isinstance(exc.args[0], list) else []
+        reasons = [item[2] for item in details if isinstance(item, tuple) and len(item) == 3]
+        return "TLS error: " + (", ".join(r for r in reasons if r) or "handshake failed")
     text = str(exc).strip() or type(exc).__name__
     return text.splitlines()[0] if text else type(exc).__name__
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit("run as: netsuite send HOST:PORT")

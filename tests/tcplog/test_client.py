@@ -127,9 +127,9 @@ async def test_tls_verified_then_insecure(tls_files: TLSFiles, logged: list[str]
     await service.whenListening
     try:
         port = service.port.getHost().port
-        with pytest.raises(CommandFailed):
-            # Self-signed: verification fails (at connect or at the first write).
+        with pytest.raises(CommandFailed, match="TLS error: certificate verify failed"):
             await send(b"secret\n" * 3, "--tls", f"localhost:{port}")
+        assert capsys.readouterr().out == ""  # nothing claimed sent before the handshake
         assert await send(b"secret\n", "--tls", "--insecure", f"localhost:{port}") == 0
         await until(lambda: any(line.endswith(": secret") for line in logged))
     finally:
