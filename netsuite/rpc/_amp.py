@@ -48,6 +48,7 @@ from netsuite.rpc._core import (
     Method,
     Registry,
     RpcError,
+    UnknownMethod,
 )
 
 __all__ = [
@@ -273,6 +274,8 @@ class AmpRpcProtocol(Protocol):
             return
         command = self.table.get(name)
         if command is None:
+            text = name.decode("utf-8", "replace")
+            self.registry.refused(text, UnknownMethod(text), transport="amp")
             if tag is not None:
                 out.append(error_box(tag, amp.UNHANDLED_ERROR_CODE,
                                      f"Unhandled Command: {name!r}"))
@@ -288,6 +291,12 @@ class AmpRpcProtocol(Protocol):
                 except ValueError:
                     raise InvalidParams(
                         f"{command.name}: bad value for {pname}: {value[:64]!r}") from None
+        except InvalidParams as e:
+            self.registry.refused(command.name, e, transport="amp")
+            if tag is not None:
+                out.append(error_box(tag, BAD_PARAMS, str(e)))
+            return
+        try:
             result = self.registry.call(command.name, args, transport="amp")
         except RpcError as e:
             if tag is not None:

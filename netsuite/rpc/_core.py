@@ -322,6 +322,14 @@ class Registry:
             for observer in self.observers:
                 observer(transport, name, outcome, elapsed)
 
+    def refused(self, name: str, error: RpcError, *, transport: str) -> None:
+        """Tell :attr:`observers` of a call its transport refused before :meth:`call` (its
+        arguments did not decode, say), so metrics count it like any other outcome."""
+        if self.observers:
+            outcome = outcome_of(error)
+            for observer in self.observers:
+                observer(transport, name, outcome, 0.0)
+
     def __iter__(self) -> Iterator[Method]:
         return iter(sorted(self._methods.values(), key=lambda m: m.name))
 

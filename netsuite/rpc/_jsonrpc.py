@@ -273,10 +273,15 @@ class JsonRpcProtocol(Protocol):
                          "type string", INVALID_REQUEST)
         id_text = "null" if ident is _ABSENT else _id_text(ident)
         try:
-            method = self.registry.lookup(name)
-            if params is _ABSENT or params is None:
-                raise _Refused(MISSING_PARAMS, INVALID_PARAMS)
-            result = self.registry.call(name, go_args(method, params), transport="jsonrpc")
+            try:
+                method = self.registry.lookup(name)
+                if params is _ABSENT or params is None:
+                    raise _Refused(MISSING_PARAMS, INVALID_PARAMS)
+                args = go_args(method, params)
+            except (_Refused, RpcError) as e:
+                self.registry.refused(name, _as_rpc_error(e), transport="jsonrpc")
+                raise
+            result = self.registry.call(name, args, transport="jsonrpc")
         except (_Refused, RpcError) as e:
             return f'{{"id":{id_text},"result":null,"error":{dump_string(str(e))}}}\n'
         except Exception:
@@ -315,15 +320,22 @@ class JsonRpcProtocol(Protocol):
 
     def _call_v2(self, name: str, params: Any) -> Any:
         try:
-            method = self.registry.lookup(name)
+            try:
+                method = self.registry.lookup(name)
+            except RpcError as e:
+                self.registry.refused(name, e, transport="jsonrpc")
+                raise
             if params is _ABSENT or params is None:
                 if method.params:
-                    raise InvalidParams(f"{name}: missing params")
+                    error = InvalidParams(f"{name}: missing params")
+                    self.registry.refused(name, error, transport="jsonrpc")
+                    raise error
                 params = []
             elif isinstance(params, list):
                 if len(params) == 1 and isinstance(params[0], dict):
                     params = params[0]  # Go's [{"X": 1, "Y": 2}]: no parameter is a struct
             elif not isinstance(params, dict):
+                self.registry.refused(name, InvalidParams("params"), transport="jsonrpc")
                 raise _Refused("Invalid Request: params must be an array or an object",
                                INVALID_REQUEST)
             if isinstance(params, list):
@@ -358,6 +370,10 @@ class JsonRpcProtocol(Protocol):
 
     def connectionLost(self, reason: Any = None) -> None:
         self._dead = True
+
+
+def _as_rpc_error(error: Exception) -> RpcError:
+    return error if isinstance(error, RpcError) else InvalidParams(str(error))
 
 
 def _plain(value: Any) -> Any:

@@ -385,3 +385,20 @@ async def test_slow_reader_flood_bounded_and_nothing_lost() -> None:
             {b"_answer": str(i).encode(), b"total": str(i + 1).encode()} for i in range(n)]
 
     await check_slow_reader(amp_factory(SERVICE), burst, probe, answered)
+
+
+def test_observers_see_every_outcome() -> None:
+    registry = Registry()
+    registry.register("Algorithm.Sum", [("x", int), ("y", int)], int, "sum",
+                      result_name="total")(SERVICE.lookup("Algorithm.Sum").function)
+    seen: list[tuple[str, str, str]] = []
+    registry.observers.append(lambda t, m, o, s: seen.append((t, m, o)))
+    server = amp_factory(registry).buildProtocol(None)
+    server.makeConnection(StringTransport())
+    server.dataReceived(box(_command=b"Sum", _ask=b"1", x=b"1", y=b"2")
+                        + box(_command=b"Sum", _ask=b"2", x=b"one", y=b"2")
+                        + box(_command=b"Sum", _ask=b"3", x=str(INT64_MAX).encode(), y=b"2")
+                        + box(_command=b"Nope", _ask=b"4"))
+    assert seen == [("amp", "Algorithm.Sum", "ok"), ("amp", "Algorithm.Sum", "bad-params"),
+                    ("amp", "Algorithm.Sum", "application-error"),
+                    ("amp", "Nope", "unknown-method")]

@@ -114,3 +114,13 @@ def test_observers_see_every_call() -> None:
         ("jsonrpc", "Algorithm.Div", "unknown-method"),
         ("direct", "Algorithm.Sum", "application-error"),
     ]
+
+
+def test_refused_tells_observers() -> None:
+    registry = Registry()
+    registry.refused("A.B", InvalidParams("x"), transport="amp")  # no observer: nothing to do
+    seen: list[tuple[str, str, str, float]] = []
+    registry.observers.append(lambda *a: seen.append(a))
+    registry.refused("A.B", InvalidParams("x"), transport="amp")
+    registry.refused("A.C", UnknownMethod("A.C"), transport="jsonrpc")
+    assert seen == [("amp", "A.B", "bad-params", 0.0), ("jsonrpc", "A.C", "unknown-method", 0.0)]

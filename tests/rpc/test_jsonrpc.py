@@ -289,3 +289,22 @@ def test_v2_invalid_id_and_notifications() -> None:
                   '{"jsonrpc":"2.0","method":"Algorithm.Nope","params":[1,2]}')
     assert answers_ == [{"jsonrpc": "2.0", "id": None, "error": {
         "code": -32600, "message": "Invalid Request: id must be a string, a number or null"}}]
+
+
+def test_observers_see_every_outcome() -> None:
+    registry = Registry()
+    registry.register("Algorithm.Sum", [("x", int), ("y", int)], int, "sum")(
+        lambda x, y: x + y)
+    seen: list[tuple[str, str, str]] = []
+    registry.observers.append(lambda t, m, o, s: seen.append((t, m, o)))
+    exchange(SUM + '{"method":"Algorithm.Sum","params":[{"X":"a"}],"id":1}'
+             '{"method":"Algorithm.Sum","id":2}'
+             '{"method":"Algorithm.Nope","params":[{}],"id":3}'
+             '{"jsonrpc":"2.0","method":"Algorithm.Sum","params":[1],"id":4}'
+             '{"jsonrpc":"2.0","method":"X.Y","params":[1],"id":5}', registry=registry)
+    assert seen == [("jsonrpc", "Algorithm.Sum", "ok"),
+                    ("jsonrpc", "Algorithm.Sum", "bad-params"),
+                    ("jsonrpc", "Algorithm.Sum", "bad-params"),
+                    ("jsonrpc", "Algorithm.Nope", "unknown-method"),
+                    ("jsonrpc", "Algorithm.Sum", "bad-params"),
+                    ("jsonrpc", "X.Y", "unknown-method")]
