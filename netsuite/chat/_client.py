@@ -118,8 +118,11 @@ class ChatClient(LineOnlyReceiver):
             self._loop.stop()
         if self.done.called:
             return
+        tls_error = _tls_error(reason)
         if self._failure is not None:
             self.done.errback(CommandFailed(self._failure))
+        elif tls_error is not None and self.nick is None:
+            self.done.errback(CommandFailed(f"TLS failure: {tls_error}"))
         elif self.quitting:
             self.done.callback(None)
         elif self._bye is not None:
@@ -202,6 +205,17 @@ class ChatClient(LineOnlyReceiver):
         if not self.quitting:
             self.quitting = True
             self.sendLine(b"/quit")
+
+
+def _tls_error(reason: Any) -> str | None:
+    """The text of a TLS error ending the connection (e.g. a certificate not verified)."""
+    try:
+        from OpenSSL import SSL
+    except ImportError:  # pragma: no cover - twisted[tls] is a dependency
+        return None
+    if reason is not None and hasattr(reason, "check") and reason.check(SSL.Error):
+        return reason.getErrorMessage()
+    return None
 
 
 def _local_time(seconds: float) -> str:

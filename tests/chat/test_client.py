@@ -183,3 +183,15 @@ def test_client_declares_silent_server_dead() -> None:
     assert result.returncode == 1
     assert b"not answering" in result.stderr
     assert 4.5 < took < 15
+
+
+def test_client_over_tls(tls_files) -> None:
+    with TwistdProcess("chat", "--port", tls_files.server_description()) as server:
+        port = server.port("chat")
+        ok = run_client(port, b"/who\n", "--tls", "--insecure", "--nick", "sec")
+        assert ok.returncode == 0, ok.stderr
+        assert "* connected: sec" in ok.stdout.decode()
+        unverified = run_client(port, b"/who\n", "--tls")  # self-signed: not trusted
+        assert unverified.returncode == 1
+        assert b"TLS failure" in unverified.stderr
+        assert run_client(port, b"", "--insecure").returncode == 2
