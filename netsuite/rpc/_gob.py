@@ -537,6 +537,8 @@ class Decoder:
             pos += 1
         try:
             value, pos = dec(payload, pos, 0)
+        except IndexError:
+            raise GobError("unexpected end of data inside a value") from None
         except RecursionError:
             raise GobError("value nested too deeply") from None
         if pos != len(payload):
@@ -595,7 +597,10 @@ class Decoder:
         self._type_bytes += len(payload)
         if self._type_bytes > self.max_type_bytes:
             raise GobError(f"type definitions on one stream exceed {self.max_type_bytes} bytes")
-        wire, pos = self._wire_decoder(payload, pos, 0)
+        try:
+            wire, pos = self._wire_decoder(payload, pos, 0)
+        except IndexError:
+            raise GobError("unexpected end of data inside a type definition") from None
         if pos != len(payload):
             raise GobError("extra data after a type definition")
         set_fields = [(k, v) for k, v in wire.items() if v is not None]
@@ -669,9 +674,21 @@ def _make_decoder(t: GobType, stream: Decoder) -> _Dec:
             return u == 1, pos
         return dec_bool
     if t is INT:
-        return lambda buf, pos, depth: decode_int(buf, pos)
+        def dec_int(buf: bytes, pos: int, depth: int) -> tuple[Any, int]:
+            u = buf[pos]  # IndexError: reported as GobError by decode_message
+            if u < 0x80:
+                pos += 1
+            else:
+                u, pos = decode_uint(buf, pos)
+            return (~(u >> 1) if u & 1 else u >> 1), pos
+        return dec_int
     if t is UINT:
-        return lambda buf, pos, depth: decode_uint(buf, pos)
+        def dec_uint(buf: bytes, pos: int, depth: int) -> tuple[Any, int]:
+            u = buf[pos]
+            if u < 0x80:
+                return u, pos + 1
+            return decode_uint(buf, pos)
+        return dec_uint
     if t is FLOAT:
         return lambda buf, pos, depth: _decode_float(buf, pos)
     if t is COMPLEX:
@@ -776,7 +793,11 @@ def _struct_decoder(t: Struct, stream: Decoder) -> _Dec:
         field = -1
         depth += 1
         while True:
-            delta, pos = decode_uint(buf, pos)
+            delta = buf[pos]
+            if delta < 0x80:
+                pos += 1
+            else:
+                delta, pos = decode_uint(buf, pos)
             if delta == 0:
                 return value, pos
             field += delta

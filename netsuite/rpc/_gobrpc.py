@@ -53,6 +53,8 @@ from netsuite.rpc._gob import (
     Field,
     GobError,
     Struct,
+    decode_int,
+    decode_uint,
     encode_int,
     encode_uint,
     go_type_string,
@@ -89,6 +91,49 @@ INVALID_REQUEST = Struct("", ())
 
 _INT_BODY = encode_int(INT.id) + b"\x00"  # type id + singleton delta
 _STRING_BODY = encode_int(STRING.id) + b"\x00"
+
+
+_REQUEST_FIELDS = [("ServiceMethod", STRING), ("Seq", UINT)]
+
+
+def _skip_type_id(payload: bytes) -> bytes:
+    """``payload`` after its leading type id."""
+    return payload[decode_int(payload, 0)[1]:]
+
+
+def _fast_header(payload: bytes, pos: int) -> tuple[str, int]:
+    """Decode an ``rpc.Request{ServiceMethod string; Seq uint64}`` value (Go's field
+    order, already checked against the stream's definition) without the generic decoder."""
+    name, seq, field, end = "", 0, -1, len(payload)
+    try:
+        while True:
+            delta = payload[pos]
+            if delta < 0x80:
+                pos += 1
+            else:
+                delta, pos = decode_uint(payload, pos)
+            if delta == 0:
+                break
+            field += delta
+            if field == 0:
+                n = payload[pos]
+                if n < 0x80:
+                    pos += 1
+                else:
+                    n, pos = decode_uint(payload, pos)
+                if pos + n > end:
+                    raise GobError(f"length {n} runs past the end of the message")
+                name = payload[pos : pos + n].decode("utf-8", "surrogateescape")
+                pos += n
+            elif field == 1:
+                seq, pos = decode_uint(payload, pos)
+            else:
+                raise GobError(f"field number {field} out of range for rpc.Request")
+    except IndexError:
+        raise GobError("unexpected end of data inside a request header") from None
+    if pos != end:
+        raise GobError(f"{end - pos} bytes of extra data after a request header")
+    return name, seq
 
 
 @attrs.define
@@ -128,6 +173,10 @@ class GobRpcProtocol(Protocol):
         self._buffer = b""
         self._pending: tuple[str, int] | None = None  # header read, body awaited
         self._prefixes: dict[str, bytes] = {}
+        self._header_id = b""  # the encoded type id of the client's rpc.Request, once seen
+        # (method, wire type) -> whether the struct shares a field with the parameters;
+        # bounded by the stream's type limit times the registry's size.
+        self._matched: dict[tuple[str, Any], bool] = {}
         self._closed = False
         self._peer = "?"
 
@@ -235,6 +284,9 @@ class GobRpcProtocol(Protocol):
     # -- messages
 
     def _message(self, payload: bytes, out: list[bytes]) -> None:
+        if self._pending is None and self._header_id and payload.startswith(self._header_id):
+            self._pending = _fast_header(payload, len(self._header_id))
+            return
         item = self._decoder.decode_message(payload)
         if item is None:
             return  # a type definition
@@ -249,13 +301,21 @@ class GobRpcProtocol(Protocol):
                 raise GobError("request header is not an rpc.Request "
                                f"({go_type_string(gob_type)})")
             self._pending = (name, seq)
+            if [(f.name, f.type) for f in gob_type.fields] == _REQUEST_FIELDS:
+                # Go's own Request type: later headers of this type take the fast path.
+                self._header_id = payload[: len(payload) - len(_skip_type_id(payload))]
             return
         name, seq = self._pending
         self._pending = None
         args: Any = value if isinstance(value, dict) else (value,)
-        if args is value and name in self.registry:
-            params = self.registry.lookup(name).params
-            if params and not {p.name.lower() for p in params} & {k.lower() for k in value}:
+        if args is value:
+            key = (name, gob_type)
+            matched = self._matched.get(key)
+            if matched is None:
+                matched = self._fields_match(name, value)
+                if name in self.registry:  # never cache what a client can vary at will
+                    self._matched[key] = matched
+            if not matched:
                 # Go's decoder refuses a struct with no field in common with the args type.
                 self._respond_error(name, seq, "gob: type mismatch: no fields matched "
                                     f"compiling decoder for {name} arguments", out)
@@ -283,6 +343,15 @@ class GobRpcProtocol(Protocol):
             data = result.encode("utf-8", "surrogateescape")
             body = _STRING_BODY + encode_uint(len(data)) + data
         out.append(encode_uint(len(header)) + header + encode_uint(len(body)) + body)
+
+    def _fields_match(self, name: str, struct: dict[str, Any]) -> bool:
+        """Whether a struct of this wire type shares a field with ``name``'s parameters
+        (always true for a method the registry does not know: it answers that itself)."""
+        if name not in self.registry:
+            return True
+        params = self.registry.lookup(name).params
+        return not params or bool({p.name.lower() for p in params}
+                                  & {k.lower() for k in struct})
 
     def _prefix(self, name: str, out: list[bytes]) -> bytes:
         """The start of a Response header for ``name`` (a registered, non-empty name):

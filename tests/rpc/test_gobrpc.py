@@ -474,3 +474,18 @@ def test_silent_connection_on_the_http_port_times_out() -> None:
     http.reactor.advance(100)
     assert not transport.disconnecting
     assert not http.reactor.getDelayedCalls()
+
+
+@pytest.mark.parametrize("bad_header", [
+    b"\x01\x03abc\x05\x01\x00",       # field 5 of a 2-field Request
+    b"\x01\x09abc\x00",               # name longer than the message
+    b"\x01\x03abc\x01\x05\x00\x07",   # extra bytes after the header
+    b"\x01\x03ab",                    # cut short
+])
+def test_fast_header_path_rejects_malformed_headers(bad_header) -> None:
+    protocol, transport = served()
+    protocol.dataReceived(GOLDEN["request_sum"][1])  # defines Go's Request type (id 66)
+    assert len(answers(transport.value())) == 2
+    header = encode_uint(66 << 1) + bad_header
+    protocol.dataReceived(encode_uint(len(header)) + header)
+    assert transport.disconnecting
