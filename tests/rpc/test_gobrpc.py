@@ -489,3 +489,36 @@ def test_fast_header_path_rejects_malformed_headers(bad_header) -> None:
     header = encode_uint(66 << 1) + bad_header
     protocol.dataReceived(encode_uint(len(header)) + header)
     assert transport.disconnecting
+
+
+@pytest_twisted.ensureDeferred
+async def test_twistd_serves_gob_on_both_listeners_and_closes_them_on_sigterm() -> None:
+    import signal
+
+    from tests.helpers import TwistdProcess
+
+    with TwistdProcess("rpc", "--xmlrpc", "tcp:0:interface=127.0.0.1",
+                       "--gob", "tcp:0:interface=127.0.0.1", "--amp", "none",
+                       "--jsonrpc", "none", "--grpc", "none") as server:
+        ports = {label: server.port(label) for label in ("xmlrpc", "gob")}
+        for port in ports.values():
+            assert await gob_call(reactor, "127.0.0.1", port, SERVICE.lookup("Algorithm.Sum"),
+                                  [40, 2], tls=False, insecure=False, timeout=10) == 42
+        clients = [await connect(reactor, "127.0.0.1", port, timeout=10)
+                   for port in ports.values()]
+        closed = []
+        for client in clients:
+            d = defer.Deferred()
+            original = client.protocol.connectionLost
+
+            def lost(reason=None, original=original, d=d):
+                original(reason)
+                d.callback(None)
+
+            client.protocol.connectionLost = lost
+            closed.append(d)
+        server.process.send_signal(signal.SIGTERM)
+        # Idle gob connections are closed at once, well inside the 5 s grace period.
+        await defer.gatherResults(closed).addTimeout(4, reactor)
+        server.stop()
+    assert "Server Shut Down" in server.log
