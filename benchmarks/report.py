@@ -2,7 +2,7 @@
 """Regenerate the tables and plots of ``docs/benchmarks.md`` with one command.
 
     .venv/bin/pip install -e '.[bench]'          # matplotlib, for the plots
-    .venv/bin/python benchmarks/report.py         # every workload, 3 runs, sweeps (~30 min)
+    .venv/bin/python benchmarks/report.py         # every workload, 3 runs, sweeps (~25 min)
     .venv/bin/python benchmarks/report.py --quick # 1 run, fewer sweep points (~10 min)
     .venv/bin/python benchmarks/report.py --only amp,jsonrpc --no-sweeps
     .venv/bin/python benchmarks/report.py --from docs/benchmarks/results.json  # re-render only
@@ -284,7 +284,8 @@ def render(data: dict[str, Any]) -> str:
     records = data["records"]
     parts = [
         f"Generated {data['when']} by `benchmarks/report.py {data['argv']}` on {data['machine']}; "
-        f"{data['runs']} run(s) per peer, medians; server pinned to CPU 0, load generator to "
+        f"{data['runs']} run(s) per peer for the table, {data.get('sweep_runs', 1)} per sweep "
+        "point; medians; server pinned to CPU 0, load generator to "
         "CPU 1; other work was running on the machine (see the noise notes of run.py). "
         "Compare ratios within one table, not absolute numbers across machines.",
         "",
@@ -328,6 +329,8 @@ def main() -> int:
     parser.add_argument("--only", help="comma-separated workloads (default: all)")
     parser.add_argument("--no-sweeps", action="store_true")
     parser.add_argument("--sweeps", default="chat,amp,jsonrpc,gobrpc")
+    parser.add_argument("--sweep-runs", type=int, default=1,
+                        help="runs per sweep point and peer (default 1)")
     parser.add_argument("--from", dest="source", help="re-render from a results.json")
     parser.add_argument("--no-doc", action="store_true", help="do not edit docs/benchmarks.md")
     args = parser.parse_args()
@@ -341,11 +344,10 @@ def main() -> int:
             parser.error(f"unknown workload(s): {', '.join(sorted(unknown))}")
         records = measure_tables(workloads, runs)
         if not args.no_sweeps:
-            records += measure_sweeps(args.sweeps.split(","), 1 if args.quick else runs,
-                                      args.quick)
+            records += measure_sweeps(args.sweeps.split(","), args.sweep_runs, args.quick)
         data = {"when": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
                 "argv": " ".join(sys.argv[1:]), "machine": machine(), "runs": runs,
-                "records": records}
+                "sweep_runs": args.sweep_runs, "records": records}
     OUT.mkdir(parents=True, exist_ok=True)
     plots = []
     if plot(data["records"], ["chat"], OUT / "chat-throughput.png",
