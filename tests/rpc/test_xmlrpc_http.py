@@ -392,6 +392,17 @@ def test_bad_http_gets_400_and_others_unaffected(site: XmlRpcSite) -> None:
     assert result_of(responses(transport.value())[0][2]) == 3
 
 
+def test_nothing_read_after_a_400(site: XmlRpcSite) -> None:
+    # Found by hypothesis: more data after the 400 once made twisted.web's channel read
+    # an end of headers for a request line it had refused.
+    _, proto, transport = connect(site)
+    proto.dataReceived(b"\x00\r\n")
+    assert transport.value() == b"HTTP/1.1 400 Bad Request\r\n\r\n"
+    proto.dataReceived(b"\r\n\r\n" + post(SUM))
+    assert transport.value() == b"HTTP/1.1 400 Bad Request\r\n\r\n"
+    assert site.stats.requests == 0
+
+
 def test_abrupt_close_mid_body_then_good_call(site: XmlRpcSite) -> None:
     _, proto, transport = connect(site)
     proto.dataReceived(post(SUM)[:-10])
