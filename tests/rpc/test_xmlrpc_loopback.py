@@ -382,3 +382,37 @@ async def test_slow_reader_is_paused_not_buffered(srv: Server) -> None:
         await assert_still_serving(srv)
     finally:
         sock.close()
+
+
+def sigterm_mid_request(twistd: TwistdProcess, port: int) -> tuple[bytes, bytes]:
+    """SIGTERM while one connection is idle and another is half-way through a request."""
+    idle = socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT)
+    busy = socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT)
+    try:
+        request = post(GOOD)
+        busy.sendall(request[:-10])
+        idle.sendall(post(GOOD))
+        idle.recv(65536)  # answered: both connections are known to the server now
+        twistd.process.send_signal(signal.SIGTERM)
+        twistd.wait_for("stopped listening")
+        idle_rest = idle.recv(65536)  # EOF: the idle connection is closed at once
+        busy.sendall(request[-10:])
+        answer = b""
+        while chunk := busy.recv(65536):
+            answer += chunk
+        return idle_rest, answer
+    finally:
+        idle.close()
+        busy.close()
+
+
+@pytest_twisted.ensureDeferred
+async def test_sigterm_answers_the_request_in_progress() -> None:
+    with TwistdProcess("rpc", "--xmlrpc", "tcp:0:interface=127.0.0.1", "--amp", "none",
+                       "--jsonrpc", "none", "--grpc", "none", "--grace", "10") as twistd:
+        port = await in_thread(twistd.port, "xmlrpc")
+        idle_rest, answer = await in_thread(sigterm_mid_request, twistd, port)
+        assert idle_rest == b""
+        assert answer.startswith(b"HTTP/1.1 200 OK") and b"<int>42</int>" in answer
+        assert b"Connection: close" in answer
+        assert await in_thread(twistd.stop) in (0, -signal.SIGTERM)
