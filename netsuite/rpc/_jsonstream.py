@@ -47,7 +47,12 @@ class RawFloat(float):
         return self
 
 
-_DECODER = json.JSONDecoder(parse_float=RawFloat)
+def _no_constants(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+# NaN / Infinity are not JSON (Go refuses them too); Python's decoder would accept them.
+_DECODER = json.JSONDecoder(parse_float=RawFloat, parse_constant=_no_constants)
 _raw_decode = _DECODER.raw_decode
 
 

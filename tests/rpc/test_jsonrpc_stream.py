@@ -84,6 +84,8 @@ def test_raw_float_keeps_text() -> None:
 
 @pytest.mark.parametrize(("data", "kind"), [
     (b'{"a":1,}', "malformed"),
+    (b'{"a":NaN}', "malformed"),
+    (b'{"a":-Infinity}', "malformed"),
     (b"[1]", "not-an-object"),
     (b"x", "not-an-object"),
     (b'{"a":' + b"[" * 10 + b"]" * 10 + b"}", "too-deep"),
@@ -95,3 +97,11 @@ def test_errors(data: bytes, kind: str) -> None:
         stream.feed(b'{"ok":1}' + data)
     assert e.value.kind == kind
     assert e.value.values == [{"ok": 1}]  # type: ignore[attr-defined]
+
+
+def test_huge_integer_is_an_error_not_a_crash() -> None:
+    """Past Python's integer digit limit (4300) json refuses the number: malformed."""
+    stream = JsonObjectStream()
+    with pytest.raises(JsonStreamError) as e:
+        stream.feed(b'{"a":1' + b"0" * 5000 + b"}")
+    assert e.value.kind == "malformed"
