@@ -416,3 +416,29 @@ async def test_sigterm_answers_the_request_in_progress() -> None:
         assert answer.startswith(b"HTTP/1.1 200 OK") and b"<int>42</int>" in answer
         assert b"Connection: close" in answer
         assert await in_thread(twistd.stop) in (0, -signal.SIGTERM)
+
+
+class _Stalled(protocol.Protocol):
+    """Starts a request and never finishes it."""
+
+    def connectionMade(self) -> None:
+        self.transport.write(b"POST /RPC2 HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n<me")
+
+
+@pytest_twisted.ensureDeferred
+async def test_many_stalled_and_junk_connections_do_not_stall_others(srv: Server) -> None:
+    endpoint = endpoints.TCP4ClientEndpoint(reactor, "127.0.0.1", srv.port)
+    stalled = await defer.gatherResults([
+        endpoint.connect(protocol.Factory.forProtocol(_Stalled)) for _ in range(100)])
+    junk = await defer.gatherResults([
+        endpoint.connect(protocol.Factory.forProtocol(protocol.Protocol)) for _ in range(20)])
+    for index, client in enumerate(junk):
+        client.transport.write(bytes(range(256)) * (index + 1))
+    try:
+        for _ in range(3):
+            assert await call(reactor, "127.0.0.1", srv.port, SUM, [20, 22], tls=False,
+                              insecure=False, timeout=5) == 42
+        assert srv.site.stats.requests == 3
+    finally:
+        for client in [*stalled, *junk]:
+            client.transport.abortConnection()
