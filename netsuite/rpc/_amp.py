@@ -346,6 +346,8 @@ class AmpRpcProtocol(Protocol):
 
     def graceful_close(self) -> None:
         """Shutdown: finish the box being received (if any), answer it, then close."""
+        if self._dead or self._closing:
+            return
         self._closing = True
         if not self._box and not self._buffer:
             self._close()

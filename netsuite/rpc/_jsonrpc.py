@@ -235,22 +235,24 @@ class JsonRpcProtocol(Protocol):
             code = PARSE_ERROR if e.kind in ("malformed", "too-deep") else INVALID_REQUEST
             failure = _Close(f"jsonrpc: {e}", code)
         out: list[str] = []
+        answered = False
         for request in requests:
             try:
                 answer = self._answer(request)
             except _Close as e:
                 failure = e
                 break
+            answered = True
             if answer is not None:
                 out.append(answer)
-            if self._closing:
+            if self._closing:  # shutdown: that was the last request we take
                 break
         if failure is not None:
             out.append(self._error_line(failure.text, failure.code))
             log.info("jsonrpc: dropping {peer}: {reason}", peer=self.peer, reason=failure.text)
         if out:
             self.transport.write(_encode("".join(out)))
-        if failure is not None or (self._closing and not self.stream.partial):
+        if failure is not None or (self._closing and (answered or not self.stream.partial)):
             self._close()
 
     def _error_line(self, text: str, code: int) -> str:
@@ -364,6 +366,8 @@ class JsonRpcProtocol(Protocol):
 
     def graceful_close(self) -> None:
         """Shutdown: answer the request being received (if any), then close."""
+        if self._dead or self._closing:
+            return
         self._closing = True
         if not self.stream.partial:
             self._close()

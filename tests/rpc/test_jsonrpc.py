@@ -237,6 +237,13 @@ def test_slow_reader_pauses_reading_and_graceful_close() -> None:
     protocol.dataReceived(SUM[10:].encode() + SUM.encode())
     assert lines(transport) == ['{"id":0,"result":3,"error":null}']
     assert transport.disconnecting
+    # The next request already partly received is not waited for.
+    protocol, transport = server()
+    protocol.dataReceived(SUM[:10].encode())
+    protocol.graceful_close()
+    protocol.dataReceived(SUM[10:].encode() + SUM[:10].encode())
+    assert lines(transport) == ['{"id":0,"result":3,"error":null}']
+    assert transport.disconnecting
     idle, idle_transport = server()
     idle.graceful_close()
     assert idle_transport.disconnecting
