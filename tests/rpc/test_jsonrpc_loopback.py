@@ -325,3 +325,20 @@ async def test_slow_reader_flood() -> None:
         assert ids == list(range(n))
 
     await check_slow_reader(jsonrpc_factory(SERVICE), burst, probe, answered)
+
+
+@pytest_twisted.ensureDeferred
+async def test_unix_socket_endpoint(tmp_path: Path) -> None:
+    from twisted.internet import reactor
+
+    path = tmp_path / "rpc.sock"
+    port = await listen(f"unix:{path}")
+    try:
+        raw = await endpoints.UNIXClientEndpoint(reactor, str(path)).connect(
+            protocol.Factory.forProtocol(Raw))
+        raw.transport.write(req(5, 2, 3))
+        assert json.loads((await raw.wait_lines(1))[0]) == {"id": 5, "result": 5, "error": None}
+        raw.transport.loseConnection()
+        await raw.closed
+    finally:
+        await port.stopListening()
