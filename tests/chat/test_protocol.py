@@ -383,3 +383,19 @@ def test_errors_counted_by_code(chat: Chat) -> None:
     a = chat.connect()
     a.send("/nope\n/nick bad nick\n/msg ghost hi\n")
     assert chat.stats.errors == {"unknown-command": 1, "bad-nick": 1, "no-such-nick": 1}
+
+
+def test_idle_timeout_zero_means_never() -> None:
+    chat = Chat(idle_timeout=0)
+    a = chat.connect()
+    chat.advance(3600)
+    assert not a.closed
+    assert chat.clock.getDelayedCalls() == []  # no sweep timer at all
+
+
+def test_no_timer_per_connection() -> None:
+    chat = Chat(idle_timeout=5)
+    for _ in range(50):
+        chat.connect()
+    chat.turn()
+    assert len(chat.clock.getDelayedCalls()) == 1  # the room's one idle sweep
