@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import io
 import re
+import zlib
 from typing import Any
 
 from twisted.logger import Logger
@@ -83,12 +84,48 @@ class XmlRpcResource(resource.Resource):
             request.setHeader(b"content-type", b"text/plain; charset=utf-8")
             return b"405 Method Not Allowed: XML-RPC calls are POST requests to /RPC2\n"
         body = request.content.getvalue()
+        encoding = (request.getHeader(b"content-encoding") or b"identity").strip().lower()
+        if encoding != b"identity":
+            if encoding not in (b"gzip", b"x-gzip"):
+                return _refuse(request, http.UNSUPPORTED_MEDIA_TYPE,
+                               "unsupported Content-Encoding (gzip and identity are)")
+            limit = self.dispatcher.limits.max_body
+            try:
+                body = _gunzip(body, limit)
+            except ValueError as e:
+                return _refuse(request, http.BAD_REQUEST, f"bad gzip body: {e}")
+            if body is None:
+                self.dispatcher.stats.too_large += 1
+                request.channel.persistent = False
+                request.setHeader(b"connection", b"close")
+                return _refuse(request, http.REQUEST_ENTITY_TOO_LARGE,
+                               f"request body larger than {limit} bytes once decompressed")
         response, close = self.dispatcher.handle(body)
         request.setHeader(b"content-type", b"text/xml")
         if close or getattr(request.channel, "_graceful", False):
             request.setHeader(b"connection", b"close")
             request.channel.persistent = False
         return response
+
+
+def _refuse(request: server.Request, code: int, text: str) -> bytes:
+    request.setResponseCode(code)
+    request.setHeader(b"content-type", b"text/plain; charset=utf-8")
+    return f"{code} {http.RESPONSES[code].decode()}: {text}\n".encode()
+
+
+def _gunzip(data: bytes, limit: int) -> bytes | None:
+    """The gzip-decoded ``data``; ``None`` past ``limit`` bytes (never inflating further)."""
+    inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+    try:
+        out = inflater.decompress(data, limit + 1)
+    except zlib.error as e:
+        raise ValueError(str(e)) from None
+    if len(out) > limit:
+        return None
+    if not inflater.eof or inflater.unused_data:
+        raise ValueError("truncated or trailing data")
+    return out
 
 
 class _Root(resource.Resource):
@@ -133,7 +170,8 @@ _FAST_PREFIX = b"POST /RPC2 HTTP/1.1\r\n"
 # Header lines the fast path handles: a token name and a value of visible characters.
 _SIMPLE_HEADERS = re.compile(rb"(?:[!#$%&'*+.^_`|~0-9A-Za-z-]+:[ \t]*[\x21-\x7e][\x20-\x7e]*\r\n)*")
 # Headers that need twisted.web's own handling.
-_SLOW_HEADERS = frozenset((b"transfer-encoding", b"expect", b"connection"))
+_SLOW_HEADERS = frozenset((b"transfer-encoding", b"expect", b"connection",
+                           b"content-encoding"))
 
 
 class _XmlRpcChannel(http.HTTPChannel):

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gzip
 import xmlrpc.client
+import zlib
 
 import pytest
 from hypothesis import given, settings
@@ -287,6 +289,35 @@ def test_chunked_body_answered(site: XmlRpcSite) -> None:
     proto.dataReceived(b"POST /RPC2 HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
                        + chunked)
     assert result_of(responses(transport.value())[0][2]) == 3
+
+
+def test_gzip_request_bodies(site: XmlRpcSite) -> None:
+    _, proto, transport = connect(site)
+    proto.dataReceived(post(gzip.compress(SUM), headers=b"Content-Encoding: gzip\r\n"))
+    (answer,) = responses(transport.value())
+    assert result_of(answer[2]) == 3
+    for body, encoding, status in [
+        (zlib.compress(SUM), b"deflate", 415),
+        (b"not gzip", b"gzip", 400),
+        (gzip.compress(SUM)[:-9], b"gzip", 400),
+        (gzip.compress(SUM) + b"junk", b"x-gzip", 400),
+    ]:
+        _, proto, transport = connect(site)
+        proto.dataReceived(post(body, headers=b"Content-Encoding: " + encoding + b"\r\n"))
+        (answer,) = responses(transport.value())
+        assert answer[0] == status, (body, encoding)
+        assert not transport.disconnecting
+
+
+def test_gzip_bomb_refused_without_inflating_it(site: XmlRpcSite) -> None:
+    bomb = gzip.compress(b"<" * (64 * 1024 * 1024))  # 64 MiB in ~64 kB
+    assert len(bomb) < 1024 * 1024
+    _, proto, transport = connect(site)
+    proto.dataReceived(post(bomb, headers=b"Content-Encoding: gzip\r\n"))
+    (answer,) = responses(transport.value())
+    assert answer[0] == 413 and b"once decompressed" in answer[2]
+    assert transport.disconnecting
+    assert site.stats.too_large == 1 and site.stats.requests == 0
 
 
 # -- limits -------------------------------------------------------------------------------

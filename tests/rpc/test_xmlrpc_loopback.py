@@ -442,3 +442,16 @@ async def test_many_stalled_and_junk_connections_do_not_stall_others(srv: Server
     finally:
         for client in [*stalled, *junk]:
             client.transport.abortConnection()
+
+
+def stdlib_gzip_call(url: str) -> int:
+    transport = xmlrpc.client.Transport()
+    transport.encode_threshold = 0  # gzip every request body
+    with xmlrpc.client.ServerProxy(url, transport=transport) as proxy:
+        return proxy.Algorithm.Sum(40, 2)
+
+
+@pytest_twisted.ensureDeferred
+async def test_stdlib_client_gzip_bodies(srv: Server) -> None:
+    assert await in_thread(stdlib_gzip_call, srv.url) == 42
+    assert srv.site.stats.requests == 1 and srv.site.stats.fast_path == 0
