@@ -20,7 +20,7 @@ from collections.abc import Callable
 from typing import Any
 
 import attrs
-from twisted.application.service import IService, MultiService
+from twisted.application.service import IService, MultiService, Service
 from twisted.internet import defer
 from twisted.internet.interfaces import ILoggingContext, IProtocolFactory
 from twisted.logger import Logger
@@ -253,13 +253,20 @@ class RpcService(MultiService):
 
     @defer.inlineCallbacks
     def stopService(self) -> Any:
-        # Stop accepting at once (every child listener), then let open connections finish.
-        yield super().stopService()
+        # Stop accepting at once (every listener), then let open connections finish; other
+        # children (the gRPC server, with its own grace period) stop at the same time.
+        Service.stopService(self)
+        children = list(self)
+        children.reverse()
+        listeners = [c for c in children if isinstance(c, ListenerService)]
+        others = [c for c in children if not isinstance(c, ListenerService)]
+        yield defer.DeferredList([defer.maybeDeferred(c.stopService) for c in listeners])
         open_now = len(self.tracker.protocols)
         if open_now:
             log.info("rpc: stopped listening; {count} connection(s) open, up to {grace}s to "
                      "finish", count=open_now, grace=self.grace)
-        yield self.tracker.close_all(self.grace, self.reactor)
+        yield defer.DeferredList([defer.maybeDeferred(c.stopService) for c in others]
+                                 + [self.tracker.close_all(self.grace, self.reactor)])
 
 
 def _transport_module(name: str) -> Any:

@@ -220,3 +220,41 @@ def test_twistd_grpc_default_skipped_or_served() -> None:
             proc.wait_for(r"grpc: not served \(grpcio or netsuite.rpc._grpc not installed")
         else:
             proc.wait_for(r"grpc")
+
+
+def test_stop_service_runs_other_children_alongside_the_grace_period() -> None:
+    from twisted.application.service import Service
+    from twisted.internet import defer
+    from twisted.internet.testing import MemoryReactorClock, StringTransport
+
+    from netsuite.rpc import SERVICE
+    from netsuite.rpc._jsonrpc import jsonrpc_factory
+    from netsuite.rpc._tap import RpcService
+
+    reactor = MemoryReactorClock()
+    service = RpcService(SERVICE, 5.0, reactor)
+    service.add_listener("jsonrpc", "tcp:0", jsonrpc_factory())
+    slow_stop: defer.Deferred[None] = defer.Deferred()
+
+    class Slow(Service):
+        def stopService(self) -> defer.Deferred[None]:
+            super().stopService()
+            return slow_stop
+
+    slow = Slow()
+    slow.setServiceParent(service)
+    service.startService()
+    busy = service.listeners["jsonrpc"].factory.buildProtocol(None)
+    transport = StringTransport()
+    busy.makeConnection(transport)
+    busy.dataReceived(b'{"method":')
+    stopped = service.stopService()
+    assert not slow.running  # asked to stop at once, not after the grace period
+    assert not stopped.called
+    reactor.advance(5.0)
+    assert transport.disconnected  # aborted when the grace period ran out
+    busy.connectionLost(None)
+    assert not stopped.called
+    slow_stop.callback(None)
+    assert stopped.called
+    assert service.stats.closed_at_shutdown == 1
