@@ -131,6 +131,7 @@ class Room:
         self._waiting: deque[Member] = deque()  # senders paused until the next turn
         self._paused: dict[Member, float] = {}  # members whose socket is full -> since when
         self._flush_call: Any = None
+        self._flush_soon = False  # _flush_call runs this turn (not a delayed notice flush)
         self._sweep_call: Any = None
         self._closed: defer.Deferred[None] | None = None
         self._lingering: set[Member] = set()  # kicked, connection not closed yet
@@ -258,16 +259,21 @@ class Room:
         n = len(self.members) - (sender is not None and sender.in_room)
         self.stats.messages_out += n
         self.budget -= len(data)
+        if self._flush_soon:
+            return
         if urgent or n < self.NOTICE_ROOM:
             self._schedule_now()
         elif self._flush_call is None:
             self._flush_call = self.clock.callLater(self.NOTICE_DELAY, self.flush)
 
     def _schedule_now(self) -> None:
+        if self._flush_soon:
+            return
+        self._flush_soon = True
         call = self._flush_call
         if call is None:
             self._flush_call = self.clock.callLater(0, self.flush)
-        elif call.getTime() > self.clock.seconds():
+        else:
             call.reset(0)
 
     def send(self, member: Member, data: bytes) -> None:
@@ -304,8 +310,7 @@ class Room:
     def wait_for_turn(self, member: Member) -> None:
         """``member`` stopped reading for lack of budget: resume it in a coming turn."""
         self._waiting.append(member)
-        if self._flush_call is None:
-            self._flush_call = self.clock.callLater(0, self.flush)
+        self._schedule_now()
 
     def member_paused(self, member: Member) -> None:
         """``member``'s socket is full (its transport paused it)."""
@@ -360,6 +365,7 @@ class Room:
     def flush(self) -> None:
         """Deliver this turn's output, then let waiting senders continue (next turn)."""
         self._flush_call = None
+        self._flush_soon = False
         self._deliver_all()
         self._new_turn()
         waiting = self._waiting
@@ -370,9 +376,10 @@ class Room:
             if member.in_room:
                 member.resume_input()  # waits again (wait_for_turn) if the budget runs out
         if waiting and self._flush_call is None:
-            # congested: look again when a member drains (member_resumed) or a while later
-            delay = 0 if self.budget > 0 else 0.05
-            self._flush_call = self.clock.callLater(delay, self.flush)
+            if self.budget > 0:
+                self._schedule_now()
+            else:  # congested: look again when a member drains (member_resumed) or soon
+                self._flush_call = self.clock.callLater(0.05, self.flush)
 
     def _deliver_all(self) -> None:
         seg_from, seg_data = self._seg_from, self._seg_data
@@ -440,6 +447,7 @@ class Room:
         if self._flush_call is not None and self._flush_call.active():
             self._flush_call.cancel()
             self._flush_call = None
+            self._flush_soon = False
         if done.called:
             return done
         timer = self.clock.callLater(self.limits.shutdown_timeout, self._abort_all, leaving)
