@@ -21,12 +21,12 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any
 
-import attrs
 from twisted.internet import defer
 from twisted.logger import Logger
 
+from netsuite.chat._model import Member, RoomLimits, Stats
 from netsuite.chat._wire import is_valid_nick
 
 __all__ = ["Member", "Room", "RoomLimits", "Stats"]
@@ -34,73 +34,6 @@ __all__ = ["Member", "Room", "RoomLimits", "Stats"]
 log = Logger()
 
 _MiB = 1024 * 1024
-
-
-@attrs.define
-class Stats:
-    """Plain counters of one chat server (read by the metrics exporter).
-
-    ``clients`` is a gauge (members connected now); the rest only grow.  ``messages_in``
-    counts lines received (messages and commands), ``messages_out`` events queued for
-    delivery (a room message to 49 others counts 49), ``bytes_in``/``bytes_out`` bytes
-    read from and written to clients.  ``drops`` counts departures by reason: ``quit``,
-    ``disconnected``, ``idle-timeout``, ``slow-consumer``, ``flood``, ``line-too-long``,
-    ``shutdown``, and ``max-clients`` for connections turned away.  ``errors`` counts
-    ``ERR`` lines sent, by code.
-    """
-
-    clients: int = 0
-    connections: int = 0
-    messages_in: int = 0
-    messages_out: int = 0
-    bytes_in: int = 0
-    bytes_out: int = 0
-    drops: dict[str, int] = attrs.field(factory=dict)
-    errors: dict[str, int] = attrs.field(factory=dict)
-
-    def error(self, code: str) -> None:
-        """Count one ``ERR`` line with ``code``."""
-        self.errors[code] = self.errors.get(code, 0) + 1
-
-    def dropped(self, reason: str) -> None:
-        """Count one departure for ``reason``."""
-        self.drops[reason] = self.drops.get(reason, 0) + 1
-
-
-@attrs.frozen
-class RoomLimits:
-    """The configurable limits (PROTOCOLS.md section 1); each has a ``twistd chat`` option."""
-
-    max_line: int = 4096
-    idle_timeout: float = 60.0  # 0 = never
-    max_backlog: int = _MiB
-    flood: int = 0  # messages per second per client, 0 = off
-    flood_drop_after: float = 10.0
-    max_clients: int = 10000
-    shutdown_timeout: float = 5.0
-    #: A member paused (its socket full) for longer than this no longer holds back input.
-    congestion_grace: float = 2.0
-
-
-class Member(Protocol):
-    """What the room needs from a member (``ChatProtocol`` implements it)."""
-
-    nick: str
-    key: str
-    last_seen: float
-    waiting: bool
-    hold: float
-    hold_stamp: float
-    mark: int
-    direct: list[bytes] | None
-    in_room: bool
-
-    def set_nick(self, nick: str) -> None: ...
-    def deliver(self, data: bytes) -> None: ...
-    def close_after(self, data: bytes) -> None: ...
-    def abort(self) -> None: ...
-    def describe(self) -> str: ...
-    def resume_input(self) -> bool: ...
 
 
 class Room:
