@@ -258,7 +258,7 @@ class ChatProtocol:
             except UnicodeDecodeError:
                 self._error("bad-encoding", "line is not valid UTF-8 (dropped)")
                 return
-        if room.limits.flood and self._flooding():
+        if room.limits.flood and not _is_ping(line) and self._flooding():
             return
         if line[:1] != b"/":
             if line:
@@ -335,6 +335,11 @@ class ChatProtocol:
 
     def _cmd_help(self, arg: bytes) -> None:
         self.room.send(self, HELP)
+
+
+def _is_ping(line: bytes) -> bool:
+    """``/ping`` or ``/ping TOKEN`` (heartbeats do not count against ``--flood``)."""
+    return line[:5].lower() == b"/ping" and (len(line) == 5 or line[5:6] == b" ")
 
 
 _COMMANDS = {

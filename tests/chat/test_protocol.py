@@ -399,3 +399,15 @@ def test_no_timer_per_connection() -> None:
         chat.connect()
     chat.turn()
     assert len(chat.clock.getDelayedCalls()) == 1  # the room's one idle sweep
+
+
+def test_heartbeats_do_not_count_against_flood() -> None:
+    chat = Chat(flood=1)
+    a, b = chat.connect("a"), chat.connect("b")
+    chat.advance(1 - chat.clock.seconds() % 1)
+    a.take(), b.take()
+    a.send("/ping\nhello\n/PING x\n")
+    assert a.take() == ["PONG", "PONG x"]
+    assert b.take() == ["MSG a hello"]
+    a.send("/who\n")  # other commands do count
+    assert a.take()[0].startswith("ERR flood ")
