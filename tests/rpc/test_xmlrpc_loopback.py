@@ -455,3 +455,13 @@ def stdlib_gzip_call(url: str) -> int:
 async def test_stdlib_client_gzip_bodies(srv: Server) -> None:
     assert await in_thread(stdlib_gzip_call, srv.url) == 42
     assert srv.site.stats.requests == 1 and srv.site.stats.fast_path == 0
+
+
+@pytest_twisted.ensureDeferred
+async def test_our_client_over_ipv6() -> None:
+    srv = await listen(xmlrpc_factory(SERVICE), r"tcp6:0:interface=\:\:1")
+    try:
+        assert await call(reactor, "::1", srv.port, SKILL, ["J", "G"], tls=False,
+                          insecure=False, timeout=TIMEOUT) == "Skill1:J，Skill2G"
+    finally:
+        await close(srv)
