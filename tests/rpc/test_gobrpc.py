@@ -522,3 +522,80 @@ async def test_twistd_serves_gob_on_both_listeners_and_closes_them_on_sigterm() 
         await defer.gatherResults(closed).addTimeout(4, reactor)
         server.stop()
     assert "Server Shut Down" in server.log
+
+
+def test_client_matches_answers_by_seq_in_any_order() -> None:
+    from netsuite.rpc import RpcError
+    from netsuite.rpc._gob_client import GobClientProtocol, args_type
+    from netsuite.rpc._gobrpc import RESPONSE
+
+    client = GobClientProtocol(raw=True)
+    client.makeConnection(StringTransport())
+    sum_method = SERVICE.lookup("Algorithm.Sum")
+    calls = [client.call("Algorithm.Sum", args_type(sum_method), {"X": i, "Y": 0})
+             for i in range(3)]
+    results: dict[int, object] = {}
+    for i, d in enumerate(calls):
+        d.addBoth(lambda r, i=i: results.__setitem__(i, r))
+    enc = Encoder()
+    answers_out = (enc.encode(RESPONSE, {"ServiceMethod": "Algorithm.Sum", "Seq": 2})
+                   + enc.encode(INT, 20)
+                   + enc.encode(RESPONSE, {"ServiceMethod": "Algorithm.Sum", "Seq": 0,
+                                           "Error": "nope"})
+                   + enc.encode(INVALID_REQUEST, {})
+                   + enc.encode(RESPONSE, {"ServiceMethod": "Algorithm.Sum", "Seq": 1})
+                   + enc.encode(INT, 10))
+    client.dataReceived(answers_out)
+    assert results[2] == 20 and results[1] == 10
+    assert results[0].check(RpcError) and str(results[0].value) == "nope"
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.integers(min_value=1, max_value=80), max_size=12))
+def test_sniffer_any_split_gives_the_same_answers(cuts) -> None:
+    data = b"CONNECT /_goRPC_ HTTP/1.0\r\nHost: x\r\n\r\n" + GOLDEN["request_sum"][1]
+    _, http, protocol, transport = sniffed()
+    last = 0
+    for point in [*sorted(set(cuts)), len(data)]:
+        protocol.dataReceived(data[last:point])
+        last = max(last, point)
+    out = transport.value()
+    assert out.startswith(CONNECTED) and http.built == []
+    assert [b for _, b in answers(out[len(CONNECTED) :])] == [3, 295]
+
+
+@pytest_twisted.ensureDeferred
+async def test_connect_on_a_tls_xmlrpc_port(tls_files) -> None:
+    from netsuite.rpc._xmlrpc import xmlrpc_factory
+
+    factory = with_go_http_connect(xmlrpc_factory(SERVICE, reactor=reactor), SERVICE)
+    port = await endpoints.serverFromString(
+        reactor, tls_files.server_description()).listen(factory)
+    try:
+        assert await gob_call(reactor, "127.0.0.1", port.getHost().port,
+                              SERVICE.lookup("Programmer.GetSkill"), ["a", "b"], tls=True,
+                              insecure=True, timeout=10) == "Skill1:a，Skill2b"
+    finally:
+        await port.stopListening()
+
+
+def test_netsuite_call_gob_end_to_end() -> None:
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from tests.helpers import TwistdProcess
+
+    netsuite = str(Path(sys.executable).with_name("netsuite"))
+    with TwistdProcess("rpc", "--xmlrpc", "tcp:0:interface=127.0.0.1",
+                       "--gob", "tcp:0:interface=127.0.0.1", "--amp", "none",
+                       "--jsonrpc", "none", "--grpc", "none") as server:
+        for label in ("xmlrpc", "gob"):
+            target = f"127.0.0.1:{server.port(label)}"
+            ok = subprocess.run([netsuite, "call", "gob", target, "Algorithm.Sum", "1", "2"],
+                                capture_output=True, text=True, timeout=30)
+            assert (ok.returncode, ok.stdout) == (0, "3\n")
+        overflow = subprocess.run([netsuite, "call", "gob", target, "Algorithm.Sum",
+                                   str(2**63 - 1), "1"], capture_output=True, text=True,
+                                  timeout=30)
+        assert overflow.returncode == 1 and "overflow" in overflow.stderr

@@ -258,3 +258,23 @@ def test_port_in_use_stops_start_up(extra) -> None:
             capture_output=True, text=True, timeout=60)
     assert done.returncode == 1
     assert f"grpc cannot listen on tcp:{port}" in done.stdout + done.stderr
+
+
+def test_netsuite_call_grpc_end_to_end() -> None:
+    import subprocess
+    import sys
+
+    netsuite = str(Path(sys.executable).with_name("netsuite"))
+    with twistd_grpc() as server:
+        target = f"127.0.0.1:{server.port('grpc')}"
+        ok = subprocess.run([netsuite, "call", "grpc", target, "Algorithm.Sum", "1", "2"],
+                            capture_output=True, text=True, timeout=30)
+        assert (ok.returncode, ok.stdout) == (0, "3\n")
+        skill = subprocess.run([netsuite, "call", "grpc", target, "Programmer.GetSkill", "J",
+                                "G"], capture_output=True, text=True, timeout=30)
+        assert skill.stdout == '"Skill1:J，Skill2G"\n'
+        overflow = subprocess.run([netsuite, "call", "grpc", target, "Algorithm.Sum",
+                                   str(2**63 - 1), "1"], capture_output=True, text=True,
+                                  timeout=30)
+        assert overflow.returncode == 1
+        assert "OUT_OF_RANGE" in overflow.stderr and len(overflow.stderr.splitlines()) == 1
