@@ -599,3 +599,61 @@ def test_netsuite_call_gob_end_to_end() -> None:
                                    str(2**63 - 1), "1"], capture_output=True, text=True,
                                   timeout=30)
         assert overflow.returncode == 1 and "overflow" in overflow.stderr
+
+
+@pytest_twisted.ensureDeferred
+async def test_client_that_never_reads_is_paused_not_buffered() -> None:
+    import socket
+
+    from twisted.internet import task
+
+    served_protocols: list[GobRpcProtocol] = []
+    factory = gob_factory(SERVICE)
+    build = factory.buildProtocol
+
+    def build_small(addr):
+        protocol = build(addr)
+        made = protocol.connectionMade
+
+        def connection_made():
+            protocol.transport.socket.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 8192)
+            made()
+
+        protocol.connectionMade = connection_made
+        served_protocols.append(protocol)
+        return protocol
+
+    factory.buildProtocol = build_small
+    port = await endpoints.serverFromString(reactor, "tcp:0:interface=127.0.0.1").listen(factory)
+
+    class Flooder(Protocol):
+        def connectionMade(self) -> None:
+            self.transport.socket.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            self.transport.pauseProducing()  # never reads an answer
+
+    try:
+        flooder = await endpoints.TCP4ClientEndpoint(
+            reactor, "127.0.0.1", port.getHost().port).connect(Factory.forProtocol(Flooder))
+        enc = Encoder()
+        flood = b"".join(request(enc, "Algorithm.Sum", i, ARGS, {"X": i, "Y": 1})
+                         for i in range(30_000))
+        flooder.transport.write(flood)
+        [server] = served_protocols
+        for _ in range(100):  # wait (at most 5 s) for the server to stop reading
+            await task.deferLater(reactor, 0.05, lambda: None)
+            if server.transport.producerPaused:
+                break
+        assert server.transport.producerPaused
+        # Paused means no more reading: no progress while the client still does not read.
+        calls = server.stats.calls
+        await task.deferLater(reactor, 0.5, lambda: None)
+        assert server.stats.calls == calls < 30_000
+        unsent = len(server.transport.dataBuffer) + server.transport._tempDataLen
+        assert unsent < 256 * 1024  # bounded, though 30,000 calls' answers were asked for
+        # Everyone else is still served.
+        assert await gob_call(reactor, "127.0.0.1", port.getHost().port,
+                              SERVICE.lookup("Algorithm.Sum"), [2, 2], tls=False,
+                              insecure=False, timeout=10) == 4
+        flooder.transport.abortConnection()
+    finally:
+        await port.stopListening()
