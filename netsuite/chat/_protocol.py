@@ -312,7 +312,7 @@ class ChatProtocol:
 
     def _cmd_msg(self, arg: bytes) -> None:
         name, _, text = arg.partition(b" ")
-        if not name or not text:
+        if not name or not text.strip():
             self.room.send(self, b"INFO usage: /msg NAME TEXT\n")
             return
         target = self.room.find(name.decode("utf-8"))
@@ -322,7 +322,7 @@ class ChatProtocol:
         self.room.send(target, b"PRIV " + self.nick.encode() + b" " + text + b"\n")
 
     def _cmd_me(self, arg: bytes) -> None:
-        if not arg:
+        if not arg.strip():
             self.room.send(self, b"INFO usage: /me TEXT\n")
             return
         self.room.broadcast(self, b"ACTION " + self.nick.encode() + b" " + arg + b"\n")

@@ -411,3 +411,10 @@ def test_heartbeats_do_not_count_against_flood() -> None:
     assert b.take() == ["MSG a hello"]
     a.send("/who\n")  # other commands do count
     assert a.take()[0].startswith("ERR flood ")
+
+
+def test_blank_action_and_private_text_get_usage(chat: Chat) -> None:
+    a, b, _ = three(chat)
+    a.send("/me   \n/msg bob   \n")
+    assert a.take() == ["INFO usage: /me TEXT", "INFO usage: /msg NAME TEXT"]
+    assert b.take() == []
