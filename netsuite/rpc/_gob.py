@@ -53,6 +53,7 @@ __all__ = [
     "GobError",
     "GobType",
     "Map",
+    "Opaque",
     "Slice",
     "Struct",
     "StructValue",

@@ -25,6 +25,7 @@ from netsuite.rpc._gob import (
     Field,
     GobError,
     Map,
+    Opaque,
     Slice,
     Struct,
     decode_int,
@@ -81,6 +82,12 @@ EVERYTHING_GO = bytes.fromhex(
 LIST_GO = bytes.fromhex(
     "22ff9b030101044e6f646501ff9c00010201015601040001044e65787401ff9c0000000dff9c010201010401"
     "0106000000"
+)
+
+# struct{ When time.Time }: a GobEncoder field, whose type is defined after its user.
+MARSHALER_GO = bytes.fromhex(
+    "16ff9d030102ff9e00010101045768656e01ffa000000010ff9f0501010454696d6501ffa000000014ff9e01"
+    "0f010000000ec28be77000000000ffff00"
 )
 
 
@@ -406,3 +413,19 @@ def test_type_definitions_are_bounded_in_bytes_per_stream() -> None:
     dec = Decoder(max_type_bytes=len(definition) - 5)
     with pytest.raises(GobError, match="exceed"):
         list(dec.messages(definition))
+
+
+@pytest.mark.parametrize("kind", ["GobEncoder", "BinaryMarshaler", "TextMarshaler"])
+def test_marshaler_types_travel_as_bytes(kind) -> None:
+    t = Struct("Event", (Field("When", Opaque("time.Time", kind)), Field("N", INT)))
+    enc = Encoder()
+    stream = enc.encode(t, {"When": b"\x01\x00\x0e", "N": 2})
+    [(gob_type, value)] = list(Decoder().messages(stream))
+    assert value == {"When": b"\x01\x00\x0e", "N": 2}
+    assert gob_type.fields[0].type == Opaque("time.Time", kind)
+
+
+def test_go_gob_encoder_field_decodes_as_bytes() -> None:
+    [(gob_type, value)] = list(Decoder().messages(MARSHALER_GO))
+    assert value == {"When": bytes.fromhex("010000000ec28be77000000000ffff")}
+    assert gob_type.fields[0].type == Opaque("Time", "GobEncoder")

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import TwistdProcess
-from tests.rpc.test_gob import EVERYTHING_GO, GOLDEN, LIST_GO
+from tests.rpc.test_gob import EVERYTHING_GO, GOLDEN, LIST_GO, MARSHALER_GO
 
 GO_DIR = Path(__file__).parent / "go"
 GO = shutil.which("go")
@@ -75,3 +75,4 @@ def test_go_prints_the_golden_vectors(go_bin) -> None:
         assert bytes.fromhex(printed[name]) == data, name
     assert bytes.fromhex(printed["everything"]) == EVERYTHING_GO
     assert bytes.fromhex(printed["list"]) == LIST_GO
+    assert bytes.fromhex(printed["marshaler"]) == MARSHALER_GO

@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net/rpc"
+	"time"
 )
 
 type Args struct{ X, Y int }
@@ -64,6 +65,7 @@ func main() {
 		M: map[string]int{"k": 1}, In: Inner{"x", []int{1}}, Ps: []Inner{{}, {"y", nil}}})
 	dump("zero_everything", Everything{})
 	dump("list", Node{1, &Node{2, &Node{3, nil}}})
+	dump("marshaler", struct{ When time.Time }{time.Date(2009, 11, 10, 23, 0, 0, 0, time.UTC)})
 	dump("uints", uint64(0), uint64(127), uint64(128), uint64(256), uint64(1<<64-1))
 	dump("ints", int64(0), int64(-1), int64(1), int64(-129), int64(1<<63-1), int64(-1<<63))
 }
