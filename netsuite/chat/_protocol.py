@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from twisted.internet.interfaces import IProtocol, IPushProducer
+from twisted.internet.interfaces import IHalfCloseableProtocol, IProtocol, IPushProducer
 from twisted.internet.protocol import Factory
 from zope.interface import implementer
 
@@ -37,7 +37,7 @@ HELP = (
 )
 
 
-@implementer(IProtocol, IPushProducer)
+@implementer(IProtocol, IHalfCloseableProtocol, IPushProducer)
 class ChatProtocol:
     """One client connection (kept small: ``__slots__``, no per-connection timers)."""
 
@@ -113,6 +113,18 @@ class ChatProtocol:
         self._queue = None
         self._buf = b""
         self.room.connection_lost(self)
+
+    def readConnectionLost(self) -> None:
+        """The client has finished sending (half-close, e.g. ``printf '/who\\n' | nc``):
+        it gets the answers to what it sent, then the connection closes; the others see
+        ``PART NICK disconnected``."""
+        if self.in_room:
+            self.room.kick(self, "disconnected", bye=False)
+        else:
+            self.transport.loseConnection()
+
+    def writeConnectionLost(self) -> None:
+        self.transport.loseConnection()
 
     def logPrefix(self) -> str:
         return "ChatProtocol"

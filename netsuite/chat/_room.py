@@ -123,16 +123,18 @@ class Room:
             closed, self._closed = self._closed, None
             closed.callback(None)
 
-    def kick(self, member: Member, reason: str, detail: str = "") -> None:
+    def kick(self, member: Member, reason: str, detail: str = "", bye: bool = True) -> None:
         """Send ``member`` everything it is owed plus ``BYE REASON``, close it, announce it.
 
         The others get ``PART NICK REASON`` (plus ``detail``, the text of a ``/quit``).
+        ``bye=False`` sends no ``BYE`` (the client has stopped sending: end of its input).
         """
         if not member.in_room:
             return
         pending = self._take(member)
-        pending.append(b"BYE " + reason.encode() + b"\n")
-        self.stats.messages_out += 1
+        if bye:
+            pending.append(b"BYE " + reason.encode() + b"\n")
+            self.stats.messages_out += 1
         self.leave(member, reason, detail)
         self._lingering.add(member)
         member.close_after(b"".join(pending))

@@ -183,3 +183,26 @@ def test_protocol_instances_are_small() -> None:
 
 
 pytestmark = pytest.mark.timeout(60)
+
+
+@pytest_twisted.ensureDeferred
+async def test_half_closed_client_still_gets_its_answers() -> None:
+    factory, port = await listen()
+    watcher = await connect(port, "w")
+
+    def scripted() -> bytes:
+        with socket.create_connection(("127.0.0.1", port.getHost().port), timeout=10) as s:
+            s.sendall(b"/nick script\n/who\n")
+            s.shutdown(socket.SHUT_WR)  # like `printf ... | nc -N`
+            data = b""
+            while chunk := s.recv(4096):
+                data += chunk
+            return data
+
+    from twisted.internet import threads
+
+    data = await threads.deferToThread(scripted)
+    assert b"WHO w script\n" in data
+    await watcher.wait_for(lambda line: line == "PART script disconnected")
+    assert factory.stats.clients == 1
+    await close_all(port, watcher)

@@ -418,3 +418,13 @@ def test_blank_action_and_private_text_get_usage(chat: Chat) -> None:
     a.send("/me   \n/msg bob   \n")
     assert a.take() == ["INFO usage: /me TEXT", "INFO usage: /msg NAME TEXT"]
     assert b.take() == []
+
+
+def test_half_close_gets_answers_then_closes(chat: Chat) -> None:
+    a, b, _ = three(chat)
+    a.send("/who\nbye all\n", turn=False)
+    a.protocol.readConnectionLost()  # the client shut down its sending side
+    chat.turn()
+    assert a.take() == ["WHO alice bob carol"]
+    assert a.closed and not a.transport.aborted
+    assert b.take() == ["MSG alice bye all", "PART alice disconnected"]
