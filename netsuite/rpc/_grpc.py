@@ -11,9 +11,10 @@ signature the same way (parameters are fields 1, 2, ... in order, ``int64`` or `
 the reply has one field 1 named after the result): nothing here knows the book's methods.
 
 Hosting: with twistd's default reactor the server is grpcio's own thread-pool server
-(``grpc.server``; handlers run in its worker threads); with ``twistd --reactor=asyncio``
-it is ``grpc.aio``, running on the reactor's asyncio loop.  Both use one servicer function
-per method, which calls :meth:`Registry.call` (``transport="grpc"``).
+(``grpc.server``; handlers run in its worker threads, one call at a time); with
+``twistd --reactor=asyncio`` it is ``grpc.aio``, running on the reactor's asyncio loop.
+Both use one servicer function per method, which calls :meth:`Registry.call`
+(``transport="grpc"``).
 
 Errors: bad parameters ``INVALID_ARGUMENT``, overflow ``OUT_OF_RANGE``, another
 application error ``FAILED_PRECONDITION``, an unknown method ``UNIMPLEMENTED`` (grpcio's
@@ -29,6 +30,7 @@ new calls at once and lets calls in progress finish for up to ``grace`` seconds.
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -220,11 +222,17 @@ def _servicer(registry: Registry, entry: GrpcMethod, stats: GrpcStats, asynchron
         return handle_async
 
     def handle(request: Any, context: Any) -> Any:
-        reply, code, details = run(request)
+        # grpcio's worker threads take turns: the registry, its observers and the counters
+        # then never see two gRPC calls at once (the calls hold the GIL anyway).
+        with _CALL_LOCK:
+            reply, code, details = run(request)
         if code is not None:
             context.abort(code, details)
         return reply
     return handle
+
+
+_CALL_LOCK = threading.Lock()
 
 
 @attrs.frozen
