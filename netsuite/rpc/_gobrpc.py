@@ -23,8 +23,9 @@ Go's ``405 must CONNECT`` (and a close), and anything else goes to the HTTP fact
 
 Limits: a gob message larger than ``max_message`` (1 MiB) is refused before it is buffered;
 nesting beyond 100 levels, malformed data, a header that is not a Request, or more than 1024
-type definitions close the connection (logged with the reason).  When the body of an already
-decoded request is too large, the caller first gets a ``Response`` with that error.  The
+type definitions close the connection (logged with the reason).  When it is the body of an
+already decoded request that is bad (too large, malformed), its caller first gets a
+``Response`` with that error.  The
 server stops reading from a client that does not read its answers (TCP back-pressure), so
 its unsent output stays bounded.
 """
@@ -152,10 +153,6 @@ class GobStats:
     protocol_errors: int = 0
 
 
-class _HeaderTooBig(GobError):
-    """A request body larger than the limit arrived after its header was decoded."""
-
-
 @implementer(IPushProducer)
 class GobRpcProtocol(Protocol):
     """One net/rpc gob connection: requests in, responses out, in arrival order."""
@@ -232,12 +229,7 @@ class GobRpcProtocol(Protocol):
         out: list[bytes] = []
         try:
             while True:
-                try:
-                    found = split_message(buf, pos, self.max_message)
-                except GobError as e:
-                    if self._pending is not None:
-                        raise _HeaderTooBig(str(e)) from None
-                    raise
+                found = split_message(buf, pos, self.max_message)
                 if found is None:
                     break
                 start, pos = found
@@ -371,7 +363,8 @@ class GobRpcProtocol(Protocol):
     def _fail(self, error: GobError, out: list[bytes]) -> None:
         """Answer what can be answered, then close: the stream can no longer be trusted."""
         self.stats.protocol_errors += 1
-        if isinstance(error, _HeaderTooBig) and self._pending is not None:
+        if self._pending is not None:
+            # The header was read: its caller learns why, as Go's server would tell it.
             name, seq = self._pending
             self._pending = None
             self._respond_error(name, seq, f"rpc: request body refused: {error}", out)

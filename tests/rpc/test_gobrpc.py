@@ -657,3 +657,13 @@ async def test_client_that_never_reads_is_paused_not_buffered() -> None:
         flooder.transport.abortConnection()
     finally:
         await port.stopListening()
+
+
+def test_malformed_body_gets_an_error_answer_then_close() -> None:
+    protocol, transport = served()
+    enc = Encoder()
+    header = enc.encode(REQUEST, {"ServiceMethod": "Algorithm.Sum", "Seq": 4})
+    protocol.dataReceived(header + b"\x03\x04\x00\xff")  # an int cut short
+    [(answer, _)] = answers(transport.value())
+    assert answer["Seq"] == 4 and answer["Error"].startswith("rpc: request body refused")
+    assert transport.disconnecting
