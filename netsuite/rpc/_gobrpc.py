@@ -97,6 +97,18 @@ _STRING_BODY = encode_int(STRING.id) + b"\x00"
 _REQUEST_FIELDS = [("ServiceMethod", STRING), ("Seq", UINT)]
 
 
+def _bytes_needed(rest: bytes) -> int:
+    """How many bytes the incomplete message starting ``rest`` needs in all (its count and
+    payload; or one more byte while the count itself is incomplete)."""
+    first = rest[0]
+    if first < 0x80:
+        return 1 + first
+    n = 256 - first
+    if len(rest) < 1 + n:
+        return 1 + n
+    return 1 + n + int.from_bytes(rest[1 : 1 + n], "big")
+
+
 def _skip_type_id(payload: bytes) -> bytes:
     """``payload`` after its leading type id."""
     return payload[decode_int(payload, 0)[1]:]
@@ -167,7 +179,9 @@ class GobRpcProtocol(Protocol):
         self.label = label
         self._decoder = Decoder(max_depth=max_depth)
         self._encoder = Encoder()
-        self._buffer = b""
+        self._pieces: list[bytes] = []  # bytes received but not yet parsed
+        self._held = 0  # their length
+        self._wanted = 0  # the length at which parsing can make progress
         self._pending: tuple[str, int] | None = None  # header read, body awaited
         self._prefixes: dict[str, bytes] = {}
         self._header_id = b""  # the encoded type id of the client's rpc.Request, once seen
@@ -203,7 +217,7 @@ class GobRpcProtocol(Protocol):
             return
         self._closed = True
         self.stats.connections_open -= 1
-        self._buffer = b""
+        self._pieces = []
         self.transport.unregisterProducer()
         self.transport.loseConnection()
 
@@ -220,11 +234,22 @@ class GobRpcProtocol(Protocol):
     def dataReceived(self, data: bytes) -> None:
         if self._closed:
             return
-        buf = self._buffer + data if self._buffer else data
-        if self._sniff:
-            buf = self._skip_connect(buf)
-            if buf is None:
+        if self._pieces:
+            # Part of a message is held: keep adding until it can be complete, so a message
+            # trickling in byte by byte costs linear, not quadratic, copying.
+            self._pieces.append(data)
+            self._held += len(data)
+            if self._held < self._wanted:
                 return
+            buf = b"".join(self._pieces)
+            self._pieces = []
+        else:
+            buf = data
+        if self._sniff:
+            skipped = self._skip_connect(buf)
+            if skipped is None:
+                return
+            buf = skipped
         pos = 0
         out: list[bytes] = []
         try:
@@ -235,12 +260,19 @@ class GobRpcProtocol(Protocol):
                 start, pos = found
                 self._message(buf[start:pos], out)
         except GobError as e:
-            self._buffer = b""
             self._fail(e, out)
             return
-        self._buffer = buf[pos:]
+        if pos < len(buf):
+            rest = buf[pos:]
+            self._hold(rest, _bytes_needed(rest))
         if out:
             self.transport.write(b"".join(out))
+
+    def _hold(self, rest: bytes, wanted: int) -> None:
+        """Keep ``rest`` until ``wanted`` bytes (in all) have arrived."""
+        self._pieces = [rest]
+        self._held = len(rest)
+        self._wanted = wanted
 
     def _skip_connect(self, buf: bytes) -> bytes | None:
         """On a raw listener, also accept (and answer) Go's HTTP CONNECT preamble.
@@ -254,7 +286,7 @@ class GobRpcProtocol(Protocol):
             self._sniff = False
             return buf
         if len(probe) < 8:
-            self._buffer = buf
+            self._hold(buf, 8)
             return None
         line_end = buf.find(b"\n")
         head_end = _end_of_head(buf, line_end + 1) if line_end >= 0 else None
@@ -262,7 +294,7 @@ class GobRpcProtocol(Protocol):
             if len(buf) > MAX_SNIFF:
                 self._fail(GobError("over-long CONNECT request"), [])
             else:
-                self._buffer = buf
+                self._hold(buf, len(buf) + 1)
             return None
         self._sniff = False
         if buf[:line_end].rstrip(b"\r").split(b" ")[1:2] != [GOB_RPC_PATH]:
@@ -270,7 +302,6 @@ class GobRpcProtocol(Protocol):
             self._fail(GobError("CONNECT to a path other than /_goRPC_"), [])
             return None
         self.transport.write(CONNECTED)
-        self._buffer = b""
         return buf[head_end:]
 
     # -- messages

@@ -667,3 +667,13 @@ def test_malformed_body_gets_an_error_answer_then_close() -> None:
     [(answer, _)] = answers(transport.value())
     assert answer["Seq"] == 4 and answer["Error"].startswith("rpc: request body refused")
     assert transport.disconnecting
+
+
+def test_message_trickling_in_byte_by_byte_is_answered() -> None:
+    protocol, transport = served()
+    enc = Encoder()
+    data = request(enc, "Programmer.GetSkill", 1, SKILL_ARGS, {"Java": "x" * 50_000, "Go": "y"})
+    for i in range(len(data)):  # linear work: pieces are joined once the message can be whole
+        protocol.dataReceived(data[i : i + 1])
+    [(header, skill)] = answers(transport.value())
+    assert header["Seq"] == 1 and skill == "Skill1:" + "x" * 50_000 + "，Skill2y"
