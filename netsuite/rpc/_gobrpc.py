@@ -151,7 +151,8 @@ def _fast_header(payload: bytes, pos: int) -> tuple[str, int]:
 
 @attrs.define
 class GobStats:
-    """Plain counters of the gob transport (both listeners share one instance).
+    """Plain counters of one gob listener (``factory.stats``; pass one instance to both
+    factories to count them together).
 
     ``connections_open`` / ``connections_total``: gob connections now / since start;
     ``calls``: requests answered; ``call_errors``: answered with ``Response.Error`` set;
