@@ -130,6 +130,15 @@ def _parse_str(value: bytes) -> str:
     return value.decode("utf-8")
 
 
+def _no_delay(transport: Any) -> None:
+    """Answers go out as soon as written (TCP_NODELAY), as Go's servers do: with Nagle, the
+    answers to pipelined calls wait for the peer's delayed ACK."""
+    try:
+        transport.setTcpNoDelay(True)
+    except (AttributeError, NotImplementedError, OSError):
+        pass  # not TCP (a UNIX socket)
+
+
 class _Command:
     """What the responder needs to run one method: argument keys and parsers, result key."""
 
@@ -203,6 +212,7 @@ class AmpRpcProtocol(Protocol):
     def connectionMade(self) -> None:
         self.peer = describe_address(self.transport.getPeer())
         self.transport.registerProducer(self, True)
+        _no_delay(self.transport)
         log.debug("amp: connection from {peer}", peer=self.peer)
 
     # IPushProducer: the transport tells us when its send buffer is full / drained.

@@ -85,6 +85,15 @@ APPLICATION_ERROR = -32000
 _GO_TYPES = {int: "int", str: "string"}
 
 
+def _no_delay(transport: Any) -> None:
+    """Answers go out as soon as written (TCP_NODELAY), as Go's servers do: with Nagle, the
+    answers to pipelined calls wait for the peer's delayed ACK."""
+    try:
+        transport.setTcpNoDelay(True)
+    except (AttributeError, NotImplementedError, OSError):
+        pass  # not TCP (a UNIX socket)
+
+
 class _Refused(Exception):
     """A request answered with an error: Go's text, and the JSON-RPC 2.0 code."""
 
@@ -212,6 +221,7 @@ class JsonRpcProtocol(Protocol):
     def connectionMade(self) -> None:
         self.peer = describe_address(self.transport.getPeer())
         self.transport.registerProducer(self, True)
+        _no_delay(self.transport)
         log.debug("jsonrpc: connection from {peer}", peer=self.peer)
 
     def pauseProducing(self) -> None:

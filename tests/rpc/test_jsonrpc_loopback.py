@@ -292,6 +292,7 @@ async def check_slow_reader(factory: Any, burst: bytes, probe: Any, answered: An
         await endpoints.TCP4ClientEndpoint(reactor, "127.0.0.1", port.getHost().port).connect(
             protocol.Factory.forProtocol(lambda: flooder))
         await deferLater(reactor, 0)
+        assert servers[0].transport.getTcpNoDelay()  # answers are not held back by Nagle
         servers[0].transport.socket.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
         await paused.addTimeout(20, reactor)
         server_transport = servers[0].transport
