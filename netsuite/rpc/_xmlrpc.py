@@ -59,8 +59,11 @@ __all__ = [
 log = Logger()
 
 DEFAULT_IDLE_TIMEOUT = 60.0
-#: Seconds a refused (413) connection keeps draining input so the client reads the answer.
-LINGER = 2.0
+#: After a 413 the connection drains (discards) input so the client, still sending its body,
+#: reads the answer instead of a reset: until the client closes, for at most LINGER seconds,
+#: and no longer than LINGER_IDLE seconds without input (nginx's lingering close).
+LINGER = 30.0
+LINGER_IDLE = 5.0
 
 
 _NOT_FOUND = pages.notFound("No Such Resource", "XML-RPC is served at POST /RPC2.")
@@ -181,6 +184,7 @@ class _XmlRpcChannel(http.HTTPChannel):
     _refused = False
     _graceful = False
     _linger: Any = None
+    _linger_idle: Any = None
 
     def graceful_close(self) -> None:
         """Shutting down: close now if idle, else once the request in progress is answered.
@@ -203,6 +207,9 @@ class _XmlRpcChannel(http.HTTPChannel):
         return super().checkPersistence(request, version)
 
     def dataReceived(self, data: bytes) -> None:
+        if self._linger is not None:
+            self._linger_idle.reset(LINGER_IDLE)  # still sending its refused body
+            return
         if self._refused or self.transport.disconnecting:
             # Draining a refused body, or closing (after a 400, an HTTP/1.0 answer...):
             # whatever else arrives is not read as requests.
@@ -252,8 +259,9 @@ class _XmlRpcChannel(http.HTTPChannel):
     def refuse_too_large(self) -> None:
         """Answer 413, stop reading the request, and close once the client has the answer.
 
-        The write side is shut at once; input is drained (discarded) for up to
-        :data:`LINGER` seconds so the client is not reset before it reads the 413.
+        The write side is shut at once; input is drained (discarded) while it keeps coming
+        (:data:`LINGER_IDLE`), for at most :data:`LINGER` seconds, so the client is not
+        reset before it reads the 413.
         """
         if self._refused:
             return
@@ -275,15 +283,20 @@ class _XmlRpcChannel(http.HTTPChannel):
             self.loseConnection()
             return
         self._linger = self.callLater(LINGER, self._abort)
+        self._linger_idle = self.callLater(LINGER_IDLE, self._abort)
 
     def _abort(self) -> None:
-        self._linger = None
+        self._stop_lingering()
         self.transport.abortConnection()
 
+    def _stop_lingering(self) -> None:
+        for timer in (self._linger, self._linger_idle):
+            if timer is not None and timer.active():
+                timer.cancel()
+        self._linger = self._linger_idle = None
+
     def connectionLost(self, reason: Any) -> None:
-        if self._linger is not None and self._linger.active():
-            self._linger.cancel()
-        self._linger = None
+        self._stop_lingering()
         super().connectionLost(reason)
 
 
@@ -296,6 +309,7 @@ class XmlRpcSite(server.Site):
 
     protocol = _XmlRpcChannel
     requestFactory = _XmlRpcRequest
+    noisy = False  # no "Starting factory" lines: the listener logs its own line
 
     def __init__(self, registry: Registry, *, limits: Limits | None = None,
                  timeout: float | None = DEFAULT_IDLE_TIMEOUT, reactor: Any = None) -> None:

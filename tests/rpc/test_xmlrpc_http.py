@@ -16,7 +16,7 @@ from twisted.internet.testing import StringTransport
 from twisted.python.failure import Failure
 
 from netsuite.rpc import SERVICE, ApplicationError, Registry
-from netsuite.rpc._xmlrpc import LINGER, XmlRpcSite, xmlrpc_factory
+from netsuite.rpc._xmlrpc import LINGER, LINGER_IDLE, XmlRpcSite, xmlrpc_factory
 from netsuite.rpc._xmlrpc_codec import encode_call
 
 SUM = xmlrpc.client.dumps((1, 2), "Algorithm.Sum").encode()
@@ -30,11 +30,20 @@ def post(body: bytes, path: bytes = b"/RPC2", version: bytes = b"HTTP/1.1",
             b"Content-Length: %d\r\n%s\r\n%s" % (path, version, len(body), headers, body))
 
 
+class HalfClosingTransport(StringTransport):
+    """A StringTransport that can also shut its write side (as TCP and TLS transports can)."""
+
+    write_closed = False
+
+    def loseWriteConnection(self) -> None:
+        self.write_closed = True
+
+
 def connect(site: XmlRpcSite | None = None) -> tuple[XmlRpcSite, object, StringTransport]:
     """A site on a Clock and one in-memory connection to it."""
     site = site or xmlrpc_factory(SERVICE, reactor=Clock())
     proto = site.buildProtocol(PEER)
-    transport = StringTransport(peerAddress=PEER)
+    transport = HalfClosingTransport(peerAddress=PEER)
     proto.makeConnection(transport)
     return site, proto, transport
 
@@ -330,13 +339,29 @@ def test_content_length_over_limit_refused_at_once(site: XmlRpcSite) -> None:
     (answer,) = responses(transport.value())
     assert answer[0] == 413 and answer[1][b"connection"] == b"close"
     assert site.stats.too_large == 1 and site.stats.requests == 0
-    # The body that follows is drained, never buffered, and the connection then closes.
+    assert transport.write_closed and not transport.disconnecting
+    # The body that follows is drained, never buffered; the connection closes once the
+    # client has been quiet for LINGER_IDLE seconds...
     transport.clear()
-    proto.dataReceived(b"x" * 65536)
+    for _ in range(3):
+        site.reactor.advance(LINGER_IDLE - 1)
+        proto.dataReceived(b"x" * 65536)
     assert transport.value() == b""
     assert proto._buffer == b"" and not proto._dataBuffer
-    site.reactor.advance(LINGER)
-    assert transport.disconnecting or transport.disconnected
+    assert not transport.disconnected
+    site.reactor.advance(LINGER_IDLE)
+    assert transport.disconnected  # aborted (StringTransport: abortConnection)
+
+
+def test_refused_connection_lingers_at_most_linger_seconds(site: XmlRpcSite) -> None:
+    _, proto, transport = connect(site)
+    proto.dataReceived(b"POST /RPC2 HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999\r\n\r\n")
+    for _ in range(int(LINGER)):
+        site.reactor.advance(1)
+        proto.dataReceived(b"x" * 1024)
+    assert transport.disconnected
+    assert not site.reactor.getDelayedCalls() or all(
+        call.func.__name__ == "_updateLogDateTime" for call in site.reactor.getDelayedCalls())
 
 
 def test_exactly_the_limit_is_accepted() -> None:

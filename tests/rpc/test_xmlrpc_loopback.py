@@ -347,6 +347,7 @@ async def test_twistd_plugin_serves_xmlrpc_quietly() -> None:
         assert answer.startswith(b"HTTP/1.1 413 ") and b"larger than 2000 bytes" in answer
         assert twistd.stop() in (0, -signal.SIGTERM)  # twistd re-raises SIGTERM on exit
     assert "xmlrpc listening on 127.0.0.1:" in twistd.log
+    assert "Starting factory <netsuite.rpc._xmlrpc" not in twistd.log
     assert "POST /RPC2" not in twistd.log  # no access log line per request
 
 
