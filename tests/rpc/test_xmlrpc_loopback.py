@@ -357,7 +357,7 @@ def flood_without_reading(port: int) -> tuple[int, socket.socket]:
     sock = socket.socket()
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     sock.connect(("127.0.0.1", port))
-    sock.settimeout(0.5)
+    sock.settimeout(2)  # blocked this long: the server has stopped reading
     sent = 0
     try:
         while sent < 2000:
