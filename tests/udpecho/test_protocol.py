@@ -184,3 +184,13 @@ def test_any_traffic_keeps_invariants(traffic: list[tuple[bytes, int, str, float
             assert len(data) <= 32
         else:
             assert data == reply
+
+
+def test_flood_from_one_source_does_not_starve_another() -> None:
+    proto, transport, _ = make(rate=100)
+    for i in range(10_000):
+        proto.datagramReceived(b"flood", ("198.51.100.1", 1024 + i % 50_000))
+    proto.datagramReceived(b"hello", ("203.0.113.9", 4000))
+    assert transport.written[-1] == (b"hello", ("203.0.113.9", 4000))
+    assert proto.stats.dropped_rate == 10_000 - 100
+    assert len(proto.limiter) == 2
