@@ -7,8 +7,11 @@ import http.client
 import signal
 import socket
 import struct
+import subprocess
+import sys
 import xmlrpc.client
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,7 +22,9 @@ from twisted.internet.error import ConnectionRefusedError
 from twisted.internet.threads import deferToThread
 from twisted.web import pages, server
 
+from netsuite._cli import CommandFailed, build_parser
 from netsuite.rpc import SERVICE, RpcError
+from netsuite.rpc._cli import run
 from netsuite.rpc._xmlrpc import XmlRpcSite, xmlrpc_factory
 from netsuite.rpc._xmlrpc_client import XmlRpcFault, XmlRpcProtocolError, call
 from tests.helpers import TwistdProcess
@@ -466,3 +471,52 @@ async def test_our_client_over_ipv6() -> None:
                           insecure=False, timeout=TIMEOUT) == "Skill1:J，Skill2G"
     finally:
         await close(srv)
+
+
+# -- netsuite call xmlrpc ----------------------------------------------------------------
+
+
+async def netsuite_call(*argv: str) -> int:
+    parser, _ = build_parser("call")
+    return await run(reactor, parser.parse_args(["xmlrpc", *argv]))
+
+
+@pytest_twisted.ensureDeferred
+async def test_netsuite_call_xmlrpc(srv: Server, tls_files: Any,
+                                    capsys: pytest.CaptureFixture[str]) -> None:
+    target = f"127.0.0.1:{srv.port}"
+    assert await netsuite_call(target, "Algorithm.Sum", "2147483647", "1") == 0
+    assert await netsuite_call(target, "Programmer.GetSkill", "<J>", "&G") == 0
+    assert capsys.readouterr().out.splitlines() == ["2147483648", '"Skill1:<J>，Skill2&G"']
+    with pytest.raises(CommandFailed, match=r"Algorithm\.Sum failed: XML-RPC fault -32500: "
+                                            r"integer overflow"):
+        await netsuite_call(target, "Algorithm.Sum", "9223372036854775807", "1")
+    tls = await listen(xmlrpc_factory(SERVICE), tls_files.server_description())
+    try:
+        tls_target = f"127.0.0.1:{tls.port}"
+        assert await netsuite_call("--tls", "--insecure", tls_target, "Algorithm.Sum",
+                                   "1", "2") == 0
+        assert capsys.readouterr().out == "3\n"
+        with pytest.raises(CommandFailed, match="TLS error: certificate verify failed"):
+            await netsuite_call("--tls", tls_target, "Algorithm.Sum", "1", "2")
+    finally:
+        await close(tls)
+    free = tls.port
+    with pytest.raises(CommandFailed, match="connection refused"):
+        await netsuite_call(f"127.0.0.1:{free}", "Algorithm.Sum", "1", "2")
+
+
+def run_console(*argv: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(Path(sys.executable).with_name("netsuite")), "call", "xmlrpc",
+                           *argv], capture_output=True, text=True, timeout=60)
+
+
+@pytest_twisted.ensureDeferred
+async def test_netsuite_call_xmlrpc_exit_statuses(srv: Server) -> None:
+    target = f"127.0.0.1:{srv.port}"
+    ok = await in_thread(run_console, target, "Algorithm.Sum", "1", "2")
+    assert (ok.returncode, ok.stdout, ok.stderr) == (0, "3\n", "")
+    fault = await in_thread(run_console, target, "Algorithm.Sum", "9223372036854775807", "1")
+    assert fault.returncode == 1 and fault.stdout == ""
+    assert fault.stderr.strip().startswith("netsuite call: Algorithm.Sum failed: XML-RPC fault")
+    assert len(fault.stderr.strip().splitlines()) == 1
