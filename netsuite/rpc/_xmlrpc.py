@@ -21,8 +21,9 @@ Wire behaviour (PROTOCOLS.md section 4; details in ``docs/rpc.md``):
 Speed: a request that arrives whole in one read on an idle connection (the common case for
 keep-alive clients) is answered straight from the channel's ``dataReceived`` without
 building a twisted.web ``Request``; everything else (partial reads, pipelining, chunked
-bodies, other paths and methods, ``Expect``, ``Connection`` headers) takes the ordinary
-twisted.web path.  Both paths share one :class:`XmlRpcDispatcher`, so they answer alike.
+bodies, other paths and methods, ``Expect``, ``Content-Encoding``, ``Connection: close``)
+takes the ordinary twisted.web path.  Both paths share one :class:`XmlRpcDispatcher`, so
+they answer alike.
 """
 
 from __future__ import annotations
@@ -344,7 +345,8 @@ class XmlRpcSite(server.Site):
                     return None
                 length = int(value)
             elif name in _SLOW_HEADERS:
-                return None
+                if name != b"connection" or value.strip().lower() != b"keep-alive":
+                    return None
         if length < 0 or length > self.limits.max_body or len(data) - end - 4 != length:
             return None
         self.stats.fast_path += 1

@@ -265,6 +265,15 @@ def test_pipelined_requests_answered_in_order(site: XmlRpcSite) -> None:
     assert not transport.disconnecting
 
 
+def test_connection_keep_alive_header_takes_the_fast_path(site: XmlRpcSite) -> None:
+    _, proto, transport = connect(site)
+    proto.dataReceived(post(SUM, headers=b"Connection: Keep-Alive\r\n"))
+    proto.dataReceived(post(SUM, headers=b"Connection: keep-alive, Upgrade\r\n"))
+    assert [result_of(a[2]) for a in responses(transport.value())] == [3, 3]
+    assert site.stats.fast_path == 1 and site.stats.requests == 2
+    assert not transport.disconnecting
+
+
 def test_http10_closes_after_answer(site: XmlRpcSite) -> None:
     _, proto, transport = connect(site)
     proto.dataReceived(post(SUM, version=b"HTTP/1.0"))
