@@ -202,7 +202,9 @@ class AmpRpcProtocol(Protocol):
         self.table = table
         self.registry = table.registry
         self.max_box = max_box
-        self._buffer = b""
+        self._pending: list[bytes] = []  # the start of a pair cut short by a read
+        self._pending_size = 0
+        self._need = 0  # how many bytes that pair needs before it is worth parsing again
         self._box: dict[bytes, bytes] = {}
         self._box_size = 0  # bytes of the current box already moved into _box
         self._closing = False
@@ -229,14 +231,28 @@ class AmpRpcProtocol(Protocol):
     def dataReceived(self, data: bytes) -> None:
         if self._dead:
             return
-        buf = self._buffer + data if self._buffer else data
+        if self._pending:
+            # A pair cut short by an earlier read: wait (in O(1)) until it can be complete.
+            self._pending.append(data)
+            self._pending_size += len(data)
+            if self._pending_size < self._need:
+                return
+            buf = b"".join(self._pending)
+            self._pending = []
+        else:
+            buf = data
         size = len(buf)
         pos = 0
         box = self._box
         box_start = pos - self._box_size  # where the current box began (may be negative)
         out: list[bytes] = []
         max_box = self.max_box
-        while size - pos >= 2:
+        need = 0  # bytes the next, incomplete pair needs before it can be parsed
+        last = False
+        while True:
+            if size - pos < 2:
+                need = 2
+                break
             klen = (buf[pos] << 8) | buf[pos + 1]
             if klen == 0:
                 pos += 2
@@ -246,6 +262,7 @@ class AmpRpcProtocol(Protocol):
                 box = {}
                 box_start = pos
                 if self._closing:  # shutdown: that was the last request we take
+                    last = True
                     break
                 continue
             if klen > MAX_KEY:
@@ -253,6 +270,7 @@ class AmpRpcProtocol(Protocol):
                 return
             vpos = pos + 2 + klen
             if size - vpos < 2:
+                need = 2 + klen + 2
                 break
             vlen = (buf[vpos] << 8) | buf[vpos + 1]
             end = vpos + 2 + vlen
@@ -260,17 +278,28 @@ class AmpRpcProtocol(Protocol):
                 self._fail(box, out, TOO_LONG, f"AMP box over {max_box} bytes")
                 return
             if end > size:
+                need = end - pos
                 break
             box[buf[pos + 2 : vpos]] = buf[vpos + 2 : end]
             pos = end
         if out:
             self.transport.write(b"".join(out))
-        if self._closing and not box:
+        if self._closing and (last or (not box and pos == size)):
             self._close()
             return
         self._box = box
         self._box_size = pos - box_start
-        self._buffer = buf[pos:] if pos < size else b""
+        if pos < size:
+            self._pending = [buf[pos:]]
+            self._pending_size = size - pos
+            self._need = need
+        else:
+            self._pending_size = 0
+
+    @property
+    def partial(self) -> bool:
+        """Whether part of a box is buffered."""
+        return bool(self._box or self._pending)
 
     def _dispatch(self, box: dict[bytes, bytes], out: list[bytes]) -> None:
         name = box.get(COMMAND)
@@ -343,7 +372,7 @@ class AmpRpcProtocol(Protocol):
             out.append(error_box(tag, code, reason))
         log.info("amp: dropping {peer}: {reason}", peer=self.peer, reason=reason)
         self._dead = True
-        self._buffer = b""
+        self._pending = []
         self._box = {}
         if out:
             self.transport.write(b"".join(out))
@@ -359,12 +388,12 @@ class AmpRpcProtocol(Protocol):
         if self._dead or self._closing:
             return
         self._closing = True
-        if not self._box and not self._buffer:
+        if not self.partial:
             self._close()
 
     def connectionLost(self, reason: Any = None) -> None:
         self._dead = True
-        self._buffer = b""
+        self._pending = []
         self._box = {}
 
 

@@ -203,7 +203,7 @@ def test_box_over_limit_closes_before_buffering_it() -> None:
     server, transport = raw_server(max_box=1000)
     server.dataReceived(b"\x00\x01a" + b"\xff\xff")  # announces a 65535-byte value
     assert transport.disconnecting
-    assert server._buffer == b""
+    assert server._pending_size == 0 and not server._pending
 
 
 def test_many_pairs_over_limit_closes() -> None:
@@ -214,7 +214,7 @@ def test_many_pairs_over_limit_closes() -> None:
         if transport.disconnecting:
             break
     assert transport.disconnecting
-    assert len(server._buffer) + sum(len(v) for v in server._box.values()) < 1000
+    assert server._pending_size + sum(len(v) for v in server._box.values()) < 1000
 
 
 @pytest.mark.parametrize("data", [
@@ -266,6 +266,31 @@ def test_graceful_close_finishes_the_box_in_progress() -> None:
     assert transport.disconnecting
 
 
+def test_graceful_close_waits_for_a_request_trickling_in() -> None:
+    server, transport = raw_server()
+    request = box(_command=b"Sum", _ask=b"7", x=b"2", y=b"2")
+    server.dataReceived(request[:1])
+    server.graceful_close()
+    for i in range(1, len(request)):
+        assert not transport.disconnecting
+        server.dataReceived(request[i:i + 1])
+    assert parse_boxes(transport.value()) == [{b"_answer": b"7", b"total": b"4"}]
+    assert transport.disconnecting
+
+
+def test_value_trickling_in_is_linear() -> None:
+    """A 64 KiB value arriving a byte at a time must not be re-joined on every byte."""
+    import time
+
+    server, transport = raw_server()
+    request = box(_command=b"GetSkill", _ask=b"1", java=b"j" * 65000, go=b"g")
+    start = time.perf_counter()
+    for i in range(len(request)):
+        server.dataReceived(request[i:i + 1])
+    assert time.perf_counter() - start < 5
+    assert parse_boxes(transport.value())[0][b"_answer"] == b"1"
+
+
 def test_graceful_close_idle_closes_at_once() -> None:
     server, transport = raw_server()
     server.graceful_close()
@@ -301,7 +326,7 @@ def test_random_and_mutated_input_never_raises(noise: bytes, at: int) -> None:
     for data in (noise, valid[:at] + noise + valid[at:]):
         server, transport = raw_server(max_box=300)
         server.dataReceived(data)
-        assert len(server._buffer) <= 300 + 4
+        assert server._pending_size <= 300 + 4
         # Whatever came back is well-formed AMP.
         for answer in parse_boxes(transport.value()):
             assert b"_answer" in answer or b"_error" in answer
