@@ -88,3 +88,21 @@ def test_parse_event() -> None:
     assert parse_event("ERR nick-in-use x is taken") == Event("ERR", ["nick-in-use",
                                                                       "x is taken"])
     assert parse_event("FUTURE a b") == Event("FUTURE", ["a b"])
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.binary(max_size=80), max_size=10))
+def test_client_survives_any_server_bytes(chunks: list[bytes]) -> None:
+    from twisted.internet.task import Clock
+    from twisted.internet.testing import StringTransport
+
+    from netsuite.chat._client import ChatClient
+
+    shown: list[str] = []
+    client = ChatClient(Clock(), shown.append, "alice", local_time=lambda t: "T")
+    client.makeConnection(StringTransport())
+    for chunk in chunks:
+        client.dataReceived(chunk)
+    for line in shown:
+        assert line.startswith("T ")
+        assert not any(ord(c) < 32 and c != "\t" for c in line)
