@@ -100,10 +100,12 @@ TRANSPORTS = ("xmlrpc", "amp", "jsonrpc", "gob", "grpc")
 
 
 def grpc_available() -> bool:
-    """Whether the gRPC transport can run here (grpcio and our module importable)."""
+    """Whether the gRPC transport can run here: grpcio and protobuf import, and our module
+    is part of this build."""
     try:
-        return (importlib.util.find_spec("grpc") is not None
-                and importlib.util.find_spec("netsuite.rpc._grpc") is not None)
+        importlib.import_module("grpc")
+        importlib.import_module("google.protobuf")
+        return importlib.util.find_spec("netsuite.rpc._grpc") is not None
     except (ImportError, ValueError):
         return False
 

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import socket
+import subprocess
 import time
+from pathlib import Path
 
 import pytest
 from twisted.python import usage
 
 from netsuite.rpc._tap import Options
-from tests.helpers import TwistdProcess
+from tests.helpers import TWISTD, TwistdProcess
 
 
 def parse(*argv: str) -> Options:
@@ -211,15 +214,22 @@ def test_twistd_grace_period_closes_stuck_connections() -> None:
         assert "grace period over, closing 1 connection(s)" in proc.log
 
 
-def test_twistd_grpc_default_skipped_or_served() -> None:
-    from netsuite.rpc._tap import grpc_available
-
-    with TwistdProcess("rpc", "--xmlrpc", "none", "--amp", LOCAL, "--jsonrpc", "none") as proc:
-        proc.port("amp")
-        if not grpc_available():
-            proc.wait_for(r"grpc: not served \(grpcio or netsuite.rpc._grpc not installed")
-        else:
-            proc.wait_for(r"grpc")
+def test_twistd_without_grpcio(tmp_path: Path) -> None:
+    """grpcio missing: the default gRPC listener is skipped with one log line, the rest is
+    served; an explicit --grpc is a usage error."""
+    stub = tmp_path / "stub" / "grpc"
+    stub.mkdir(parents=True)
+    (stub / "__init__.py").write_text("raise ImportError('grpcio hidden by a test stub')\n")
+    env = {**os.environ, "PYTHONPATH": str(tmp_path / "stub")}
+    with TwistdProcess("rpc", "--xmlrpc", "none", "--amp", LOCAL, "--jsonrpc", "none",
+                       env=env) as proc:
+        proc.wait_for(r"grpc: not served \(grpcio or netsuite.rpc._grpc not installed")
+        probe({"amp": proc.port("amp")})
+    explicit = subprocess.run(
+        [TWISTD, "-n", "--pidfile=", "rpc", "--xmlrpc", "none", "--amp", LOCAL, "--grpc",
+         LOCAL], env=env, capture_output=True, text=True, timeout=60)
+    assert explicit.returncode != 0
+    assert "--grpc needs grpcio" in explicit.stdout + explicit.stderr
 
 
 def test_stop_service_runs_other_children_alongside_the_grace_period() -> None:
