@@ -32,6 +32,7 @@ __all__ = [
     "listen_description",
     "optional_listen_description",
     "parse_host_port",
+    "with_backlog",
 ]
 
 log = Logger()
@@ -75,6 +76,19 @@ def optional_listen_description(value: str) -> str | None:
 optional_listen_description.coerceDoc = (  # type: ignore[attr-defined]
     listen_description.coerceDoc + " 'none' turns this listener off."  # type: ignore[attr-defined]
 )
+
+
+#: Twisted's default listen backlog (50) drops SYNs in a connect storm (each retried by the
+#: client only after a second or more); our servers expect storms, so stream listeners get this.
+DEFAULT_BACKLOG = 1024
+
+
+def with_backlog(description: str, backlog: int = DEFAULT_BACKLOG) -> str:
+    """``description`` with ``backlog=N`` added to a tcp/tcp6/ssl endpoint lacking one."""
+    kind = description.split(":", 1)[0].lower()
+    if kind in ("tcp", "tcp6", "ssl") and ":backlog=" not in description:
+        return f"{description}:backlog={backlog}"
+    return description
 
 
 def describe_address(address: Any) -> str:
@@ -163,6 +177,7 @@ def tls_client_options(host: str, *, insecure: bool = False) -> Any:
 class ListenerService(Service):
     """Listen on an endpoint description while the service runs.
 
+    tcp/tcp6/ssl listeners get a listen backlog of 1024 unless the description sets one.
     The bound address is logged once listening (``{name} listening on HOST:PORT``), so
     ``tcp:0`` tells the operator the port the OS chose.  A failure to listen is raised
     from :meth:`startService` when the endpoint fails at once (a port in use under
@@ -177,7 +192,7 @@ class ListenerService(Service):
         label: str,
         reactor: IReactorCore | None = None,
     ) -> None:
-        self.description = listen_description(description)
+        self.description = with_backlog(listen_description(description))
         self.factory = factory
         self.label = label
         self._reactor = reactor

@@ -16,6 +16,7 @@ from netsuite._endpoints import (
     listen_description,
     optional_listen_description,
     parse_host_port,
+    with_backlog,
 )
 
 
@@ -144,3 +145,11 @@ def test_listener_service_ssl(tls_files) -> None:
         assert version.startswith("TLS")
     finally:
         yield service.stopService()
+
+
+def test_with_backlog_added_to_tcp_and_ssl_only() -> None:
+    assert with_backlog("tcp:8086") == "tcp:8086:backlog=1024"
+    assert with_backlog("ssl:0:privateKey=k") == "ssl:0:privateKey=k:backlog=1024"
+    assert with_backlog("tcp:0:backlog=5") == "tcp:0:backlog=5"
+    assert with_backlog("unix:/tmp/x") == "unix:/tmp/x"
+    assert ListenerService("8086", None, "x").description == "tcp:8086:backlog=1024"  # type: ignore[arg-type]

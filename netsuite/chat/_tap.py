@@ -17,19 +17,6 @@ from netsuite.chat._room import Room, RoomLimits, Stats
 __all__ = ["ChatService", "Options", "makeService"]
 
 
-#: Twisted's default listen backlog (50) drops SYNs in a connect storm (each retried only
-#: after a second or more); a chat server expects storms, so tcp/ssl listeners get this.
-DEFAULT_BACKLOG = 1024
-
-
-def with_backlog(description: str) -> str:
-    """``description`` with ``backlog=1024`` added to a tcp/tcp6/ssl endpoint lacking one."""
-    kind = description.split(":", 1)[0].lower()
-    if kind in ("tcp", "tcp6", "ssl") and ":backlog=" not in description:
-        return f"{description}:backlog={DEFAULT_BACKLOG}"
-    return description
-
-
 class Options(usage.Options):
     """Command-line options of the ``chat`` plugin."""
 
@@ -103,5 +90,5 @@ class ChatService(MultiService):
 
 def makeService(options: Options, reactor: Any = None) -> ChatService:
     """The ``chat`` service for parsed ``options`` (with ``--metrics``, its endpoint too)."""
-    service = ChatService(with_backlog(options["port"]), options.limits(), reactor)
+    service = ChatService(options["port"], options.limits(), reactor)
     return with_metrics(service, options["metrics"], chat_collectors(service), reactor)

@@ -9,7 +9,7 @@ import time
 import pytest
 from twisted.python import usage
 
-from netsuite.chat._tap import Options, makeService, with_backlog
+from netsuite.chat._tap import Options, makeService
 from tests.helpers import TwistdProcess
 
 
@@ -38,12 +38,6 @@ def test_options_parsed() -> None:
 def test_options_rejected(args: list[str]) -> None:
     with pytest.raises(usage.UsageError):
         Options().parseOptions(args)
-
-
-def test_backlog_added_to_tcp_and_ssl_only() -> None:
-    assert with_backlog("tcp:8086") == "tcp:8086:backlog=1024"
-    assert with_backlog("tcp:0:backlog=5") == "tcp:0:backlog=5"
-    assert with_backlog("unix:/tmp/x") == "unix:/tmp/x"
 
 
 def test_make_service_exposes_stats() -> None:
