@@ -6,6 +6,8 @@ import json
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from twisted.internet.testing import StringTransport
 
 from netsuite.rpc import INT64_MAX, Registry
@@ -315,3 +317,34 @@ def test_observers_see_every_outcome() -> None:
                     ("jsonrpc", "Algorithm.Nope", "unknown-method"),
                     ("jsonrpc", "Algorithm.Sum", "bad-params"),
                     ("jsonrpc", "X.Y", "unknown-method")]
+
+
+_json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=6),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner,
+                                                                max_size=3),
+    max_leaves=8)
+_requests = st.fixed_dictionaries({}, optional={
+    "jsonrpc": st.sampled_from(["2.0", "1.0"]) | _json_values,
+    "method": st.sampled_from(["Algorithm.Sum", "Programmer.GetSkill", "A.B", "x", ""])
+    | _json_values,
+    "params": st.lists(st.dictionaries(st.sampled_from(["X", "y", "Java", "go", "Z"]),
+                                       _json_values, max_size=3), max_size=2) | _json_values,
+    "id": _json_values,
+})
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(_requests, min_size=1, max_size=4))
+def test_random_requests_always_get_valid_json_answers(requests: list[dict[str, Any]]) -> None:
+    protocol, transport = server()
+    protocol.dataReceived("".join(json.dumps(r) for r in requests).encode())
+    answers = [json.loads(line) for line in lines(transport)]
+    assert len(answers) <= len(requests)
+    for answer in answers:
+        assert "id" in answer
+        assert ("result" in answer) or ("error" in answer)
+    if not transport.disconnecting:
+        expected = [r for r in requests if not (r.get("jsonrpc") == "2.0" and "id" not in r)]
+        assert len(answers) == len(expected)
