@@ -47,10 +47,15 @@ def args_type(method: Method) -> Struct:
                                 for p in method.params))
 
 
+#: Largest answer the client accepts: above the server's request limit, since an answer
+#: may be a little longer than the request it answers (GetSkill's skill line).
+MAX_ANSWER = 16 * MAX_MESSAGE
+
+
 class GobClientProtocol(Protocol):
     """The client side of one net/rpc gob connection."""
 
-    def __init__(self, raw: bool = False, max_message: int = MAX_MESSAGE) -> None:
+    def __init__(self, raw: bool = False, max_message: int = MAX_ANSWER) -> None:
         self.raw = raw
         self.max_message = max_message
         self.ready: defer.Deferred[GobClientProtocol] = defer.Deferred()
