@@ -243,6 +243,18 @@ class _XmlRpcChannel(http.HTTPChannel):
         if self._waitingForTransport and self.transport is not None and self.transport.connected:
             self._networkProducer.pauseProducing()
 
+    def lineReceived(self, line: bytes) -> None:
+        if not self._refused:
+            super().lineReceived(line)
+
+    def _maybeChooseTransferDecoder(self, header: bytes, data: bytes) -> bool:
+        # A Content-Length of more than 18 digits is over any body limit, and one of 4300+
+        # digits would make twisted.web's int() raise out of dataReceived: refuse it here.
+        if header == b"Content-Length" and data.isdigit() and len(data) > 18:
+            self.refuse_too_large()
+            return False
+        return super()._maybeChooseTransferDecoder(header, data)
+
     def allHeadersReceived(self) -> None:
         if self.length is not None and self.length > self.site.limits.max_body:
             self.refuse_too_large()
@@ -341,7 +353,7 @@ class XmlRpcSite(server.Site):
             name = name.lower()
             if name == b"content-length":
                 value = value.strip()
-                if length >= 0 or not value.isdigit():
+                if length >= 0 or not value.isdigit() or len(value) > 18:
                     return None
                 length = int(value)
             elif name in _SLOW_HEADERS:

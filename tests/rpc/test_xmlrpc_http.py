@@ -373,6 +373,16 @@ def test_refused_connection_lingers_at_most_linger_seconds(site: XmlRpcSite) -> 
         call.func.__name__ == "_updateLogDateTime" for call in site.reactor.getDelayedCalls())
 
 
+@pytest.mark.parametrize("path", [b"/RPC2", b"/elsewhere"])
+def test_absurd_content_length_is_413_not_a_traceback(site: XmlRpcSite, path: bytes) -> None:
+    _, proto, transport = connect(site)
+    proto.dataReceived(b"POST %s HTTP/1.1\r\nContent-Length: %s\r\nHost: x\r\n\r\n<methodCall>"
+                       % (path, b"9" * 5000))
+    (answer,) = responses(transport.value())
+    assert answer[0] == 413 and transport.write_closed
+    assert site.stats.too_large == 1
+
+
 def test_exactly_the_limit_is_accepted() -> None:
     site = xmlrpc_factory(SERVICE, reactor=Clock(), max_body=len(SUM))
     _, proto, transport = connect(site)
