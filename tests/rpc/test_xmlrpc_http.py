@@ -530,3 +530,37 @@ def test_random_bytes_never_raise_out_of_the_channel(data: bytes) -> None:
     proto.dataReceived(b"\r\n\r\n")
     assert len(transport.value()) < 4096
     proto.connectionLost(Failure(ConnectionDone()))
+
+
+header_names = st.sampled_from([b"Content-Length", b"content-length", b"Transfer-Encoding",
+                                b"Expect", b"Connection", b"Content-Encoding", b"Host",
+                                b"X-Junk", b"Bad Name", b""])
+header_values = st.sampled_from([b"0", b"5", b"1048577", b"9" * 5000, b"-1", b"chunked",
+                                 b"identity", b"gzip", b"100-continue", b"close",
+                                 b"keep-alive", b"", b"\x00", b"\xff\xfe", b" 12 "])
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.sampled_from([b"POST /RPC2 HTTP/1.1", b"POST /RPC2 HTTP/1.0", b"GET /RPC2 HTTP/1.1",
+                        b"POST / HTTP/1.1", b"POST /RPC2 HTTP/9.9", b"POST /RPC2"]),
+       st.lists(st.tuples(header_names, header_values), max_size=5),
+       st.binary(max_size=64), st.booleans())
+def test_random_headers_always_get_an_answer_or_a_close(request_line: bytes,
+                                                        headers: list[tuple[bytes, bytes]],
+                                                        body: bytes, split: bool) -> None:
+    site, proto, transport = connect()
+    data = request_line + b"\r\n" + b"".join(n + b": " + v + b"\r\n" for n, v in headers)
+    data += b"\r\n" + body
+    if split:
+        for index in range(0, len(data), 7):
+            proto.dataReceived(data[index:index + 7])
+    else:
+        proto.dataReceived(data)
+    if transport.disconnecting:  # a real transport would now close and tell the protocol
+        proto.connectionLost(Failure(ConnectionDone()))
+    else:
+        site.reactor.advance(100)  # any idle or linger timer fires
+        assert transport.disconnecting or not site.reactor.getDelayedCalls()
+        proto.connectionLost(Failure(ConnectionDone()))
+    out = transport.value()
+    assert out == b"" or out.startswith((b"HTTP/1.1 ", b"HTTP/1.0 "))
