@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import signal
 
 import attrs
 import pytest
@@ -35,6 +36,7 @@ from netsuite._metrics import (
     with_metrics,
 )
 from netsuite.rpc._core import Registry, RpcError
+from tests.helpers import TwistdProcess
 
 
 @attrs.define
@@ -408,3 +410,116 @@ async def test_scrape_over_tls(tls_files) -> None:
     finally:
         await pool.closeCachedConnections()
         await defer.maybeDeferred(service.stopService)
+
+
+# ---------------------------------------------------------------- every plugin, as twistd
+
+
+def scrape(port: int) -> tuple[str, dict[tuple[str, tuple[tuple[str, str], ...]], float]]:
+    """GET /metrics from a plugin subprocess: (content type, parsed samples)."""
+    import urllib.request
+
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
+        content_type = response.headers["Content-Type"]
+        text = response.read().decode()
+    out = {}
+    for family in text_string_to_metric_families(text):
+        for s in family.samples:
+            out[(s.name, tuple(sorted(s.labels.items())))] = s.value
+    return content_type, out
+
+
+def scrape_until(port: int, key: tuple[str, tuple[tuple[str, str], ...]], value: float
+                 ) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """Scrape until ``key`` reaches ``value`` (the server counts after the client's write)."""
+    import time
+
+    deadline = time.monotonic() + 10
+    while True:
+        content_type, got = scrape(port)
+        assert content_type == CONTENT_TYPE
+        if got.get(key) == value or time.monotonic() > deadline:
+            assert got.get(key) == value, (key, got.get(key))
+            return got
+        time.sleep(0.05)
+
+
+LOCAL = "tcp:0:interface=127.0.0.1"
+
+
+def test_chat_plugin_metrics() -> None:
+    import socket
+
+    with TwistdProcess("chat", "--port", LOCAL, "--metrics", LOCAL) as proc:
+        port, metrics = proc.port("chat"), proc.port("metrics")
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+            sock.recv(100)  # WELCOME
+            sock.sendall(b"hello\n/ping\n")
+            got = scrape_until(metrics, ("netsuite_chat_messages_in_total", ()), 2)
+            assert got[("netsuite_chat_clients", ())] == 1
+            assert got[("netsuite_chat_connections_total", ())] == 1
+            assert got[("netsuite_chat_bytes_in_total", ())] == len(b"hello\n/ping\n")
+            assert got[("process_open_fds", ())] > 0
+        scrape_until(metrics, ("netsuite_chat_drops_total", (("reason", "disconnected"),)), 1)
+        assert proc.stop() in (0, -signal.SIGTERM)  # twistd re-raises SIGTERM on exit
+
+
+def test_tcplog_plugin_metrics() -> None:
+    import socket
+
+    with TwistdProcess("tcplog", "--port", LOCAL, "--metrics", LOCAL) as proc:
+        port, metrics = proc.port("tcplog"), proc.port("metrics")
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+            sock.sendall(b"one\ntwo\n")
+            got = scrape_until(metrics, ("netsuite_tcplog_lines_total", ()), 2)
+            assert got[("netsuite_tcplog_connected", ())] == 1
+            assert got[("netsuite_tcplog_bytes_total", ())] == 8
+        scrape_until(metrics, ("netsuite_tcplog_connected", ()), 0)
+        assert proc.stop() in (0, -signal.SIGTERM)  # twistd re-raises SIGTERM on exit
+
+
+def test_udpecho_plugin_metrics() -> None:
+    import socket
+
+    with TwistdProcess("udpecho", "--port", "0", "--metrics", LOCAL) as proc:
+        port, metrics = proc.port("udpecho"), proc.port("metrics")
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            sock.settimeout(10)
+            sock.sendto(b"ping", ("127.0.0.1", port))
+            assert sock.recvfrom(100)[0] == b"ping"
+        got = scrape_until(metrics, ("netsuite_udpecho_answered_total", ()), 1)
+        assert got[("netsuite_udpecho_received_total", ())] == 1
+        assert got[("netsuite_udpecho_dropped_rate_total", ())] == 0
+        assert proc.stop() in (0, -signal.SIGTERM)  # twistd re-raises SIGTERM on exit
+
+
+def test_rpc_plugin_metrics() -> None:
+    import json
+    import socket
+
+    with TwistdProcess("rpc", "--xmlrpc", "none", "--amp", "none", "--jsonrpc", LOCAL,
+                       "--grpc", "none", "--metrics", LOCAL) as proc:
+        port, metrics = proc.port("jsonrpc"), proc.port("metrics")
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+            sock.sendall(b'{"method": "Algorithm.Sum", "params": [{"X": 1, "Y": 2}], "id": 1}\n'
+                         b'{"method": "Algorithm.Sum", "params": [{"X": 9223372036854775807, '
+                         b'"Y": 1}], "id": 2}\n'
+                         b'{"method": "Nope.Nope", "params": [{}], "id": 3}\n')
+            replies = b""
+            while replies.count(b"\n") < 3:
+                replies += sock.recv(4096)
+            answers = {a["id"]: a for a in map(json.loads, replies.splitlines())}
+            assert answers[1]["result"] == 3
+            ok = ("netsuite_rpc_calls_total", (("method", "Algorithm.Sum"), ("outcome", "ok"),
+                                               ("transport", "jsonrpc")))
+            got = scrape_until(metrics, ok, 1)
+            assert got[("netsuite_rpc_calls_total", (
+                ("method", "Algorithm.Sum"), ("outcome", "application-error"),
+                ("transport", "jsonrpc")))] == 1
+            assert got[("netsuite_rpc_calls_total", (
+                ("method", "(unknown)"), ("outcome", "unknown-method"),
+                ("transport", "jsonrpc")))] == 1
+            assert got[("netsuite_rpc_call_duration_seconds_count", (
+                ("method", "Algorithm.Sum"), ("transport", "jsonrpc")))] == 2
+            assert got[("netsuite_rpc_connections_open", (("transport", "jsonrpc"),))] == 1
+        assert proc.stop() in (0, -signal.SIGTERM)  # twistd re-raises SIGTERM on exit

@@ -28,6 +28,7 @@ from twisted.python import usage
 from zope.interface import implementer
 
 from netsuite._endpoints import ListenerService, optional_listen_description
+from netsuite._metrics import metrics_option, rpc_collectors, with_metrics
 from netsuite._options import non_negative_float, positive_int
 from netsuite.rpc._core import SERVICE, Registry
 
@@ -75,6 +76,7 @@ class Options(usage.Options):
         ["max-depth", None, 100,
          "Deepest nesting accepted in a JSON-RPC request, XML-RPC document or gob value.",
          positive_int],
+        metrics_option(),
     ]
 
     def postOptions(self) -> None:
@@ -336,4 +338,4 @@ def makeService(options: Options, reactor: Any = None, registry: Registry | None
             grpc_service.setServiceParent(service)
             continue
         service.add_listener(label, description, factories[label]())
-    return service
+    return with_metrics(service, options.get("metrics"), rpc_collectors(service), reactor)

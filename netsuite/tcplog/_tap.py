@@ -7,6 +7,7 @@ from typing import Any
 from twisted.python import usage
 
 from netsuite._endpoints import ListenerService, listen_description
+from netsuite._metrics import WithMetrics, metrics_option, tcplog_collectors, with_metrics
 from netsuite._options import positive_int
 from netsuite.tcplog._protocol import DEFAULT_MAX_LINE, LineLogFactory, Stats
 
@@ -27,6 +28,7 @@ class Options(usage.Options):
         ["max-line", None, DEFAULT_MAX_LINE,
          "Longest line in bytes (not counting the line end); longer closes the connection.",
          positive_int],
+        metrics_option(),
     ]
 
 
@@ -43,7 +45,10 @@ class LineLogService(ListenerService):
         self.stats: Stats = factory.stats
 
 
-def makeService(options: usage.Options | dict[str, Any], reactor: Any = None) -> LineLogService:
+def makeService(options: usage.Options | dict[str, Any], reactor: Any = None
+                ) -> LineLogService | WithMetrics:
     """Build the tcplog service from parsed options (``reactor`` for tests)."""
     factory = LineLogFactory(max_line=options["max-line"])
-    return LineLogService(options["port"], factory, reactor=reactor)
+    service = LineLogService(options["port"], factory, reactor=reactor)
+    # With --metrics: a MultiService of both that passes attribute reads (stats, port...) on.
+    return with_metrics(service, options.get("metrics"), tcplog_collectors(service), reactor)

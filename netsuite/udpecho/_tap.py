@@ -12,6 +12,7 @@ from twisted.logger import Logger
 from twisted.python import usage
 
 from netsuite._endpoints import describe_address
+from netsuite._metrics import metrics_option, udpecho_collectors, with_metrics
 from netsuite._options import non_negative_float, non_negative_int, positive_int
 from netsuite.udpecho._protocol import DEFAULT_MAX_SIZE, EchoProtocol, Stats, format_stats
 from netsuite.udpecho._ratelimit import DEFAULT_MAX_SOURCES, RateLimiter
@@ -79,6 +80,7 @@ class Options(usage.Options):
          "Most source addresses rate-tracked at once; more share one budget.", positive_int],
         ["stats-interval", None, 0.0, "Log the counters every this many seconds (0: only at "
          "shutdown).", non_negative_float],
+        metrics_option(),
     ]
 
 
@@ -164,7 +166,8 @@ def makeService(options: usage.Options | dict[str, Any], reactor: Any = None) ->
         reply=None if reply is None else reply.encode("utf-8"),
         max_size=options["max-size"],
     )
-    return UDPEchoService(
+    service = UDPEchoService(
         protocol, port=options["port"], interface=options["interface"],
         stats_interval=options["stats-interval"], reactor=reactor,
     )
+    return with_metrics(service, options.get("metrics"), udpecho_collectors(service), reactor)
