@@ -82,14 +82,14 @@ def metrics_description(value: str) -> str | None:
 
 
 metrics_description.coerceDoc = (  # type: ignore[attr-defined]
-    "Serve Prometheus metrics at GET /metrics on this endpoint (e.g. "
-    "tcp:9100:interface=127.0.0.1); default: off."
+    "An endpoint description (e.g. tcp:9100:interface=127.0.0.1) or a bare port; "
+    "default: off."
 )
 
 
 def metrics_option() -> list[Any]:
     """The ``--metrics`` entry for a ``usage.Options.optParameters`` list."""
-    return ["metrics", None, None, "Serve Prometheus metrics on this endpoint.",
+    return ["metrics", None, None, "Serve Prometheus metrics (GET /metrics) on this endpoint.",
             metrics_description]
 
 
