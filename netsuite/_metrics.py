@@ -89,7 +89,7 @@ metrics_description.coerceDoc = (  # type: ignore[attr-defined]
 
 def metrics_option() -> list[Any]:
     """The ``--metrics`` entry for a ``usage.Options.optParameters`` list."""
-    return ["metrics", None, None, "Serve Prometheus metrics (GET /metrics) on this endpoint.",
+    return ["metrics", None, None, "Serve Prometheus metrics (GET /metrics) on this endpoint",
             metrics_description]
 
 
