@@ -250,10 +250,18 @@ def dump_exact(value: Any) -> str:
     return json.dumps(value)
 
 
+_LINE_BREAKS = str.maketrans({"\u0085": "\\u0085", "\u2028": "\\u2028",
+                              "\u2029": "\\u2029"})
+
+
 def dump_string(text: str) -> str:
-    """A JSON string literal: UTF-8 as is; lone surrogates (from ``\\ud800`` escapes) escaped."""
+    """A JSON string literal: UTF-8 as is, except lone surrogates (from ``\\ud800`` escapes)
+    and the characters some line readers split on (U+0085, U+2028, U+2029; Go escapes the
+    last two too), which are escaped so every answer stays on one line for any reader."""
+    if text.isascii():
+        return json.dumps(text)
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
         return json.dumps(text)
-    return json.dumps(text, ensure_ascii=False)
+    return json.dumps(text, ensure_ascii=False).translate(_LINE_BREAKS)

@@ -24,7 +24,10 @@ def server(**kwargs: Any) -> tuple[JsonRpcProtocol, StringTransport]:
 
 
 def lines(transport: StringTransport) -> list[str]:
-    return transport.value().decode().splitlines()
+    """The answers: one per ``\n``-terminated line (answers contain no other line break)."""
+    data = transport.value().decode()
+    assert data == "" or data.endswith("\n")
+    return data.split("\n")[:-1]
 
 
 def answers(transport: StringTransport) -> list[dict[str, Any]]:
@@ -114,6 +117,12 @@ def test_go_decoder_semantics() -> None:
     )
     assert [json.loads(line)["result"] for line in out] == [5, 0, 0, 4, -1]
     assert [json.loads(line)["id"] for line in out] == [5, 6, 7, 8, 9]
+
+
+def test_unicode_line_breaks_are_escaped() -> None:
+    out, _ = exchange('{"method":"Programmer.GetSkill","params":[{"Java":"a\\u2028b\\u0085"}],'
+                      '"id":"\\u2029"}')
+    assert out == ['{"id":"\\u2029","result":"Skill1:a\\u2028b\\u0085，Skill2","error":null}']
 
 
 def test_user_method_served() -> None:

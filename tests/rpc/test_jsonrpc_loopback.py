@@ -33,7 +33,7 @@ class Raw(protocol.Protocol):
         self._check()
 
     def lines(self) -> list[str]:
-        return self.data.decode().splitlines()
+        return self.data.decode().split("\n")[:-1]
 
     def _check(self) -> None:
         for n, d in list(self._waiting):
