@@ -224,12 +224,17 @@ class ListenerService(Service):
             return port
 
         def failed(failure: Any) -> None:
-            log.failure("{label} cannot listen on {description}", failure,
-                        label=self.label, description=self.description)
             failures.append(failure)
+            if starting:  # raised below: twistd reports it once, so no log line here
+                self.whenListening.addErrback(lambda _: None)
+            else:
+                log.failure("{label} cannot listen on {description}", failure,
+                            label=self.label, description=self.description)
             self.whenListening.errback(failure)
 
+        starting = True
         listening.addCallbacks(listened, failed)
+        starting = False
         if failures:
             failures[0].raiseException()
 
