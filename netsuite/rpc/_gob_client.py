@@ -29,7 +29,7 @@ from netsuite.rpc._gob import (
     Struct,
     split_message,
 )
-from netsuite.rpc._gobrpc import REQUEST
+from netsuite.rpc._gobrpc import REQUEST, _bytes_needed
 
 __all__ = ["GobClient", "GobClientProtocol", "args_type", "call", "connect"]
 
@@ -60,7 +60,10 @@ class GobClientProtocol(Protocol):
         self.max_message = max_message
         self.ready: defer.Deferred[GobClientProtocol] = defer.Deferred()
         self._handshaken = raw
-        self._buffer = b""
+        self._buffer = b""  # the start of an incomplete message (or HTTP answer)
+        self._pieces: list[bytes] = []  # what arrived after it, not yet joined
+        self._held = 0
+        self._wanted = 0  # total length at which the held bytes can make progress
         self._encoder = Encoder()
         self._decoder = Decoder()
         self._seq = 0
@@ -75,7 +78,17 @@ class GobClientProtocol(Protocol):
             self.transport.write(CONNECT)
 
     def dataReceived(self, data: bytes) -> None:
-        buf = self._buffer + data
+        if self._error is not None:
+            return  # failed: closing
+        if self._buffer:
+            self._pieces.append(data)
+            self._held += len(data)
+            if self._held < self._wanted:
+                return  # a large answer still arriving: join its pieces once, not per read
+            buf = self._buffer + b"".join(self._pieces)
+            self._pieces, self._held = [], 0
+        else:
+            buf = data
         try:
             if not self._handshaken:
                 end = buf.find(b"\n\n")
@@ -83,7 +96,7 @@ class GobClientProtocol(Protocol):
                 if end < 0 and end_crlf < 0:
                     if len(buf) > 8192:
                         raise GobError("over-long HTTP response to CONNECT")
-                    self._buffer = buf
+                    self._buffer, self._wanted = buf, len(buf) + 1
                     return
                 cut = min(e for e in (end, end_crlf) if e >= 0)
                 status_line = buf[: buf.find(b"\n")].rstrip(b"\r")
@@ -102,6 +115,7 @@ class GobClientProtocol(Protocol):
                 start, pos = found
                 self._message(buf[start:pos])
             self._buffer = buf[pos:]
+            self._wanted = _bytes_needed(self._buffer) if self._buffer else 0
         except GobError as e:
             self._buffer = b""
             self._fail(e)

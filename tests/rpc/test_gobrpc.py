@@ -677,3 +677,26 @@ def test_message_trickling_in_byte_by_byte_is_answered() -> None:
         protocol.dataReceived(data[i : i + 1])
     [(header, skill)] = answers(transport.value())
     assert header["Seq"] == 1 and skill == "Skill1:" + "x" * 50_000 + "，Skill2y"
+
+
+@pytest_twisted.ensureDeferred
+async def test_client_assembles_a_large_answer() -> None:
+    registry = Registry()
+
+    @registry.register("Big.Make", [("n", int)], str, "n x's")
+    def make(n: int) -> str:
+        return "x" * n
+
+    port = await endpoints.serverFromString(reactor, "tcp:0:interface=127.0.0.1").listen(
+        gob_factory(registry))
+    try:
+        client = await connect(reactor, "127.0.0.1", port.getHost().port, timeout=10)
+        try:
+            method = registry.lookup("Big.Make")
+            big, small = await defer.gatherResults([client.call(method, [3_000_000]),
+                                                    client.call(method, [3])])
+        finally:
+            client.close()
+    finally:
+        await port.stopListening()
+    assert len(big) == 3_000_000 and small == "xxx"
