@@ -110,6 +110,27 @@ def run_ours(workload: str, command: str, runs_dir: Path, run: int, udp: bool,
     return records
 
 
+def measure_ours(args: argparse.Namespace, work: Path, run: int,
+                 env: dict[str, str]) -> list[dict]:
+    """``run_ours`` with baseline.sh's noise policy, so our server and the peers are treated
+    alike: a run during which other processes used more than ``NOISE_MAX`` % of a core is
+    marked discarded and redone, at most ``TRIES`` attempts (the last one kept regardless)."""
+    noise_max = float(env.get("NOISE_MAX", "15"))
+    tries = max(1, int(env.get("TRIES", "3")))
+    kept: list[dict] = []
+    for attempt in range(1, tries + 1):
+        records = run_ours(args.workload, args.server, work, run, args.udp, args.flags, env)
+        noisy = [r for r in records if (r.get("noise_pct") or 0) > noise_max]
+        if attempt < tries and noisy:
+            print(f"    netsuite run {run}: noise {noisy[0]['noise_pct']}% > {noise_max:g}%: "
+                  "discarding, retrying", file=sys.stderr)
+            kept.extend({**r, "discarded": True} for r in records)
+            time.sleep(2)
+            continue
+        return kept + records
+    return kept
+
+
 def summarise(records: list[dict], out: Path) -> str:
     """Write the merged results and return the table (medians, and ratios to netsuite)."""
     merged = out / "results.jsonl"
@@ -163,7 +184,7 @@ def main() -> int:
             for record in read_results(out):
                 record["run"] = run
                 records.append(record)
-        records.extend(run_ours(args.workload, args.server, work, run, args.udp, args.flags, env))
+        records.extend(measure_ours(args, work, run, env))
     report = summarise(records, work)
     print(report)
     print(f"\nraw results: {work / 'results.jsonl'}", file=sys.stderr)
