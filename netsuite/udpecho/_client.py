@@ -192,6 +192,26 @@ async def _ping(reactor: Any, proto: UDPClientProtocol, args: argparse.Namespace
         if not finished.called:
             finished.callback(None)
 
+    printed: list[bool] = []
+
+    def print_summary() -> Any:
+        """The statistics, printed once: at the end, or when interrupted (Ctrl-C)."""
+        summary = tracker.summary()
+        if not printed:
+            printed.append(True)
+            print(f"--- {where} udp ping statistics ---")
+            for line in summary.lines():
+                print(line)
+            sys.stdout.flush()
+        return summary
+
+    interrupted = reactor.addSystemEventTrigger("before", "shutdown", print_summary)
+
+    def not_interrupted(result: Any) -> Any:
+        reactor.removeSystemEventTrigger(interrupted)
+        return result
+
+    finished.addBoth(not_interrupted)
     proto.on_reply = on_reply
     proto.on_refused = on_refused
     print(f"PING {where} (udp): {args.count} probes of {args.size} bytes", flush=True)
@@ -213,11 +233,7 @@ async def _ping(reactor: Any, proto: UDPClientProtocol, args: argparse.Namespace
             timer.cancel()
     if proto.refused:
         raise CommandFailed(f"{where}: connection refused (ICMP port unreachable)")
-    summary = tracker.summary()
-    print(f"--- {where} udp ping statistics ---")
-    for line in summary.lines():
-        print(line)
-    sys.stdout.flush()
+    summary = print_summary()
     if not summary.received:
         raise CommandFailed(f"no reply from {where}")
     return 0

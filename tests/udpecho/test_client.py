@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import io
 import re
+import signal
 import socket
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,6 +26,7 @@ from netsuite.udpecho._ping import (
     summarize,
 )
 from netsuite.udpecho._tap import Options, makeService
+from tests.helpers import TwistdProcess
 
 
 def test_probe_round_trip() -> None:
@@ -159,3 +164,19 @@ async def test_refused_and_usage(capsys: Any) -> None:
         await udp("nope")
     with pytest.raises(UsageFailure, match="--size"):
         await udp("127.0.0.1:9", "-c", "1", "-s", "10")
+
+
+def test_ping_interrupted_prints_statistics() -> None:
+    script = str(Path(sys.executable).with_name("netsuite"))
+    with TwistdProcess("udpecho", "--port", "0") as server:
+        port = server.port("udpecho")
+        ping = subprocess.Popen([script, "udp", f"127.0.0.1:{port}", "-c", "1000", "-i", "0.02"],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        assert ping.stdout is not None
+        seen = [ping.stdout.readline() for _ in range(4)]  # the PING line and three probes
+        assert "seq=2 " in seen[-1]
+        ping.send_signal(signal.SIGINT)
+        out, _ = ping.communicate(timeout=30)
+    lines = out.splitlines()
+    assert f"--- 127.0.0.1:{port} udp ping statistics ---" in lines
+    assert any(re.fullmatch(r"\d+ sent, \d+ received, [\d.]+% loss", line) for line in lines)
