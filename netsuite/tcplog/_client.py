@@ -22,7 +22,7 @@ from zope.interface import implementer
 from netsuite._cli import CommandFailed, UsageFailure
 from netsuite._endpoints import TargetError, client_endpoint, format_host_port, parse_host_port
 from netsuite._options import positive_float
-from netsuite.tcplog._stdin import StdinLines
+from netsuite.tcplog._stdin import MAX_READ, StdinLines, split_line_end
 
 __all__ = ["DESCRIPTION", "SendProtocol", "configure", "run"]
 
@@ -139,22 +139,26 @@ async def run(reactor: Any, args: argparse.Namespace) -> int:
         raise CommandFailed(f"cannot connect to {where}: {_reason(exc)}") from None
 
     lines = StdinLines(reactor, getattr(args, "stdin", None))
+    started = 0  # bytes already sent of a line longer than one read
     while proto.lost is None:
         # Wait for a line or for the server to go, whichever comes first (an idle
         # terminal must not hide that the server closed the connection).
         which, line = await defer.race([defer.ensureDeferred(lines.get()), proto.when_lost()])
-        if which == 1 or line is None:
+        if which == 1:
             break
-        text = line.rstrip(b"\r\n")
-        if text == b"exit":
+        if line is None:
+            if started:  # the input ended inside a long line: end it
+                await _send(proto, b"\n", started, args.quiet)
             break
-        await proto.writable()
-        if proto.lost is not None:
+        text, ended = split_line_end(line)
+        if not ended and len(line) == MAX_READ:  # a piece of a longer line; more follows
+            if await _send(proto, text, None, args.quiet):
+                started += len(text)
+            continue
+        if not started and text == b"exit":
             break
-        data = text + b"\n"
-        proto.transport.write(data)
-        if not args.quiet:
-            print(f"sent {len(data)} bytes", flush=True)
+        await _send(proto, text + b"\n", started, args.quiet)
+        started = 0
 
     if proto.lost is not None:
         how = "" if proto.lost.check(ConnectionDone) else f" ({_reason(proto.lost.value)})"
@@ -169,6 +173,19 @@ async def run(reactor: Any, args: argparse.Namespace) -> int:
     if proto.lost is not None and not proto.lost.check(ConnectionDone):
         raise CommandFailed(f"{where}: {_reason(proto.lost.value)} while closing")
     return 0
+
+
+async def _send(proto: SendProtocol, data: bytes, before: int | None, quiet: bool) -> bool:
+    """Write ``data`` once the transport can take it; print ``sent N bytes`` (N counting
+    ``before`` bytes of the same line) unless ``before`` is None or ``quiet``.  False if the
+    connection is gone."""
+    await proto.writable()
+    if proto.lost is not None:
+        return False
+    proto.transport.write(data)
+    if before is not None and not quiet:
+        print(f"sent {before + len(data)} bytes", flush=True)
+    return True
 
 
 def _reason(exc: BaseException) -> str:

@@ -14,7 +14,7 @@ from typing import IO, Any
 
 from twisted.internet import defer
 
-__all__ = ["MAX_READ", "StdinLines"]
+__all__ = ["MAX_READ", "StdinLines", "split_line_end"]
 
 #: The most bytes returned for one line; a longer line comes in pieces of this size.
 MAX_READ = 1 << 20
@@ -57,3 +57,17 @@ class StdinLines:
         else:
             self._slots.release()
         return line
+
+
+def split_line_end(line: bytes) -> tuple[bytes, bool]:
+    """``(text, ended)``: ``line`` without its ``\\n`` or ``\\r\\n`` end, and whether it had one.
+
+    A line read without an end is either the last one of the input or, when it is
+    :data:`MAX_READ` bytes long, a piece of a longer line whose rest follows.
+    """
+    if line.endswith(b"\n"):
+        line = line[:-1]
+        if line.endswith(b"\r"):
+            line = line[:-1]
+        return line, True
+    return line, False

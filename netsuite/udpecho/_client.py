@@ -17,7 +17,7 @@ from twisted.internet.protocol import DatagramProtocol
 from netsuite._cli import CommandFailed, UsageFailure
 from netsuite._endpoints import TargetError, format_host_port, parse_host_port
 from netsuite._options import non_negative_float, positive_float, positive_int
-from netsuite.tcplog._stdin import StdinLines
+from netsuite.tcplog._stdin import MAX_READ, StdinLines, split_line_end
 from netsuite.udpecho._ping import HEADER_SIZE, PingTracker, build_probe
 
 __all__ = ["DESCRIPTION", "UDPClientProtocol", "configure", "run"]
@@ -134,19 +134,25 @@ async def _lines(reactor: Any, proto: UDPClientProtocol, args: argparse.Namespac
     proto.on_reply = replies.put
     proto.on_refused = lambda: replies.put(_REFUSED)
     lines = StdinLines(reactor, getattr(args, "stdin", None))
-    sent = unanswered = 0
+    total = unanswered = 0
+    skipping = False  # inside a line too long to read at once (so too long to send)
     while (line := await lines.get()) is not None:
-        data = line.rstrip(b"\r\n")
-        if len(data) > MAX_DATAGRAM:
-            print(f"netsuite udp: line of {len(data)} bytes is too long for a datagram",
-                  file=sys.stderr)
+        data, ended = split_line_end(line)
+        piece = not ended and len(line) == MAX_READ
+        if skipping:
+            skipping = piece
+            continue
+        total += 1
+        if piece or len(data) > MAX_DATAGRAM:
+            print(f"netsuite udp: a line of more than {MAX_DATAGRAM} bytes is too long for a "
+                  "datagram; skipped", file=sys.stderr)
             unanswered += 1
+            skipping = piece
             continue
         replies.pending.clear()  # late replies to earlier lines: not this line's answer
         if proto.refused:
             raise CommandFailed(f"{where}: connection refused (ICMP port unreachable)")
         proto.transport.write(data)
-        sent += 1
         waiting = replies.get()
         waiting.addTimeout(args.timeout, reactor)
         try:
@@ -159,7 +165,7 @@ async def _lines(reactor: Any, proto: UDPClientProtocol, args: argparse.Namespac
             raise CommandFailed(f"{where}: connection refused (ICMP port unreachable)")
         print(reply.decode("utf-8", "backslashreplace"), flush=True)
     if unanswered:
-        raise CommandFailed(f"{unanswered} of {sent} datagrams got no reply from {where}")
+        raise CommandFailed(f"{unanswered} of {total} lines got no reply from {where}")
     return 0
 
 

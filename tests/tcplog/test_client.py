@@ -189,3 +189,30 @@ async def test_server_closing_while_input_is_idle() -> None:
     finally:
         os.close(write)  # ends the reader thread
         await listening.stopListening()
+
+
+@pytest.mark.parametrize("stdin, out, texts", [
+    (b"abcdefghijklmnopqrst\nexit\n", "sent 21 bytes\n", ["abcdefghijklmnopqrst"]),
+    (b"abcdefghijkl", "sent 13 bytes\n", ["abcdefghijkl"]),
+    (b"ab\nabcdefgh", "sent 3 bytes\nsent 9 bytes\n", ["ab", "abcdefgh"]),
+    (b"exitexitexit\n", "sent 13 bytes\n", ["exitexitexit"]),
+])
+@pytest_twisted.ensureDeferred
+async def test_lines_longer_than_one_read(logged: list[str], capsys: Any,
+                                          monkeypatch: pytest.MonkeyPatch, stdin: bytes,
+                                          out: str, texts: list[str]) -> None:
+    """A line longer than one read of stdin is still sent as one line."""
+    import netsuite.tcplog._client as client
+    import netsuite.tcplog._stdin as stdin_module
+
+    monkeypatch.setattr(stdin_module, "MAX_READ", 8)
+    monkeypatch.setattr(client, "MAX_READ", 8)
+    service = await start_server()
+    try:
+        port = service.port.getHost().port
+        assert await send(stdin, f"127.0.0.1:{port}") == 0
+        assert capsys.readouterr().out == out
+        await until(lambda: any(line.startswith("disconnect") for line in logged))
+        assert [line.split(": ", 1)[1] for line in logged if ": " in line] == texts
+    finally:
+        await service.stopService()

@@ -105,7 +105,7 @@ async def test_line_mode_unanswered_is_a_failure(capsys: Any) -> None:
     service = await start("--max-size", "3")
     try:
         port = service.port.getHost().port
-        with pytest.raises(CommandFailed, match="1 of 2 datagrams got no reply"):
+        with pytest.raises(CommandFailed, match="1 of 2 lines got no reply"):
             await udp("--timeout", "0.2", f"127.0.0.1:{port}", stdin=b"abc\nabcd\n")
         captured = capsys.readouterr()
         assert captured.out == "abc\n"
@@ -180,3 +180,23 @@ def test_ping_interrupted_prints_statistics() -> None:
     lines = out.splitlines()
     assert f"--- 127.0.0.1:{port} udp ping statistics ---" in lines
     assert any(re.fullmatch(r"\d+ sent, \d+ received, [\d.]+% loss", line) for line in lines)
+
+
+@pytest_twisted.ensureDeferred
+async def test_line_too_long_for_a_datagram_is_skipped_whole(
+        capsys: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    import netsuite.tcplog._stdin as stdin_module
+    import netsuite.udpecho._client as client
+
+    monkeypatch.setattr(stdin_module, "MAX_READ", 8)
+    monkeypatch.setattr(client, "MAX_READ", 8)
+    service = await start()
+    try:
+        port = service.port.getHost().port
+        with pytest.raises(CommandFailed, match="1 of 3 lines got no reply"):
+            await udp(f"127.0.0.1:{port}", stdin=b"short\n" + b"x" * 30 + b"\nok\n")
+        captured = capsys.readouterr()
+        assert captured.out == "short\nok\n"
+        assert captured.err.count("too long for a datagram") == 1
+    finally:
+        await service.stopService()
