@@ -83,7 +83,7 @@ class GobClientProtocol(Protocol):
         if self._buffer:
             self._pieces.append(data)
             self._held += len(data)
-            if self._held < self._wanted:
+            if len(self._buffer) + self._held < self._wanted:
                 return  # a large answer still arriving: join its pieces once, not per read
             buf = self._buffer + b"".join(self._pieces)
             self._pieces, self._held = [], 0
