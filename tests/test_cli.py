@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from netsuite._cli import SUBCOMMANDS
 
 NETSUITE = str(Path(sys.executable).with_name("netsuite"))
@@ -44,3 +46,17 @@ def test_unknown_subcommand_is_a_usage_error() -> None:
 def test_unknown_option_is_a_usage_error() -> None:
     result = run("--frobnicate")
     assert result.returncode == 2
+
+
+@pytest.mark.parametrize("name", sorted(SUBCOMMANDS))
+def test_every_subcommand_has_help(name: str) -> None:
+    result = run(name, "--help")
+    assert result.returncode == 0, result.stderr
+    assert f"usage: netsuite {name}" in result.stdout
+
+
+@pytest.mark.parametrize("name", sorted(SUBCOMMANDS))
+def test_every_subcommand_rejects_a_bad_option(name: str) -> None:
+    result = run(name, "--no-such-option")
+    assert result.returncode == 2
+    assert f"netsuite {name}" in result.stderr

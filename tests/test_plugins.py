@@ -54,3 +54,13 @@ def test_regular_install_lists_plugins(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     for name in PLUGINS:
         assert f"    {name} " in result.stdout, result.stdout
+
+
+@pytest.mark.parametrize("name", PLUGINS)
+def test_plugin_help(name: str, tmp_path: Path) -> None:
+    """``twistd PLUGIN --help`` documents the plugin's options and exits 0."""
+    twistd = Path(sys.executable).with_name("twistd")
+    result = subprocess.run([str(twistd), name, "--help"], capture_output=True, text=True,
+                            cwd=tmp_path, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "--metrics" in result.stdout
