@@ -205,12 +205,16 @@ def table(records: list[dict[str, Any]]) -> str:
             hwm = median([r.get("server_hwm_kb") for r in rs])
             errors = max((lg.get("errors") or 0) for lg in lgs) if lgs else 0
             missing = max((lg.get("missing") or 0) for lg in lgs) if lgs else 0
+            if idle:  # the run is mostly holding idle connections: no latency, no CPU rate
+                latency, cpu_text = "-", "-"
+            else:
+                latency = (f"{fmt(median([lg.get('p50_us') for lg in lgs]))} / "
+                           f"{fmt(median([lg.get('p99_us') for lg in lgs]))}")
+                cpu_text = f"{fmt(cpu)}%"
             lines.append(
                 f"| {workload} | {WORKLOADS[workload][2]} | {peer} | {len(rs)} | "
-                f"{fmt(value, digits)} {unit} {spread} | {ratio} | "
-                f"{fmt(median([lg.get('p50_us') for lg in lgs]))} / "
-                f"{fmt(median([lg.get('p99_us') for lg in lgs]))} | "
-                f"{fmt(cpu)}% | {fmt(hwm / 1024 if hwm else None, 1)} | {errors}, {missing} |")
+                f"{fmt(value, digits)} {unit} {spread} | {ratio} | {latency} | "
+                f"{cpu_text} | {fmt(hwm / 1024 if hwm else None, 1)} | {errors}, {missing} |")
     return "\n".join(lines)
 
 
@@ -254,6 +258,9 @@ def plot(records: list[dict[str, Any]], names: list[str], path: Path, title: str
                     linewidth=2.5 if peer == "netsuite" else 1.2)
         ax.set_title(name)
         ax.set_xscale("log", base=2)
+        ticks = sorted({r["x"] for r in rows})
+        ax.set_xticks(ticks, [str(t) for t in ticks])
+        ax.minorticks_off()
         ax.set_xlabel("chat clients" if name == "chat" else "connections (16 calls in flight each)")
         ax.set_ylabel(ylabel)
         ax.set_ylim(bottom=0)
