@@ -33,11 +33,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from twisted.internet.interfaces import IPushProducer
-from twisted.internet.protocol import Factory, Protocol
+from twisted.internet.protocol import Factory
 from twisted.logger import Logger
 from twisted.protocols import amp
-from zope.interface import implementer
 
 from netsuite._endpoints import describe_address
 from netsuite.rpc._core import (
@@ -50,6 +48,7 @@ from netsuite.rpc._core import (
     RpcError,
     UnknownMethod,
 )
+from netsuite.rpc._paced import PacedProtocol
 
 __all__ = [
     "MAX_BOX",
@@ -130,15 +129,6 @@ def _parse_str(value: bytes) -> str:
     return value.decode("utf-8")
 
 
-def _no_delay(transport: Any) -> None:
-    """Answers go out as soon as written (TCP_NODELAY), as Go's servers do: with Nagle, the
-    answers to pipelined calls wait for the peer's delayed ACK."""
-    try:
-        transport.setTcpNoDelay(True)
-    except (AttributeError, NotImplementedError, OSError):
-        pass  # not TCP (a UNIX socket)
-
-
 class _Command:
     """What the responder needs to run one method: argument keys and parsers, result key."""
 
@@ -189,8 +179,7 @@ class CommandTable:
         return command
 
 
-@implementer(IPushProducer)
-class AmpRpcProtocol(Protocol):
+class AmpRpcProtocol(PacedProtocol):
     """One AMP connection answering commands from a :class:`CommandTable`.
 
     Parsing is incremental: a box may arrive in any number of pieces and many boxes may
@@ -213,20 +202,8 @@ class AmpRpcProtocol(Protocol):
 
     def connectionMade(self) -> None:
         self.peer = describe_address(self.transport.getPeer())
-        self.transport.registerProducer(self, True)
-        _no_delay(self.transport)
+        super().connectionMade()
         log.debug("amp: connection from {peer}", peer=self.peer)
-
-    # IPushProducer: the transport tells us when its send buffer is full / drained.
-    def pauseProducing(self) -> None:
-        self.transport.pauseProducing()
-
-    def resumeProducing(self) -> None:
-        if not self._dead:
-            self.transport.resumeProducing()
-
-    def stopProducing(self) -> None:
-        self._dead = True
 
     def dataReceived(self, data: bytes) -> None:
         if self._dead:

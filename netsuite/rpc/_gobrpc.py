@@ -35,7 +35,7 @@ from __future__ import annotations
 from typing import Any
 
 import attrs
-from twisted.internet.interfaces import IAddress, IProtocolFactory, IPushProducer
+from twisted.internet.interfaces import IAddress, IProtocolFactory
 from twisted.internet.protocol import Factory, Protocol, connectionDone
 from twisted.logger import Logger
 from twisted.python.failure import Failure
@@ -61,6 +61,7 @@ from netsuite.rpc._gob import (
     go_type_string,
     split_message,
 )
+from netsuite.rpc._paced import PacedProtocol
 
 __all__ = [
     "GOB_RPC_PATH",
@@ -166,8 +167,7 @@ class GobStats:
     protocol_errors: int = 0
 
 
-@implementer(IPushProducer)
-class GobRpcProtocol(Protocol):
+class GobRpcProtocol(PacedProtocol):
     """One net/rpc gob connection: requests in, responses out, in arrival order."""
 
     def __init__(self, registry: Registry, stats: GobStats, max_message: int = MAX_MESSAGE,
@@ -198,8 +198,7 @@ class GobRpcProtocol(Protocol):
         self._peer = describe_address(self.transport.getPeer())
         self.stats.connections_open += 1
         self.stats.connections_total += 1
-        self.transport.registerProducer(self, True)
-        _no_delay(self.transport)
+        super().connectionMade()
         log.debug("{label} connection from {peer}", label=self.label, peer=self._peer)
 
     def connectionLost(self, reason: Failure = connectionDone) -> None:
@@ -221,16 +220,6 @@ class GobRpcProtocol(Protocol):
         self._pieces = []
         self.transport.unregisterProducer()
         self.transport.loseConnection()
-
-    # IPushProducer: stop reading while the client is not reading our answers.
-    def pauseProducing(self) -> None:
-        self.transport.pauseProducing()
-
-    def resumeProducing(self) -> None:
-        self.transport.resumeProducing()
-
-    def stopProducing(self) -> None:
-        pass
 
     def dataReceived(self, data: bytes) -> None:
         if self._closed:
@@ -405,16 +394,6 @@ class GobRpcProtocol(Protocol):
         log.info("{label}: closing connection from {peer}: {error}", label=self.label,
                  peer=self._peer, error=error)
         self._close()
-
-
-def _no_delay(transport: Any) -> None:
-    """Answers go out at once: net/rpc clients pipeline small calls, and Nagle's algorithm
-    against the peer's delayed ACK would hold each batch of answers back by up to 40 ms
-    (Go sets TCP_NODELAY on its side too)."""
-    try:
-        transport.setTcpNoDelay(True)
-    except (AttributeError, NotImplementedError, OSError):
-        pass  # not TCP (unix socket, a test transport)
 
 
 class GobRpcFactory(Factory):

@@ -37,10 +37,8 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from twisted.internet.interfaces import IPushProducer
-from twisted.internet.protocol import Factory, Protocol
+from twisted.internet.protocol import Factory
 from twisted.logger import Logger
-from zope.interface import implementer
 
 from netsuite._endpoints import describe_address
 from netsuite.rpc._core import (
@@ -64,6 +62,7 @@ from netsuite.rpc._jsonstream import (
     dump_exact,
     dump_string,
 )
+from netsuite.rpc._paced import PacedProtocol
 
 __all__ = ["MAX_DEPTH", "MAX_REQUEST", "JsonRpcFactory", "JsonRpcProtocol", "jsonrpc_factory"]
 
@@ -83,15 +82,6 @@ INTERNAL_ERROR = -32603
 APPLICATION_ERROR = -32000
 
 _GO_TYPES = {int: "int", str: "string"}
-
-
-def _no_delay(transport: Any) -> None:
-    """Answers go out as soon as written (TCP_NODELAY), as Go's servers do: with Nagle, the
-    answers to pipelined calls wait for the peer's delayed ACK."""
-    try:
-        transport.setTcpNoDelay(True)
-    except (AttributeError, NotImplementedError, OSError):
-        pass  # not TCP (a UNIX socket)
 
 
 class _Refused(Exception):
@@ -205,8 +195,7 @@ def _envelope(request: dict[str, Any]) -> tuple[Any, Any, Any]:
 _ABSENT: Any = object()
 
 
-@implementer(IPushProducer)
-class JsonRpcProtocol(Protocol):
+class JsonRpcProtocol(PacedProtocol):
     """One JSON-RPC connection (see the module docstring)."""
 
     def __init__(self, registry: Registry, max_request: int = MAX_REQUEST,
@@ -220,19 +209,8 @@ class JsonRpcProtocol(Protocol):
 
     def connectionMade(self) -> None:
         self.peer = describe_address(self.transport.getPeer())
-        self.transport.registerProducer(self, True)
-        _no_delay(self.transport)
+        super().connectionMade()
         log.debug("jsonrpc: connection from {peer}", peer=self.peer)
-
-    def pauseProducing(self) -> None:
-        self.transport.pauseProducing()
-
-    def resumeProducing(self) -> None:
-        if not self._dead:
-            self.transport.resumeProducing()
-
-    def stopProducing(self) -> None:
-        self._dead = True
 
     def dataReceived(self, data: bytes) -> None:
         if self._dead:
