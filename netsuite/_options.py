@@ -1,19 +1,46 @@
-"""Coercions for ``twisted.python.usage.Options`` parameters shared by every plugin.
+"""Coercions for option values, shared by every plugin and every ``netsuite`` subcommand.
 
-Each raises :class:`ValueError` on bad input, which ``usage.Options`` turns into a usage
-error naming the option.
+Each raises :class:`BadValue` on bad input: a :class:`ValueError`, which
+``twisted.python.usage.Options`` reports as a usage error naming the option, and an
+:class:`argparse.ArgumentTypeError`, which argparse reports with this message as it is.
 """
 
 from __future__ import annotations
 
-__all__ = ["non_negative_float", "non_negative_int", "positive_float", "positive_int"]
+import argparse
+
+__all__ = [
+    "BadValue",
+    "non_negative_float",
+    "non_negative_int",
+    "positive_float",
+    "positive_int",
+]
+
+
+class BadValue(ValueError, argparse.ArgumentTypeError):
+    """An option value that does not fit; the message says why."""
+
+
+def _int(value: str) -> int:
+    try:
+        return int(value)
+    except ValueError:
+        raise BadValue(f"{value!r} is not an integer") from None
+
+
+def _float(value: str) -> float:
+    try:
+        return float(value)
+    except ValueError:
+        raise BadValue(f"{value!r} is not a number") from None
 
 
 def positive_int(value: str) -> int:
     """An integer greater than zero."""
-    number = int(value)
+    number = _int(value)
     if number <= 0:
-        raise ValueError(f"{value} is not a positive integer")
+        raise BadValue(f"{value} is not a positive integer")
     return number
 
 
@@ -22,9 +49,9 @@ positive_int.coerceDoc = "A positive integer."  # type: ignore[attr-defined]
 
 def non_negative_int(value: str) -> int:
     """An integer of zero or more."""
-    number = int(value)
+    number = _int(value)
     if number < 0:
-        raise ValueError(f"{value} is negative")
+        raise BadValue(f"{value} is negative")
     return number
 
 
@@ -33,9 +60,9 @@ non_negative_int.coerceDoc = "An integer, 0 or more."  # type: ignore[attr-defin
 
 def positive_float(value: str) -> float:
     """A finite number greater than zero."""
-    number = float(value)
+    number = _float(value)
     if not 0 < number < float("inf"):
-        raise ValueError(f"{value} is not a positive number")
+        raise BadValue(f"{value} is not a positive number")
     return number
 
 
@@ -44,9 +71,9 @@ positive_float.coerceDoc = "A positive number."  # type: ignore[attr-defined]
 
 def non_negative_float(value: str) -> float:
     """A finite number of zero or more."""
-    number = float(value)
+    number = _float(value)
     if not 0 <= number < float("inf"):
-        raise ValueError(f"{value} is not a number of zero or more")
+        raise BadValue(f"{value} is not a number of zero or more")
     return number
 
 

@@ -40,16 +40,6 @@ exit status: 0 every target answered (an HTTP error status such as 404 is an ans
 1 any target failed (one line on stderr each), 2 usage error (a bad target)."""
 
 
-def _arg(coerce: Any) -> Any:
-    def convert(value: str) -> Any:
-        try:
-            return coerce(value)
-        except ValueError as exc:
-            raise argparse.ArgumentTypeError(str(exc)) from None
-
-    convert.__name__ = coerce.__name__
-    return convert
-
 
 def configure(parser: argparse.ArgumentParser) -> None:
     """Add the ``netsuite head`` arguments."""
@@ -60,11 +50,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         "line; blank lines and lines starting with # are skipped")
     parser.add_argument("--http1.1", dest="http11", action="store_true",
                         help="send HTTP/1.1 with Host and Connection: close (default: HTTP/1.0)")
-    parser.add_argument("--concurrency", "-c", type=_arg(positive_int), default=10,
+    parser.add_argument("--concurrency", "-c", type=positive_int, default=10,
                         metavar="N", help="targets probed at once (default: 10)")
-    parser.add_argument("--timeout", "-t", type=_arg(positive_float), default=10.0,
+    parser.add_argument("--timeout", "-t", type=positive_float, default=10.0,
                         metavar="S", help="seconds per target, connect + response (default: 10)")
-    parser.add_argument("--max-head", type=_arg(positive_int), default=DEFAULT_MAX_HEAD,
+    parser.add_argument("--max-head", type=positive_int, default=DEFAULT_MAX_HEAD,
                         metavar="BYTES",
                         help=f"largest response head accepted (default: {DEFAULT_MAX_HEAD})")
     parser.add_argument("--json", action="store_true",

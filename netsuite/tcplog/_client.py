@@ -40,17 +40,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tls", action="store_true", help="connect with TLS (verified)")
     parser.add_argument("--insecure", "-k", action="store_true",
                         help="with --tls: do not verify the server certificate")
-    parser.add_argument("--timeout", type=_positive_float, default=10.0, metavar="S",
+    parser.add_argument("--timeout", type=positive_float, default=10.0, metavar="S",
                         help="seconds to connect, and to flush at the end (default: 10)")
     parser.add_argument("--quiet", "-q", action="store_true",
                         help="do not print 'sent N bytes' per line")
-
-
-def _positive_float(value: str) -> float:
-    try:
-        return positive_float(value)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 @implementer(IPushProducer, IHandshakeListener)

@@ -36,27 +36,17 @@ exit status: 0 success (line mode: every line answered; ping: any probe answered
 1 no answer or ICMP port unreachable, 2 usage error."""
 
 
-def _arg(coerce: Callable[[str], Any]) -> Callable[[str], Any]:
-    def convert(value: str) -> Any:
-        try:
-            return coerce(value)
-        except ValueError as exc:
-            raise argparse.ArgumentTypeError(str(exc)) from None
-
-    convert.__name__ = coerce.__name__
-    return convert
-
 
 def configure(parser: argparse.ArgumentParser) -> None:
     """Add the ``netsuite udp`` arguments."""
     parser.add_argument("target", metavar="HOST:PORT", help="server address ([IPV6]:PORT)")
-    parser.add_argument("--count", "-c", type=_arg(positive_int), default=None, metavar="N",
+    parser.add_argument("--count", "-c", type=positive_int, default=None, metavar="N",
                         help="ping mode: send N probes")
-    parser.add_argument("--interval", "-i", type=_arg(non_negative_float), default=1.0,
+    parser.add_argument("--interval", "-i", type=non_negative_float, default=1.0,
                         metavar="S", help="ping mode: seconds between probes (default: 1)")
-    parser.add_argument("--size", "-s", type=_arg(positive_int), default=64, metavar="B",
+    parser.add_argument("--size", "-s", type=positive_int, default=64, metavar="B",
                         help=f"ping mode: probe size in bytes (default: 64, min {HEADER_SIZE})")
-    parser.add_argument("--timeout", "-t", type=_arg(positive_float), default=1.0, metavar="S",
+    parser.add_argument("--timeout", "-t", type=positive_float, default=1.0, metavar="S",
                         help="seconds to wait for each reply (default: 1)")
 
 
