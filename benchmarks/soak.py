@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import bisect
+import importlib.util
 import json
 import os
 import random
@@ -829,10 +830,12 @@ def main() -> int:
                         help="twistd arguments for the chat server")
     parser.add_argument("--chat-label", default="chat",
                         help="label of the chat listener's 'listening on' log line")
+    grpc = "tcp:0:interface=127.0.0.1" if importlib.util.find_spec("grpc") else "none"
     parser.add_argument("--rpc-args", default=(
         "rpc --xmlrpc tcp:0:interface=127.0.0.1 --amp tcp:0:interface=127.0.0.1 "
-        "--jsonrpc tcp:0:interface=127.0.0.1 --gob tcp:0:interface=127.0.0.1 --grpc none"),
-        help="twistd arguments for the rpc server")
+        "--jsonrpc tcp:0:interface=127.0.0.1 --gob tcp:0:interface=127.0.0.1 "
+        f"--grpc {grpc}"),
+        help="twistd arguments for the rpc server (gRPC on when grpcio is installed)")
     parser.add_argument("--json", help="write samples and the summary to this file")
     args = parser.parse_args()
     if not 0 < args.clients <= 2000 or not 0 < args.duration <= 7200:
