@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import bisect
 import math
+import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
@@ -198,7 +199,7 @@ class _Histogram:
 class RpcMetrics(Collector):
     """An RPC call observer that is also the collector exposing what it saw.
 
-    Add it to ``Registry.observers``; every call costs a dict lookup and a bisect.
+    Add it to ``Registry.observers``; every call costs a lock, a dict update and a bisect.
     ``netsuite_rpc_calls_total{transport,method,outcome}`` counts calls and
     ``netsuite_rpc_call_duration_seconds{transport,method}`` is their latency in the
     core (validation and the method itself).  Method names that ``known`` (a container,
@@ -211,23 +212,33 @@ class RpcMetrics(Collector):
         self.buckets = tuple(sorted(buckets))
         self.calls: dict[tuple[str, str, str], int] = {}
         self.latency: dict[tuple[str, str], _Histogram] = {}
+        # gRPC calls arrive on grpcio's worker threads, the others on the reactor thread,
+        # and scrapes on the reactor thread: one uncontended lock keeps counts and
+        # snapshots consistent (about 0.1 µs a call).
+        self._lock = threading.Lock()
 
     def __call__(self, transport: str, method: str, outcome: str, seconds: float) -> None:
         if self.known is not None and method not in self.known:
             method = "(unknown)"
         key = (transport, method, outcome)
-        self.calls[key] = self.calls.get(key, 0) + 1
-        histogram = self.latency.get((transport, method))
-        if histogram is None:
-            histogram = self.latency[(transport, method)] = _Histogram(
-                [0] * (len(self.buckets) + 1))
-        histogram.counts[bisect.bisect_left(self.buckets, seconds)] += 1
-        histogram.total += seconds
+        slot = bisect.bisect_left(self.buckets, seconds)
+        with self._lock:
+            self.calls[key] = self.calls.get(key, 0) + 1
+            histogram = self.latency.get((transport, method))
+            if histogram is None:
+                histogram = self.latency[(transport, method)] = _Histogram(
+                    [0] * (len(self.buckets) + 1))
+            histogram.counts[slot] += 1
+            histogram.total += seconds
 
     def collect(self) -> Iterator[Metric]:
+        with self._lock:
+            call_counts = sorted(self.calls.items())
+            latencies = sorted((key, list(h.counts), h.total)
+                               for key, h in self.latency.items())
         calls = CounterMetricFamily("netsuite_rpc_calls", "RPC calls by transport, method "
                                     "and outcome", labels=["transport", "method", "outcome"])
-        for key, count in sorted(self.calls.items()):
+        for key, count in call_counts:
             calls.add_metric(list(key), float(count))
         yield calls
         latency = HistogramMetricFamily(
@@ -236,13 +247,13 @@ class RpcMetrics(Collector):
             labels=["transport", "method"],
         )
         bounds = [*self.buckets, math.inf]
-        for key, histogram in sorted(self.latency.items()):
+        for key, counts, total in latencies:
             cumulative = 0
             points = []
-            for bound, count in zip(bounds, histogram.counts, strict=True):
+            for bound, count in zip(bounds, counts, strict=True):
                 cumulative += count
                 points.append((_bucket_label(bound), float(cumulative)))
-            latency.add_metric(list(key), points, sum_value=histogram.total)
+            latency.add_metric(list(key), points, sum_value=total)
         yield latency
 
 

@@ -222,6 +222,35 @@ def test_rpc_histogram_buckets_are_cumulative() -> None:
     assert total == pytest.approx(100.00301)
 
 
+def test_rpc_metrics_from_several_threads() -> None:
+    """gRPC calls are observed on grpcio's worker threads while scrapes run elsewhere."""
+    import threading
+
+    observer = RpcMetrics()
+    registry = make_registry(observer, process=False)
+    start = threading.Barrier(5)
+
+    def calls(index: int) -> None:
+        start.wait()
+        for i in range(3000):
+            observer("grpc", f"M.{i % 7}", "ok" if index % 2 else "bad-params", 0.0001)
+
+    threads = [threading.Thread(target=calls, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    start.wait()
+    while any(thread.is_alive() for thread in threads):
+        generate_latest(registry)  # never "dictionary changed size during iteration"
+    for thread in threads:
+        thread.join()
+    got = samples(registry)
+    total = sum(v for (name, _), v in got.items() if name == "netsuite_rpc_calls_total")
+    assert total == 4 * 3000
+    count = sum(v for (name, _), v in got.items()
+                if name == "netsuite_rpc_call_duration_seconds_count")
+    assert count == 4 * 3000
+
+
 # ---------------------------------------------------------------- serving
 
 
