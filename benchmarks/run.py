@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
 import shlex
 import signal
 import socket
@@ -175,6 +176,9 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix=f"netsuite-{args.workload}-"))
     env = dict(os.environ)
     env.setdefault("PY", sys.executable)
+    # baseline.sh numbers its peers' ports from PORT_BASE (21000): two benchmarks at once would
+    # answer each other's load, so each run of this driver starts somewhere else.
+    env.setdefault("PORT_BASE", str(random.randrange(21000, 30000, 100)))
     baseline(env, "build")
     records: list[dict] = []
     for run in range(1, args.runs + 1):
