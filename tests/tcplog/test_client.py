@@ -19,7 +19,7 @@ from twisted.logger import formatEvent, globalLogPublisher
 
 from netsuite._cli import CommandFailed, UsageFailure, build_parser
 from netsuite.tcplog._client import run
-from netsuite.tcplog._stdin import StdinLines
+from netsuite.tcplog._stdin import FdLines, StdinLines
 from netsuite.tcplog._tap import Options, makeService
 from tests.helpers import TLSFiles, TwistdProcess
 
@@ -152,6 +152,18 @@ async def test_stdin_lines_from_a_pipe_are_bounded() -> None:
     assert got == [b"1\n", b"2\n", b"3\n", b"4\n", b"5", None, None]
 
 
+def test_fd_lines_splits_lines_and_pieces() -> None:
+    read, write = os.pipe()
+    with os.fdopen(write, "wb") as w:
+        w.write(b"one\r\n\nabcdefghij\nend")
+    try:
+        lines = FdLines(read)
+        got = [lines.readline(4) for _ in range(8)]
+    finally:
+        os.close(read)
+    assert got == [b"one\r", b"\n", b"\n", b"abcd", b"efgh", b"ij\n", b"end", b""]
+
+
 def test_console_script_with_real_stdin() -> None:
     script = str(Path(sys.executable).with_name("netsuite"))
     with TwistdProcess("tcplog", "--port", "tcp:0:interface=127.0.0.1") as proc:
@@ -163,6 +175,32 @@ def test_console_script_with_real_stdin() -> None:
         proc.wait_for(r": two$")
         proc.wait_for(r"disconnect ")
         assert proc.stop(signal.SIGTERM) in (0, -signal.SIGTERM)
+
+
+def test_console_script_server_closing_while_stdin_is_open() -> None:
+    """The server closes while the reader thread waits on a still-open stdin: exit status 1
+    and one line on stderr (not an interpreter abort over the stdin buffer's lock)."""
+    script = str(Path(sys.executable).with_name("netsuite"))
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        port = server.getsockname()[1]
+        client = subprocess.Popen([script, "send", f"127.0.0.1:{port}"], stdin=subprocess.PIPE,
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            server.settimeout(30)
+            connection, _ = server.accept()
+            connection.close()
+            client.wait(timeout=30)  # stdin stays open (communicate() would close it)
+        finally:
+            if client.poll() is None:
+                client.kill()
+                client.wait()
+            assert client.stdin is not None and client.stderr is not None
+            client.stdin.close()
+            err = client.stderr.read()
+            client.stderr.close()
+            client.stdout.close()  # type: ignore[union-attr]
+    assert client.returncode == 1, err
+    assert err.decode().splitlines() == [f"netsuite send: 127.0.0.1:{port} closed the connection"]
 
 
 @pytest_twisted.ensureDeferred
