@@ -27,7 +27,8 @@ MAX_DATAGRAM = 65507
 
 DESCRIPTION = f"""\
 Send each line of standard input (without its line end) as one datagram and print the
-reply; wait up to --timeout for each.  With --count N, ping instead: N probes of --size
+reply; wait up to --timeout for each ('no reply within S s' takes the place of a
+missing reply).  With --count N, ping instead: N probes of --size
 bytes every --interval seconds, each carrying a sequence number and timestamp, printing
 'seq=N time=X ms' or 'seq=N timeout' per probe, then 'N sent, M received, P% loss' and
 min/avg/max/p50/p99 round-trip times.  Probe size: {HEADER_SIZE}-{MAX_DATAGRAM} bytes.
@@ -149,7 +150,8 @@ async def _lines(reactor: Any, proto: UDPClientProtocol, args: argparse.Namespac
             reply = await waiting
         except defer.TimeoutError:
             unanswered += 1
-            print(f"netsuite udp: no reply within {args.timeout:g} s", file=sys.stderr)
+            # On stdout, in the reply's place: stderr keeps the one-line reason of the exit.
+            print(f"no reply within {args.timeout:g} s", flush=True)
             continue
         if reply is _REFUSED:
             raise CommandFailed(f"{where}: connection refused (ICMP port unreachable)")
