@@ -80,7 +80,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         top.print_help(sys.stderr)
         sys.exit(EXIT_USAGE)
     if argv[0].startswith("-"):
-        top.parse_args(argv)  # --help / --version exit here; anything else is a usage error
+        if argv[0] in ("-h", "--help", "--version"):
+            top.parse_args(argv[:1])  # prints and exits 0
         top.error(f"unknown option {argv[0]}")
     if argv[0] not in SUBCOMMANDS:
         top.error(f"unknown command {argv[0]!r} (choose from {', '.join(sorted(SUBCOMMANDS))})")

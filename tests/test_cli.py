@@ -46,6 +46,7 @@ def test_unknown_subcommand_is_a_usage_error() -> None:
 def test_unknown_option_is_a_usage_error() -> None:
     result = run("--frobnicate")
     assert result.returncode == 2
+    assert "netsuite: error: unknown option --frobnicate" in result.stderr
 
 
 @pytest.mark.parametrize("name", sorted(SUBCOMMANDS))
