@@ -128,6 +128,8 @@ def _go_field(method: Method, param_index: int, value: Any) -> Any:
         if kind is int:
             return _type_error(param, f"number {value}")
         if kind is RawFloat:
+            if value.text == "-0":  # an integer for Go
+                return 0
             return _type_error(param, f"number {value.text}")
     elif kind is str:
         return value
@@ -370,7 +372,9 @@ def _as_rpc_error(error: Exception) -> RpcError:
 
 def _plain(value: Any) -> Any:
     """A :class:`RawFloat` as a plain ``float`` (so errors name the JSON type, not ours)."""
-    return float(value) if type(value) is RawFloat else value
+    if type(value) is RawFloat:
+        return 0 if value.text == "-0" else float(value)
+    return value
 
 
 def _id_text(ident: Any) -> str:

@@ -36,7 +36,7 @@ _IN_STRING = re.compile(rb'["\\]')
 
 
 class RawFloat(float):
-    """A JSON number with a fraction or an exponent, with its source text in ``text``."""
+    """A JSON number with a fraction or an exponent (or ``-0``); its source text is ``text``."""
 
     __slots__ = ("text",)
     text: str
@@ -51,8 +51,14 @@ def _no_constants(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
+def _parse_int(text: str) -> Any:
+    # "-0" would come back as "0": keep its text (an id is echoed verbatim).
+    return RawFloat(text) if text == "-0" else int(text)
+
+
 # NaN / Infinity are not JSON (Go refuses them too); Python's decoder would accept them.
-_DECODER = json.JSONDecoder(parse_float=RawFloat, parse_constant=_no_constants)
+_DECODER = json.JSONDecoder(parse_float=RawFloat, parse_int=_parse_int,
+                            parse_constant=_no_constants)
 _raw_decode = _DECODER.raw_decode
 
 

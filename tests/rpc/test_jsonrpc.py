@@ -57,7 +57,7 @@ def test_getskill_full_width_comma() -> None:
 
 
 @pytest.mark.parametrize("ident", [
-    "0", "-7", "18446744073709551616", "1.50", "1e400", "-0.0", '"abc"', '""', "null",
+    "0", "-0", "-7", "18446744073709551616", "1.50", "1e400", "-0.0", '"abc"', '""', "null",
     '"\\u00e9 \\" \\\\"', "[1,2]", '{"a":[true,false,null]}', "true",
 ])
 def test_id_echoed_verbatim(ident: str) -> None:
@@ -357,3 +357,13 @@ def test_random_requests_always_get_valid_json_answers(requests: list[dict[str, 
     if not transport.disconnecting:
         expected = [r for r in requests if not (r.get("jsonrpc") == "2.0" and "id" not in r)]
         assert len(answers) == len(expected)
+
+
+@pytest.mark.parametrize("request_", [
+    '{"method":"Algorithm.Sum","params":[{"X":-0,"Y":2}],"id":1}',
+    '{"jsonrpc":"2.0","method":"Algorithm.Sum","params":[-0,2],"id":1}',
+])
+def test_negative_zero_argument_is_zero(request_: str) -> None:
+    out, _ = exchange(request_)
+    [line] = out
+    assert json.loads(line)["result"] == 2
