@@ -91,8 +91,15 @@ class LineLogProtocol(LineOnlyReceiver):
 
     def dataReceived(self, data: bytes) -> None:
         self.factory.stats.bytes += len(data)
-        if not self._closing:
-            super().dataReceived(data)
+        if self._closing:
+            return
+        super().dataReceived(data)
+        rest = self._buffer
+        # Like chat: max_line + 1 pending bytes are too long already unless the last is the
+        # "\r" of a "\r\n" still to come (LineOnlyReceiver would wait for one more byte).
+        if (not self._closing and len(rest) > self.max_line
+                and not (len(rest) == self.max_line + 1 and rest.endswith(b"\r"))):
+            self.lineLengthExceeded(rest)
 
     def lineReceived(self, line: bytes) -> None:
         if line.endswith(b"\r"):

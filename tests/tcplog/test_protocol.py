@@ -105,6 +105,19 @@ def test_pending_carriage_return_not_yet_too_long(logged: list[str]) -> None:
     assert logged[-1] == "192.0.2.7:40000: " + "x" * 10
 
 
+def test_one_byte_over_the_limit_without_line_end_closes_at_once(logged: list[str]) -> None:
+    """max_line + 1 bytes pending that are not ``...\\r``: too long already (as in chat),
+    and never silently dropped if the client then disconnects."""
+    factory = LineLogFactory(max_line=10)
+    proto, transport = connect(factory)
+    proto.dataReceived(b"x" * 11)
+    assert transport.disconnecting
+    proto.connectionLost(None)
+    assert logged[-2:] == ["192.0.2.7:40000: line too long (more than 10 bytes), closing",
+                           "disconnect 192.0.2.7:40000"]
+    assert factory.stats.too_long == 1
+
+
 def test_other_clients_unaffected(logged: list[str]) -> None:
     factory = LineLogFactory(max_line=10)
     bad, bad_transport = connect(factory, IPv4Address("TCP", "192.0.2.1", 1))
