@@ -247,6 +247,10 @@ class _XmlRpcChannel(http.HTTPChannel):
         if not self._refused:
             super().lineReceived(line)
 
+    def lineLengthExceeded(self, line: bytes) -> None:
+        # twisted.web closes without a word on a request or header line over MAX_LENGTH.
+        self._respondToBadRequestAndDisconnect()
+
     def _maybeChooseTransferDecoder(self, header: bytes, data: bytes) -> bool:
         # A Content-Length of more than 18 digits is over any body limit, and one of 4300+
         # digits would make twisted.web's int() raise out of dataReceived: refuse it here.

@@ -467,6 +467,17 @@ def test_bad_http_gets_400_and_others_unaffected(site: XmlRpcSite) -> None:
     assert result_of(responses(transport.value())[0][2]) == 3
 
 
+@pytest.mark.parametrize("head", [
+    b"POST /RPC2 HTTP/1.1\r\nX-Long: " + b"a" * 20000 + b"\r\n",
+    b"GET /" + b"a" * 20000 + b" HTTP/1.1\r\n",
+])
+def test_overlong_line_gets_400_then_close(site: XmlRpcSite, head: bytes) -> None:
+    _, proto, transport = connect(site)
+    proto.dataReceived(head)
+    assert transport.value() == b"HTTP/1.1 400 Bad Request\r\n\r\n"
+    assert transport.disconnecting
+
+
 def test_nothing_read_after_a_400(site: XmlRpcSite) -> None:
     # Found by hypothesis: more data after the 400 once made twisted.web's channel read
     # an end of headers for a request line it had refused.
