@@ -135,8 +135,8 @@ async def _lines(reactor: Any, proto: UDPClientProtocol, args: argparse.Namespac
             continue
         total += 1
         if piece or len(data) > MAX_DATAGRAM:
-            print(f"netsuite udp: a line of more than {MAX_DATAGRAM} bytes is too long for a "
-                  "datagram; skipped", file=sys.stderr)
+            print(f"a line of more than {MAX_DATAGRAM} bytes is too long for a datagram; "
+                  "skipped", flush=True)  # stdout, in its reply's place (as a timeout)
             unanswered += 1
             skipping = piece
             continue
