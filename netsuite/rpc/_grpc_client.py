@@ -9,8 +9,13 @@ certificate the server presents (it is fetched first and pinned for the call).
 
 from __future__ import annotations
 
+import os
 import ssl
 from typing import Any
+
+# grpcio's C core writes its own lines to stderr (a failed TLS handshake, for one) unless told
+# otherwise before it is imported; the command's one-line reason says what failed.
+os.environ.setdefault("GRPC_VERBOSITY", "NONE")
 
 import grpc
 from twisted.internet import threads

@@ -127,3 +127,34 @@ def test_exit_statuses_end_to_end() -> None:
     usage = subprocess.run([NETSUITE, "call", "--help"], capture_output=True, text=True,
                            timeout=60)
     assert usage.returncode == 0 and "Programmer.GetSkill(java: string, go: string)" in usage.stdout
+
+
+def test_grpc_failure_is_one_line_on_stderr() -> None:
+    """grpcio's own log lines (C core) must not add to the one-line reason."""
+    import os
+    import socket
+    import threading
+
+    server = socket.create_server(("127.0.0.1", 0))
+
+    def answer_plain_http() -> None:
+        while True:
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                return
+            with conn:
+                conn.sendall(b"HTTP/1.1 400 Bad Request\r\n\r\n")
+
+    threading.Thread(target=answer_plain_http, daemon=True).start()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GRPC_")}
+    try:
+        failed = subprocess.run(
+            [NETSUITE, "call", "--tls", "--timeout", "5", "grpc",
+             f"127.0.0.1:{server.getsockname()[1]}", "Algorithm.Sum", "1", "2"],
+            capture_output=True, text=True, env=env, timeout=60)
+    finally:
+        server.close()
+    assert failed.returncode == 1
+    assert failed.stderr.startswith("netsuite call: ")
+    assert failed.stderr.strip().count("\n") == 0, failed.stderr
