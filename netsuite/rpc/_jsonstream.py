@@ -74,17 +74,18 @@ class JsonStreamError(ValueError):
 class _Scan:
     """Where the incremental scanner stopped inside one buffered object."""
 
-    __slots__ = ("at", "depth", "in_string")
+    __slots__ = ("at", "depth", "in_string", "open")
 
     def __init__(self) -> None:
         self.at = 0
         self.depth = 0
         self.in_string = False
+        self.open = bytearray()  # the brackets still open, innermost last
 
 
 def _advance(scan: _Scan, buf: bytes | bytearray, max_depth: int) -> int | None:
     """Scan ``buf`` (an object starting at 0) onward from ``scan``: its end, or None."""
-    at, depth, in_string = scan.at, scan.depth, scan.in_string
+    at, depth, in_string, opened = scan.at, scan.depth, scan.in_string, scan.open
     size = len(buf)
     try:
         while True:
@@ -116,7 +117,12 @@ def _advance(scan: _Scan, buf: bytes | bytearray, max_depth: int) -> int | None:
                 depth += 1
                 if depth > max_depth:
                     raise JsonStreamError("too-deep", f"JSON nested deeper than {max_depth} levels")
+                opened.append(c)
             else:  # } ]
+                opener = opened.pop()
+                if opener + 2 != c:  # "{" + 2 is "}", "[" + 2 is "]"
+                    raise JsonStreamError(
+                        "malformed", f"malformed JSON: {chr(c)} closes {chr(opener)}")
                 depth -= 1
                 if depth <= 0:
                     return at

@@ -182,6 +182,7 @@ def test_non_ascii_and_invalid_utf8_in_strings() -> None:
 
 @pytest.mark.parametrize(("data", "text"), [
     ('{"method": bad}', "malformed JSON"),
+    ('{"method": "Algorithm.Sum", "params": [}\n', "malformed JSON"),
     ("hello\n", "expected a JSON object"),
     ("[" + SUM + "]", "expected a JSON object"),
     ("42 ", "expected a JSON object"),

@@ -86,6 +86,8 @@ def test_raw_float_keeps_text() -> None:
     (b'{"a":1,}', "malformed"),
     (b'{"a":NaN}', "malformed"),
     (b'{"a":-Infinity}', "malformed"),
+    (b'{"a":[}', "malformed"),
+    (b'{"a":{"b":1]', "malformed"),
     (b"[1]", "not-an-object"),
     (b"x", "not-an-object"),
     (b'{"a":' + b"[" * 10 + b"]" * 10 + b"}", "too-deep"),
