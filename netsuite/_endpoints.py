@@ -118,6 +118,8 @@ def parse_host_port(text: str, default_port: int | None = None) -> tuple[str, in
     text = text.strip()
     if not text:
         raise TargetError("empty target; expected HOST:PORT")
+    if "://" in text:
+        raise TargetError(f"{text!r}: expected HOST:PORT, not a URL")
     if text.startswith("["):
         close = text.find("]")
         if close == -1:

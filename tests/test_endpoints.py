@@ -60,6 +60,11 @@ def test_parse_host_port(text: str, expected: tuple[str, int]) -> None:
     assert parse_host_port(text) == expected
 
 
+def test_parse_host_port_url_is_named() -> None:
+    with pytest.raises(TargetError, match="not a URL"):
+        parse_host_port("http://127.0.0.1:80/")
+
+
 def test_parse_host_port_default() -> None:
     assert parse_host_port("example.org", default_port=80) == ("example.org", 80)
     assert parse_host_port("[::1]", default_port=443) == ("::1", 443)
