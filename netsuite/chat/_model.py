@@ -53,8 +53,14 @@ class RoomLimits:
     flood_drop_after: float = 10.0
     max_clients: int = 10000
     shutdown_timeout: float = 5.0
-    #: A member paused (its socket full) for longer than this no longer holds back input.
-    congestion_grace: float = 2.0
+    #: A full member (its socket paused) is waited for only this long after its last
+    #: progress (pause or resume); then its output just queues against ``max_backlog``.
+    congestion_grace: float = 0.05
+    #: The room holds input back for full members at most this long at a stretch ...
+    congestion_hold: float = 0.25
+    #: ... and regains that allowance at this many seconds per second while it does not
+    #: hold: 3 = at most three quarters of the time (see ``Room.congested``).
+    congestion_regain: float = 3.0
 
 
 class Member(Protocol):
@@ -64,8 +70,7 @@ class Member(Protocol):
     key: str
     last_seen: float
     waiting: bool
-    hold: float
-    hold_stamp: float
+    ready: bool  # False while a TLS handshake is not done
     mark: int
     direct: list[bytes] | None
     in_room: bool

@@ -15,7 +15,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from twisted.internet.interfaces import IHalfCloseableProtocol, IProtocol, IPushProducer
+from twisted.internet.interfaces import (
+    IHalfCloseableProtocol,
+    IHandshakeListener,
+    INegotiated,
+    IProtocol,
+    IPushProducer,
+)
 from twisted.internet.protocol import Factory
 from zope.interface import implementer
 
@@ -37,15 +43,14 @@ HELP = (
 )
 
 
-@implementer(IProtocol, IHalfCloseableProtocol, IPushProducer)
+@implementer(IProtocol, IHalfCloseableProtocol, IPushProducer, IHandshakeListener)
 class ChatProtocol:
     """One client connection (kept small: ``__slots__``, no per-connection timers)."""
 
     __slots__ = (
         "_abort_call", "_buf", "_flood_count", "_flood_last", "_flood_start", "_flood_window",
-        "_paused", "_queue", "_queued", "_reading", "direct", "factory", "hold", "hold_stamp",
-        "in_room", "key", "last_seen", "mark", "msg_prefix", "nick", "room", "transport",
-        "waiting",
+        "_paused", "_queue", "_queued", "_reading", "direct", "factory", "in_room", "key",
+        "last_seen", "mark", "msg_prefix", "nick", "ready", "room", "transport", "waiting",
     )
 
     def __init__(self, factory: ChatFactory) -> None:
@@ -70,14 +75,21 @@ class ChatProtocol:
         self._flood_start = 0.0
         self._flood_last = -2
         self._abort_call: Any = None
-        self.hold = 0.0  # seconds this member held the room back (see Room.congested)
-        self.hold_stamp = 0.0
+        self.ready = True  # False while a TLS handshake is not done (see Room.congested)
 
     # -- IProtocol ----------------------------------------------------------------------
 
     def makeConnection(self, transport: Any) -> None:
         self.transport = transport
+        # Only TLS transports provide INegotiated (ALPN); they pause us until the
+        # handshake is done, and the room must not wait for that.
+        self.ready = not INegotiated.providedBy(transport)
         self.connectionMade()
+
+    def handshakeCompleted(self) -> None:
+        """IHandshakeListener: the TLS handshake is done; from now on a full socket is
+        one the room waits for (briefly) to drain."""
+        self.ready = True
 
     def connectionMade(self) -> None:
         room = self.room
@@ -137,13 +149,12 @@ class ChatProtocol:
 
     def resumeProducing(self) -> None:
         self._paused = False
+        self.room.member_resumed(self)  # progress, even if the backlog pauses us again
         queue = self._queue
         if queue:
             self._queue = None
             self._queued = 0
             self.transport.write(b"".join(queue))  # may pause us again at once
-        if not self._paused:
-            self.room.member_resumed(self)
 
     def stopProducing(self) -> None:
         self._paused = True

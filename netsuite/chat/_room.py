@@ -63,6 +63,10 @@ class Room:
         self._dirty: list[Member] = []  # members with direct output this turn
         self._waiting: deque[Member] = deque()  # senders paused until the next turn
         self._paused: dict[Member, float] = {}  # members whose socket is full -> since when
+        self._holding = False  # the last turn_budget() held input back (congested)
+        self._hold_left = self.limits.congestion_hold  # room-wide hold allowance (seconds)
+        self._hold_stamp = clock.seconds()
+        self._recheck = 0.0  # while holding: seconds until congested() changes its mind
         self._flush_call: Any = None
         self._flush_soon = False  # _flush_call runs this turn (not a delayed notice flush)
         self._sweep_call: Any = None
@@ -248,43 +252,52 @@ class Room:
         self._schedule_now()
 
     def member_paused(self, member: Member) -> None:
-        """``member``'s socket is full (its transport paused it)."""
-        if member.in_room and member not in self._paused:
-            self._paused[member] = self.clock.seconds()
+        """``member``'s socket is full (its transport paused it).
+
+        A member whose TLS handshake is not done (``ready`` false) is never waited for:
+        Twisted's TLS transport pauses its producer until the handshake completes.
+        """
+        if member.in_room and member.ready and member not in self._paused:
+            self._paused[member] = self.clock.seconds()  # insertion order = time order
 
     def member_resumed(self, member: Member) -> None:
-        """``member``'s socket drained: charge its pause, let waiting senders go on."""
-        since = self._paused.pop(member, None)
-        if since is None:
-            return
-        now = self.clock.seconds()
-        member.hold = self._hold(member, since) + (now - since)
-        member.hold_stamp = now
-        if self._waiting:
+        """``member``'s socket drained (progress): let waiting senders go on."""
+        if self._paused.pop(member, None) is not None and self._waiting:
             self._schedule_now()
 
-    @staticmethod
-    def _hold(member: Member, since: float) -> float:
-        """``member``'s pause allowance used before ``since`` (it leaks at half speed)."""
-        return max(0.0, member.hold - (since - member.hold_stamp) * 0.5)
-
     def congested(self) -> bool:
-        """True while some member's socket is full and it may still hold back input.
+        """True while input should wait for full members to drain (the turn budget is 0).
 
-        Each member may hold the room back for ``congestion_grace`` seconds in all (the
-        allowance recovers at half the rate of time spent unpaused).  Past it, a member
-        that stays paused is a slow consumer: its backlog grows to ``max_backlog`` and it
-        is dropped, while the others go on at full speed.
+        The room waits for a full member only while it is draining: it was paused less
+        than ``congestion_grace`` seconds ago (each time its transport resumes it, it
+        starts afresh).  A member that makes no progress for longer is no longer waited
+        for: its output queues against ``max_backlog``, where it is dropped as a slow
+        consumer.  And the room as a whole holds input back at most ``congestion_hold``
+        seconds at a stretch: that allowance is spent while holding and comes back
+        ``congestion_regain`` times as fast while not, so whatever the members do, input
+        is read at least a quarter of the time (with the defaults).
         """
-        if not self._paused:
-            return False
         now = self.clock.seconds()
-        grace = self.limits.congestion_grace
-        return any(self._hold(m, since) + (now - since) < grace
-                   for m, since in self._paused.items())
+        elapsed = now - self._hold_stamp
+        self._hold_stamp = now
+        limit = self.limits.congestion_hold
+        if self._holding:  # spent while holding, at most until the look that was due ...
+            allowance = max(0.0, self._hold_left - min(elapsed, self._recheck))
+        else:  # ... regained while not
+            allowance = min(limit, self._hold_left + elapsed * self.limits.congestion_regain)
+        self._hold_left = allowance
+        holding = False
+        if self._paused and allowance > 0:
+            newest = next(reversed(self._paused.values()))
+            left = newest + self.limits.congestion_grace - now
+            if left > 0:
+                holding = True
+                self._recheck = min(left, allowance)
+        self._holding = holding
+        return holding
 
     def turn_budget(self) -> int:
-        """Bytes of output per member allowed in one turn (0 while congested).
+        """Bytes of output per member allowed in one turn (0 while :meth:`congested`).
 
         At most 64 KiB, half of what Twisted sends per socket per turn, so that members
         that read keep up; at most 16 MiB over all members, so a turn's memory is bounded.
@@ -313,8 +326,9 @@ class Room:
         if waiting and self._flush_call is None:
             if self.budget > 0:
                 self._schedule_now()
-            else:  # congested: look again when a member drains (member_resumed) or soon
-                self._flush_call = self.clock.callLater(0.05, self.flush)
+            else:  # congested: look again when a member drains (member_resumed) or when
+                # the newest full member stops counting or the hold allowance runs out
+                self._flush_call = self.clock.callLater(self._recheck + 0.001, self.flush)
 
     def _deliver_all(self) -> None:
         seg_from, seg_data = self._seg_from, self._seg_data

@@ -96,7 +96,7 @@ async def test_fan_out_to_many_clients() -> None:
 
 @pytest_twisted.ensureDeferred
 async def test_slow_consumer_dropped_others_keep_full_speed() -> None:
-    limits = RoomLimits(max_backlog=64 * 1024, congestion_grace=0.2)
+    limits = RoomLimits(max_backlog=64 * 1024)
     factory, port = await listen(limits)
     sender, fast = await connect(port, "sender"), await connect(port, "fast")
     slow = socket.socket()
