@@ -10,7 +10,10 @@ from tests.chat.harness import Chat
 
 LINES = st.lists(
     st.one_of(
-        st.text(alphabet=st.characters(blacklist_characters="\n\r/"), max_size=30),
+        # no lone surrogates (category Cs): they have no UTF-8 encoding, so no client can
+        # send them (the long profile found '\ud800')
+        st.text(alphabet=st.characters(exclude_characters="\n\r/", exclude_categories=("Cs",)),
+                max_size=30),
         st.sampled_from(["/who", "/ping", "/ping t", "/me hops", "/msg b hi", "//x", "/nick zed",
                          "/nick b", "/bogus", "", "/help"]),
     ),
