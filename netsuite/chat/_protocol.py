@@ -53,6 +53,9 @@ class ChatProtocol:
         "last_seen", "mark", "msg_prefix", "nick", "ready", "room", "transport", "waiting",
     )
 
+    #: Backlog bytes written per resume: just over Twisted's 64 KiB write buffer.
+    CHUNK = 64 * 1024
+
     def __init__(self, factory: ChatFactory) -> None:
         self.factory = factory
         self.room: Room = factory.room
@@ -151,10 +154,22 @@ class ChatProtocol:
         self._paused = False
         self.room.member_resumed(self)  # progress, even if the backlog pauses us again
         queue = self._queue
-        if queue:
-            self._queue = None
-            self._queued = 0
-            self.transport.write(b"".join(queue))  # may pause us again at once
+        while queue and not self._paused:
+            # Hand the transport a little more than its buffer (64 KiB) at a time: it
+            # pauses us at once and resumes us when that has drained, so a member working
+            # through a big backlog shows progress every ~64 KiB (Room.congested), not
+            # only once its whole backlog is through.
+            n = taken = 0
+            while n < len(queue) and taken <= self.CHUNK:
+                taken += len(queue[n])
+                n += 1
+            chunk = queue[0] if n == 1 else b"".join(queue[:n])
+            del queue[:n]
+            self._queued -= taken
+            if not queue:
+                self._queue = None
+            self.transport.write(chunk)  # pauses us again unless it was the last of it
+            queue = self._queue  # None if that write dropped or closed us
 
     def stopProducing(self) -> None:
         self._paused = True
@@ -169,10 +184,10 @@ class ChatProtocol:
     def deliver(self, data: bytes) -> None:
         """Write ``data``, or hold it while paused; past ``max_backlog`` drop the client."""
         self.room.stats.bytes_out += len(data)
-        if not self._paused:
+        queue = self._queue
+        if not self._paused and queue is None:
             self.transport.write(data)
             return
-        queue = self._queue
         if queue is None:
             queue = self._queue = []
         queue.append(data)

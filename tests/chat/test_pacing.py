@@ -135,6 +135,46 @@ def test_tls_member_is_not_waited_for_before_its_handshake() -> None:
     assert GRACE * 0.9 <= held(chat, a, c, "y") <= GRACE + 0.02
 
 
+class BufferedTransport(Transport):
+    """Like Twisted's: a write that passes its 64 KiB buffer pauses the producer."""
+
+    def write(self, data: bytes) -> None:
+        super().write(data)
+        if len(data) > 64 * 1024 and self.producer is not None:
+            self.producer.pauseProducing()
+
+
+def test_a_big_backlog_drains_in_chunks_each_one_progress() -> None:
+    chat = Chat()
+    a, c = chat.connect("alice"), chat.connect("carol")
+    transport = BufferedTransport(50001)
+    proto = chat.factory.buildProtocol(transport.getPeer())
+    transport.protocol = proto
+    proto.makeConnection(transport)
+    chat.turn()
+    proto.pauseProducing()
+    a.send("start\n")
+    chat.advance(GRACE + 0.01)  # stale: its backlog grows
+    line = "x" * 1000
+    for i in range(400):
+        a.send(f"{i} {line}\n")
+    assert 300_000 < proto._queued < 500_000
+    before = len(transport.value())
+    proto.resumeProducing()  # drains a chunk, is full again: progress, waited for again
+    written = len(transport.value()) - before
+    assert 64 * 1024 < written < 64 * 1024 + 4096
+    assert proto._paused and proto._queue
+    a.send("more\n")
+    assert GRACE * 0.9 <= held(chat, a, c, "after") <= GRACE + 0.02
+    while proto._queue:  # every chunk, in order, nothing lost
+        proto.resumeProducing()
+    proto.resumeProducing()
+    got = transport.value().decode().splitlines()
+    msgs = [x for x in got if x.startswith("MSG alice ")]
+    assert msgs[1:401] == [f"MSG alice {i} {line}" for i in range(400)]
+    assert msgs[-2:] == ["MSG alice more", "MSG alice after"]
+
+
 def test_stalled_member_is_dropped_at_max_backlog_and_nothing_more_is_held() -> None:
     chat = Chat(max_backlog=4000)
     a, b, c = chat.connect("alice"), chat.connect("bob"), chat.connect("carol")
