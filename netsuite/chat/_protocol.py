@@ -340,7 +340,8 @@ class ChatProtocol:
         name = arg.strip().decode("utf-8")
         error = self.room.rename(self, name)
         if error == "bad-nick":
-            self._error("bad-nick", f"{name} is not a valid nickname: use 1-32 ASCII letters, "
+            shown = repr(name) if name else "an empty name"
+            self._error("bad-nick", f"{shown} is not a valid nickname: use 1-32 ASCII letters, "
                         "digits, _ or -")
         elif error == "nick-in-use":
             self._error("nick-in-use", f"{name} is already taken")

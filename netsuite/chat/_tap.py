@@ -35,6 +35,8 @@ class Options(usage.Options):
         ["max-backlog", None, 1024 * 1024,
          "Drop a client whose unsent output passes this many bytes.", positive_int],
         ["flood", None, 0, "Messages per second per client (0 = no limit).", non_negative_int],
+        ["flood-drop-after", None, 10.0,
+         "Drop a client (BYE flood) that keeps flooding for this many seconds.", positive_float],
         ["max-clients", None, 10000, "Most clients connected at once.", positive_int],
         ["shutdown-timeout", None, 5.0,
          "On SIGTERM/SIGINT, wait this long for BYE to reach clients.", positive_float],
@@ -48,6 +50,7 @@ class Options(usage.Options):
             idle_timeout=self["idle-timeout"],
             max_backlog=self["max-backlog"],
             flood=self["flood"],
+            flood_drop_after=self["flood-drop-after"],
             max_clients=self["max-clients"],
             shutdown_timeout=self["shutdown-timeout"],
         )
@@ -59,9 +62,9 @@ class ChatService(MultiService):
     Attributes: ``factory`` (:class:`ChatFactory`), ``room`` (:class:`Room`), ``stats``
     (:class:`Stats`: ``clients``, ``connections``, ``messages_in``, ``messages_out``,
     ``bytes_in``, ``bytes_out``, ``drops`` by reason), ``listener``
-    (:class:`ListenerService`, label ``chat``).  Stopping sends ``BYE shutdown`` to every
-    client and waits (at most ``--shutdown-timeout``) for them to close before the
-    listener closes; connections arriving meanwhile get ``BYE shutdown`` at once.
+    (:class:`ListenerService`, label ``chat``).  Stopping writes ``BYE shutdown`` to every
+    client, then closes the listener at once (no new connections), and fires once every
+    client has closed or ``--shutdown-timeout`` has passed.
     """
 
     def __init__(self, description: str, limits: RoomLimits, reactor: Any = None) -> None:
@@ -83,9 +86,9 @@ class ChatService(MultiService):
         return self.factory.room.stats
 
     def stopService(self) -> defer.Deferred[None]:
-        d = self.room.shutdown()
-        d.addCallback(lambda _: MultiService.stopService(self))
-        return d
+        closed = self.room.shutdown()  # BYE shutdown is written to everyone first...
+        stopped = defer.maybeDeferred(MultiService.stopService, self)  # ...then stop accepting
+        return defer.gatherResults([closed, stopped]).addCallback(lambda _: None)
 
 
 def makeService(options: Options, reactor: Any = None) -> ChatService:

@@ -99,3 +99,40 @@ def test_metrics_option_adds_an_endpoint_to_the_service() -> None:
     service = makeService(options, reactor=Clock())
     assert len(list(service)) == 2  # the chat listener and the metrics endpoint
     assert service.stats.errors == {}
+
+
+def test_shutdown_stops_accepting_at_once_then_waits_for_clients() -> None:
+    """SIGTERM: BYE shutdown to everyone, the listener closed in the same turn (§6), then
+    the service waits for the clients (at most --shutdown-timeout)."""
+    from twisted.internet.address import IPv4Address
+    from twisted.internet.testing import MemoryReactorClock, StringTransport
+
+    reactor = MemoryReactorClock()
+    options = Options()
+    options.parseOptions(["--port", "tcp:0", "--shutdown-timeout", "2"])
+    service = makeService(options, reactor)
+    service.startService()
+    port = service.listener.port
+    stopped: list[bool] = []
+    port.stopListening = lambda: stopped.append(True)  # type: ignore[method-assign]
+    peer = IPv4Address("TCP", "127.0.0.1", 50000)
+    client = service.factory.buildProtocol(peer)
+    transport = StringTransport(peerAddress=peer)
+    transport.loseConnection = lambda: None  # type: ignore[method-assign]  # never goes away
+    client.makeConnection(transport)
+    reactor.advance(0)
+    done = service.stopService()
+    assert stopped == [True]  # no new connections from now on
+    assert transport.value().endswith(b"BYE shutdown\n")
+    assert not done.called  # still waiting for the client to close
+    reactor.advance(2)
+    assert done.called
+
+
+def test_flood_drop_after_option() -> None:
+    options = Options()
+    options.parseOptions(["--flood", "5", "--flood-drop-after", "3"])
+    assert options.limits().flood_drop_after == 3.0
+    defaults = Options()
+    defaults.parseOptions([])
+    assert defaults.limits().flood_drop_after == 10.0

@@ -87,6 +87,7 @@ def test_bad_nick(chat: Chat, name: str) -> None:
     a.send(f"/nick {name}\n")
     [line] = a.take()
     assert line.startswith("ERR bad-nick ")
+    assert "  " not in line  # the code, one space, then the text (an empty name is named)
     assert a.nick == "guest1"
 
 
