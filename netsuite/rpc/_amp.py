@@ -39,6 +39,7 @@ from twisted.protocols import amp
 
 from netsuite._endpoints import describe_address
 from netsuite.rpc._core import (
+    MAX_REQUEST,
     SERVICE,
     ApplicationError,
     Int64Overflow,
@@ -62,7 +63,7 @@ __all__ = [
 log = Logger()
 
 #: Default limit on one box's size (bytes, framing included).
-MAX_BOX = 1024 * 1024
+MAX_BOX = MAX_REQUEST
 MAX_KEY = 255
 MAX_VALUE = 65535
 

@@ -33,6 +33,8 @@ import attrs
 __all__ = [
     "INT64_MAX",
     "INT64_MIN",
+    "MAX_DEPTH",
+    "MAX_REQUEST",
     "SERVICE",
     "ApplicationError",
     "CallObserver",
@@ -50,6 +52,12 @@ __all__ = [
 
 INT64_MIN = -(2**63)
 INT64_MAX = 2**63 - 1
+
+#: Default limits of every transport (PROTOCOLS.md §6): the largest request in bytes (an AMP
+#: box, a JSON-RPC request, an XML-RPC body, a gob or gRPC message), checked before the
+#: request is buffered, and the deepest nesting of a request's values.
+MAX_REQUEST = 1024 * 1024
+MAX_DEPTH = 100
 
 ParamType = type  # int or str
 

@@ -34,6 +34,8 @@ from typing import Any
 
 import attrs
 
+from netsuite.rpc._core import MAX_DEPTH, MAX_REQUEST
+
 __all__ = [
     "BOOL",
     "BYTES",
@@ -65,10 +67,9 @@ __all__ = [
     "split_message",
 ]
 
-#: Default limit on one message (its byte count), checked before buffering it.
-MAX_MESSAGE = 1 << 20
-#: Default limit on the nesting of composite values and type definitions.
-MAX_DEPTH = 100
+#: Default limit on one message (its byte count), checked before buffering it.  (The
+#: default nesting limit of values and type definitions is the core's ``MAX_DEPTH``.)
+MAX_MESSAGE = MAX_REQUEST
 #: The first type id a stream may define (0-64 are reserved by Go).
 FIRST_USER_ID = 65
 

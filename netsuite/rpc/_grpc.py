@@ -43,6 +43,7 @@ from twisted.logger import Logger
 
 from netsuite._endpoints import format_host_port
 from netsuite.rpc._core import (
+    MAX_REQUEST,
     ApplicationError,
     IllFormedName,
     Int64Overflow,
@@ -73,7 +74,7 @@ PACKAGE = "netsuite"
 #: Worker threads of the thread-pool server (the calls are short and hold the GIL).
 MAX_WORKERS = 4
 #: Largest request message accepted (grpcio's own default is 4 MiB).
-MAX_MESSAGE = 1024 * 1024
+MAX_MESSAGE = MAX_REQUEST
 
 
 @attrs.frozen

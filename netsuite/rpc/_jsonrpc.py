@@ -44,6 +44,8 @@ from netsuite._endpoints import describe_address
 from netsuite.rpc._core import (
     INT64_MAX,
     INT64_MIN,
+    MAX_DEPTH,
+    MAX_REQUEST,
     SERVICE,
     ApplicationError,
     IllFormedName,
@@ -67,9 +69,6 @@ from netsuite.rpc._paced import PacedProtocol
 __all__ = ["MAX_DEPTH", "MAX_REQUEST", "JsonRpcFactory", "JsonRpcProtocol", "jsonrpc_factory"]
 
 log = Logger()
-
-MAX_REQUEST = 1024 * 1024
-MAX_DEPTH = 100
 
 MISSING_PARAMS = "jsonrpc: request body missing params"
 

@@ -27,6 +27,8 @@ import json
 import re
 from typing import Any
 
+from netsuite.rpc._core import MAX_DEPTH, MAX_REQUEST
+
 __all__ = ["JsonObjectStream", "JsonStreamError", "RawFloat", "dump_exact"]
 
 _WS = re.compile(r"[ \t\n\r]*")
@@ -137,7 +139,7 @@ def _check_depth(value_bytes: bytes, max_depth: int) -> None:
 class JsonObjectStream:
     """Incremental decoder of concatenated JSON objects (see the module docstring)."""
 
-    def __init__(self, max_size: int = 1024 * 1024, max_depth: int = 100) -> None:
+    def __init__(self, max_size: int = MAX_REQUEST, max_depth: int = MAX_DEPTH) -> None:
         self.max_size = max_size
         self.max_depth = max_depth
         self._pending = bytearray()

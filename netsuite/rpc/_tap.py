@@ -30,14 +30,12 @@ from zope.interface import implementer
 from netsuite._endpoints import ListenerService, optional_listen_description
 from netsuite._metrics import metrics_option, rpc_collectors, with_metrics
 from netsuite._options import non_negative_float, positive_int
-from netsuite.rpc._core import SERVICE, Registry
+from netsuite.rpc._core import MAX_REQUEST, SERVICE, Registry
 
 __all__ = ["ConnectionTracker", "Options", "RpcService", "RpcStats", "makeService"]
 
 log = Logger()
 
-#: Default per-request size limit (bytes) of the AMP and JSON-RPC transports.
-MAX_REQUEST = 1024 * 1024
 
 
 class _Default(str):

@@ -30,6 +30,8 @@ from xml.parsers import expat
 
 import attrs
 
+from netsuite.rpc._core import MAX_DEPTH
+
 __all__ = [
     "DEFAULT_MAX_DEPTH",
     "FAULT_APPLICATION",
@@ -61,7 +63,7 @@ FAULT_INVALID_PARAMS = -32602
 FAULT_INTERNAL = -32603
 FAULT_APPLICATION = -32500
 
-DEFAULT_MAX_DEPTH = 100
+DEFAULT_MAX_DEPTH = MAX_DEPTH
 
 _MAX_INT_DIGITS = 100
 

@@ -15,6 +15,7 @@ import attrs
 from twisted.logger import Logger
 
 from netsuite.rpc._core import (
+    MAX_REQUEST,
     IllFormedName,
     InvalidParams,
     Registry,
@@ -42,7 +43,7 @@ __all__ = ["DEFAULT_MAX_BODY", "DEFAULT_MAX_MULTICALL", "Limits", "Stats", "XmlR
 
 log = Logger()
 
-DEFAULT_MAX_BODY = 1024 * 1024
+DEFAULT_MAX_BODY = MAX_REQUEST
 DEFAULT_MAX_MULTICALL = 1000
 
 #: XML-RPC type names of the core's parameter types.
