@@ -8,6 +8,7 @@ import os
 import queue
 import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -16,6 +17,17 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import attrs
+
+
+def has_ipv6() -> bool:
+    """Whether this machine can bind the IPv6 loopback address ``::1``."""
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as s:
+            s.bind(("::1", 0))
+        return True
+    except OSError:
+        return False
+
 
 TWISTD = str(Path(sys.executable).with_name("twistd"))
 LISTENING = re.compile(r"(?P<label>\S+) listening on (?P<host>\[[^\]]+\]|[^\s:]+):(?P<port>\d+)")

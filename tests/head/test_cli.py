@@ -20,16 +20,7 @@ from twisted.web import resource, server
 
 from netsuite._cli import UsageFailure, build_parser
 from netsuite.head._cli import run
-from tests.helpers import TLSFiles
-
-
-def has_ipv6() -> bool:
-    try:
-        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as s:
-            s.bind(("::1", 0))
-        return True
-    except OSError:
-        return False
+from tests.helpers import TLSFiles, has_ipv6
 
 
 class Page(resource.Resource):

@@ -10,16 +10,7 @@ import ssl
 import pytest
 
 from netsuite.tcplog._tap import Options
-from tests.helpers import TLSFiles, TwistdProcess
-
-
-def has_ipv6() -> bool:
-    try:
-        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as s:
-            s.bind(("::1", 0))
-        return True
-    except OSError:
-        return False
+from tests.helpers import TLSFiles, TwistdProcess, has_ipv6
 
 
 def wait_closed(sock: socket.socket) -> bytes:

@@ -14,16 +14,7 @@ from twisted.internet import defer, reactor
 from twisted.internet.protocol import DatagramProtocol
 
 from netsuite.udpecho._tap import Options, makeService
-from tests.helpers import TwistdProcess
-
-
-def has_ipv6() -> bool:
-    try:
-        with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as s:
-            s.bind(("::1", 0))
-        return True
-    except OSError:
-        return False
+from tests.helpers import TwistdProcess, has_ipv6
 
 
 class Collector(DatagramProtocol):
