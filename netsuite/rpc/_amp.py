@@ -37,7 +37,6 @@ from twisted.internet.protocol import Factory
 from twisted.logger import Logger
 from twisted.protocols import amp
 
-from netsuite._endpoints import describe_address
 from netsuite.rpc._core import (
     MAX_REQUEST,
     SERVICE,
@@ -188,6 +187,8 @@ class AmpRpcProtocol(PacedProtocol):
     peer that stops reading its answers stops having its requests read.
     """
 
+    label = "amp"
+
     def __init__(self, table: CommandTable, max_box: int = MAX_BOX) -> None:
         self.table = table
         self.registry = table.registry
@@ -199,12 +200,6 @@ class AmpRpcProtocol(PacedProtocol):
         self._box_size = 0  # bytes of the current box already moved into _box
         self._closing = False
         self._dead = False
-        self.peer = "?"
-
-    def connectionMade(self) -> None:
-        self.peer = describe_address(self.transport.getPeer())
-        super().connectionMade()
-        log.debug("amp: connection from {peer}", peer=self.peer)
 
     def dataReceived(self, data: bytes) -> None:
         if self._dead:

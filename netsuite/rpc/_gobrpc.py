@@ -41,7 +41,6 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
-from netsuite._endpoints import describe_address
 from netsuite.rpc._core import Registry, RpcError
 from netsuite.rpc._gob import (
     INT,
@@ -190,22 +189,19 @@ class GobRpcProtocol(PacedProtocol):
         # bounded by the stream's type limit times the registry's size.
         self._matched: dict[tuple[str, Any], bool] = {}
         self._closed = False
-        self._peer = "?"
 
     # -- connection events
 
     def connectionMade(self) -> None:
-        self._peer = describe_address(self.transport.getPeer())
         self.stats.connections_open += 1
         self.stats.connections_total += 1
         super().connectionMade()
-        log.debug("{label} connection from {peer}", label=self.label, peer=self._peer)
 
     def connectionLost(self, reason: Failure = connectionDone) -> None:
         if not self._closed:
             self._closed = True
             self.stats.connections_open -= 1
-        log.debug("{label} connection from {peer} closed", label=self.label, peer=self._peer)
+        log.debug("{label} connection from {peer} closed", label=self.label, peer=self.peer)
 
     def graceful_close(self) -> None:
         """Shutdown (``--grace``): every request received so far is already answered (calls
@@ -392,7 +388,7 @@ class GobRpcProtocol(PacedProtocol):
         if out:
             self.transport.write(b"".join(out))
         log.info("{label}: closing connection from {peer}: {error}", label=self.label,
-                 peer=self._peer, error=error)
+                 peer=self.peer, error=error)
         self._close()
 
 

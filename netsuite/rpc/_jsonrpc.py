@@ -40,7 +40,6 @@ from typing import Any
 from twisted.internet.protocol import Factory
 from twisted.logger import Logger
 
-from netsuite._endpoints import describe_address
 from netsuite.rpc._core import (
     INT64_MAX,
     INT64_MIN,
@@ -199,6 +198,8 @@ _ABSENT: Any = object()
 class JsonRpcProtocol(PacedProtocol):
     """One JSON-RPC connection (see the module docstring)."""
 
+    label = "jsonrpc"
+
     def __init__(self, registry: Registry, max_request: int = MAX_REQUEST,
                  max_depth: int = MAX_DEPTH) -> None:
         self.registry = registry
@@ -206,12 +207,6 @@ class JsonRpcProtocol(PacedProtocol):
         self._closing = False
         self._dead = False
         self._v2 = False  # the last request was JSON-RPC 2.0: answer stream errors in 2.0 form
-        self.peer = "?"
-
-    def connectionMade(self) -> None:
-        self.peer = describe_address(self.transport.getPeer())
-        super().connectionMade()
-        log.debug("jsonrpc: connection from {peer}", peer=self.peer)
 
     def dataReceived(self, data: bytes) -> None:
         if self._dead:

@@ -14,9 +14,14 @@ from typing import Any
 
 from twisted.internet.interfaces import IPushProducer
 from twisted.internet.protocol import Protocol
+from twisted.logger import Logger
 from zope.interface import implementer
 
+from netsuite._endpoints import describe_address
+
 __all__ = ["PacedProtocol", "set_no_delay"]
+
+log = Logger()
 
 
 def set_no_delay(transport: Any) -> None:
@@ -31,14 +36,20 @@ def set_no_delay(transport: Any) -> None:
 class PacedProtocol(Protocol):
     """A protocol that reads only while its client reads the answers (see module docstring).
 
-    Subclasses that override ``connectionMade`` call ``super().connectionMade()``.
+    :attr:`peer` is the client's address (``HOST:PORT``) once connected; :attr:`label`
+    names the transport in log lines.  Subclasses that override ``connectionMade`` call
+    ``super().connectionMade()``.
     """
 
+    label = "rpc"
+    peer = "?"
     _dead = False  # the transport said stopProducing: the connection is going away
 
     def connectionMade(self) -> None:
+        self.peer = describe_address(self.transport.getPeer())
         self.transport.registerProducer(self, True)
         set_no_delay(self.transport)
+        log.debug("{label}: connection from {peer}", label=self.label, peer=self.peer)
 
     # IPushProducer: the transport tells us when its send buffer is full / drained.
     def pauseProducing(self) -> None:
