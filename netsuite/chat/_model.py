@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Any, Protocol
 
 import attrs
 
@@ -74,6 +74,7 @@ class Member(Protocol):
     mark: int
     direct: list[bytes] | None
     in_room: bool
+    channel: Any  # the room it is in (set by the server)
 
     def set_nick(self, nick: str) -> None: ...
     def deliver(self, data: bytes) -> None: ...

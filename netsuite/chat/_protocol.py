@@ -26,6 +26,7 @@ from twisted.internet.protocol import Factory
 from zope.interface import implementer
 
 from netsuite._endpoints import describe_address
+from netsuite.chat._flood import KICK, OK, WARN, FloodCounter
 from netsuite.chat._room import Room, RoomLimits, Stats
 
 __all__ = ["ChatFactory", "ChatProtocol"]
@@ -48,9 +49,9 @@ class ChatProtocol:
     """One client connection (kept small: ``__slots__``, no per-connection timers)."""
 
     __slots__ = (
-        "_abort_call", "_buf", "_flood_count", "_flood_last", "_flood_start", "_flood_window",
-        "_paused", "_queue", "_queued", "_reading", "direct", "factory", "in_room", "key",
-        "last_seen", "mark", "msg_prefix", "nick", "ready", "room", "transport", "waiting",
+        "_abort_call", "_buf", "_flood", "_paused", "_queue", "_queued", "_reading", "channel",
+        "direct", "factory", "in_room", "key", "last_seen", "mark", "msg_prefix", "nick",
+        "ready", "room", "transport", "waiting",
     )
 
     #: Backlog bytes written per resume: just over Twisted's 64 KiB write buffer.
@@ -73,10 +74,8 @@ class ChatProtocol:
         self._queued = 0
         self._reading = True
         self.waiting = False  # waiting for the next turn's budget
-        self._flood_window = 0
-        self._flood_count = 0
-        self._flood_start = 0.0
-        self._flood_last = -2
+        self._flood: FloodCounter | None = None
+        self.channel: Any = None  # the room it is in (set by the room)
         self._abort_call: Any = None
         self.ready = True  # False while a TLS handshake is not done (see Room.congested)
 
@@ -108,6 +107,9 @@ class ChatProtocol:
                 f"ERR max-clients the server is full ({limit} clients)\nBYE max-clients\n"
                 .encode(), registered=False)
             return
+        limits = room.limits
+        if limits.flood:
+            self._flood = FloodCounter(limits.flood, limits.flood_drop_after)
         self.transport.registerProducer(self, True)
         room.join(self)
 
@@ -296,7 +298,7 @@ class ChatProtocol:
             except UnicodeDecodeError:
                 self._error("bad-encoding", "line is not valid UTF-8 (dropped)")
                 return
-        if room.limits.flood and not _is_ping(line) and self._flooding():
+        if self._flood is not None and not _is_ping(line) and self._flooding(self._flood):
             return
         if line[:1] != b"/":
             if line:
@@ -313,25 +315,16 @@ class ChatProtocol:
             return
         handler(self, arg)
 
-    def _flooding(self) -> bool:
-        """Count one line against ``--flood``; True (and ``ERR flood``) if over the limit."""
-        now = self.room.clock.seconds()
-        window = int(now)
-        if window != self._flood_window:
-            self._flood_window = window
-            self._flood_count = 0
-        self._flood_count += 1
-        limit = self.room.limits.flood
-        if self._flood_count <= limit:
+    def _flooding(self, counter: FloodCounter) -> bool:
+        """Count one line against ``--flood``; True (the line is dropped) if over it."""
+        verdict = counter.count(self.room.clock.seconds())
+        if verdict is OK:
             return False
-        if self._flood_last < window - 1:
-            self._flood_start = now  # a new stretch of flooding
-        self._flood_last = window
-        if now - self._flood_start >= self.room.limits.flood_drop_after:
+        if verdict is KICK:
             self.room.kick(self, "flood")
-            return True
-        if self._flood_count == limit + 1:  # one ERR per second, not one per line
-            self._error("flood", f"more than {limit} messages per second; lines dropped")
+        elif verdict is WARN:
+            self._error("flood", f"more than {counter.limit} messages per second; "
+                        "lines dropped")
         return True
 
     # -- commands -----------------------------------------------------------------------
