@@ -1,10 +1,10 @@
 """The chat wire protocol: bytes from a client become calls on the :class:`Room`.
 
 Client lines (UTF-8, ``\\n``-terminated, ``\\r`` stripped, at most ``max_line`` bytes): a
-line not starting with ``/`` is a room message, ``//text`` sends ``/text``, and
-``/nick /who /msg /me /ping /quit /help`` are commands.  Server lines are
-``WELCOME MSG ACTION PRIV JOIN PART NICK WHO PONG INFO ERR BYE`` (PROTOCOLS.md section 1;
-details and design in ``docs/chat.md``).
+line not starting with ``/`` is a message to the client's room, ``//text`` sends ``/text``,
+and ``/nick /who /msg /me /ping /quit /help /join /rooms`` are commands.  Server lines are
+``WELCOME ROOM HIST ROOMS MSG ACTION PRIV JOIN PART NICK WHO PONG INFO ERR BYE`` (the whole
+protocol is in ``docs/chat.md``).
 
 Each connection is a streaming producer on its own transport: when the transport's
 write buffer fills, Twisted pauses us and further output waits in a per-client backlog;
@@ -34,13 +34,15 @@ __all__ = ["ChatFactory", "ChatProtocol"]
 HELP = (
     b"INFO commands:\n"
     b"INFO /nick NAME - change your nickname (1-32 letters, digits, _ or -)\n"
-    b"INFO /who - list who is connected\n"
+    b"INFO /join ROOM - leave this room and enter ROOM (1-32 letters, digits, _ or -)\n"
+    b"INFO /rooms - list the rooms that have people in them, and how many\n"
+    b"INFO /who - list who is in this room\n"
     b"INFO /msg NAME TEXT - private message to NAME\n"
-    b"INFO /me TEXT - action message to the room\n"
+    b"INFO /me TEXT - action message to this room\n"
     b"INFO /ping [TOKEN] - heartbeat, answered by PONG [TOKEN]\n"
     b"INFO /quit [REASON] - leave\n"
     b"INFO /help - this list\n"
-    b"INFO any other line is a message to the room; start it with // to send a leading /\n"
+    b"INFO any other line is a message to this room; start it with // to send a leading /\n"
 )
 
 
@@ -302,10 +304,10 @@ class ChatProtocol:
             return
         if line[:1] != b"/":
             if line:
-                room.broadcast(self, self.msg_prefix + line + b"\n")
+                room.say(self, self.msg_prefix + line + b"\n")
             return
         if line[:2] == b"//":
-            room.broadcast(self, self.msg_prefix + line[1:] + b"\n")
+            room.say(self, self.msg_prefix + line[1:] + b"\n")
             return
         name, _, arg = line[1:].partition(b" ")
         handler = _COMMANDS.get(name.lower())
@@ -340,7 +342,7 @@ class ChatProtocol:
             self._error("nick-in-use", f"{name} is already taken")
 
     def _cmd_who(self, arg: bytes) -> None:
-        self.room.send(self, ("WHO " + " ".join(self.room.who()) + "\n").encode())
+        self.room.send(self, ("WHO " + " ".join(self.room.who(self)) + "\n").encode())
 
     def _cmd_msg(self, arg: bytes) -> None:
         name, _, text = arg.partition(b" ")
@@ -357,7 +359,7 @@ class ChatProtocol:
         if not arg.strip():
             self.room.send(self, b"INFO usage: /me TEXT\n")
             return
-        self.room.broadcast(self, b"ACTION " + self.nick.encode() + b" " + arg + b"\n")
+        self.room.say(self, b"ACTION " + self.nick.encode() + b" " + arg + b"\n")
 
     def _cmd_ping(self, arg: bytes) -> None:
         self.room.send(self, b"PONG " + arg + b"\n" if arg else b"PONG\n")
@@ -367,6 +369,22 @@ class ChatProtocol:
 
     def _cmd_help(self, arg: bytes) -> None:
         self.room.send(self, HELP)
+
+    def _cmd_join(self, arg: bytes) -> None:
+        name = arg.strip().decode("utf-8")
+        error = self.room.move(self, name)
+        if error == "bad-room":
+            shown = repr(name) if name else "an empty name"
+            self._error("bad-room", f"{shown} is not a valid room name: use 1-32 ASCII "
+                        "letters, digits, _ or - (a leading # is allowed)")
+        elif error == "max-rooms":
+            limit = self.room.limits.max_rooms
+            self._error("max-rooms", f"there are already {limit} rooms; join one of them "
+                        "(/rooms)")
+
+    def _cmd_rooms(self, arg: bytes) -> None:
+        counts = " ".join(f"{name}:{n}" for name, n in self.room.room_counts())
+        self.room.send(self, f"ROOMS {counts}\n".encode())
 
 
 def _is_ping(line: bytes) -> bool:
@@ -382,6 +400,8 @@ _COMMANDS = {
     b"ping": ChatProtocol._cmd_ping,
     b"quit": ChatProtocol._cmd_quit,
     b"help": ChatProtocol._cmd_help,
+    b"join": ChatProtocol._cmd_join,
+    b"rooms": ChatProtocol._cmd_rooms,
 }
 
 

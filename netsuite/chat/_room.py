@@ -3,6 +3,10 @@
 A member is anything with the :class:`Member` attributes (the wire protocol in
 ``_protocol.py`` is one).  Output goes through the :class:`~netsuite.chat._fanout.Fanout`
 (encode once, one write per member per reactor turn).
+
+Every member is in exactly one room (:class:`Channel`), the default room on connect.  A
+room exists while it has members or history; the default room always exists, and at most
+``max_rooms`` exist at once.  Nicks are unique across all rooms.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 
 from netsuite.chat._fanout import Fanout, Segments
+from netsuite.chat._history import History
 from netsuite.chat._model import Member, RoomLimits, Stats
 from netsuite.chat._wire import is_valid_nick
 
@@ -27,13 +32,14 @@ class Channel:
     """One named room: its members (lower-case nick -> member, in join order) and the
     output it has queued this turn."""
 
-    __slots__ = ("key", "log", "members", "name")
+    __slots__ = ("history", "key", "log", "members", "name")
 
-    def __init__(self, name: str) -> None:
-        self.name = name
+    def __init__(self, name: str, history: History | None = None) -> None:
+        self.name = name  # as first written
         self.key = name.lower()
         self.members: dict[str, Member] = {}
         self.log = Segments()
+        self.history = history
 
     def __repr__(self) -> str:
         return f"<Channel {self.name} ({len(self.members)} members)>"
@@ -56,7 +62,8 @@ class Room:
         self.stats = stats or Stats()
         self.fanout = Fanout(clock, self.limits, self.stats)
         self.members: dict[str, Member] = {}  # key (lower-case nick) -> member, join order
-        self.lobby = Channel("lobby")
+        self.rooms: dict[str, Channel] = {}  # key (lower-case name) -> room, oldest first
+        self.lobby = self._channel(self.limits.default_room)
         self.closing = False
         self._guest = 0
         self._sweep_call: Any = None
@@ -71,9 +78,17 @@ class Room:
         return self.fanout.budget
 
     def broadcast(self, sender: Member | None, data: bytes, urgent: bool = True) -> None:
-        """Queue ``data`` for the others in ``sender``'s room (the lobby if ``None``)."""
+        """Queue ``data`` for the others in ``sender``'s room (the default room if ``None``)."""
         channel = sender.channel if sender is not None else self.lobby
         self.fanout.broadcast(channel, sender, data, urgent)
+
+    def say(self, sender: Member, data: bytes) -> None:
+        """``sender``'s ``MSG`` or ``ACTION`` line ``data``: to the others in its room, and
+        into that room's history."""
+        channel = sender.channel
+        self.fanout.broadcast(channel, sender, data)
+        if channel.history is not None:
+            channel.history.add(self.clock.seconds(), data)
 
     def send(self, member: Member, data: bytes) -> None:
         """Queue ``data`` (whole encoded lines) for ``member`` alone, in room order."""
@@ -115,8 +130,9 @@ class Room:
         self.fanout.population += 1
         self.stats.clients += 1
         self.stats.connections += 1
-        self.stats.messages_out += 1
-        member.deliver(b"WELCOME " + nick.encode() + b"\n")  # nothing is owed to it before
+        welcome = b"".join([b"WELCOME " + nick.encode() + b"\n", *self._entering(channel)])
+        self.stats.messages_out += welcome.count(b"\n")
+        member.deliver(welcome)  # nothing is owed to it before
         self.fanout.broadcast(channel, member, b"JOIN " + nick.encode() + b"\n", urgent=False)
         log.info("chat connect {address} as {nick}", address=member.describe(), nick=nick)
         if self._sweep_call is None and self.limits.idle_timeout > 0:
@@ -141,6 +157,7 @@ class Room:
             text = reason + (" " + detail if detail else "")
             self.fanout.broadcast(channel, None, f"PART {member.nick} {text}\n".encode(),
                                   urgent=False)
+        self._forget_if_empty(channel)
 
     def connection_lost(self, member: Member) -> None:
         """``member``'s connection is gone: it leaves (``disconnected``) if still here."""
@@ -197,6 +214,62 @@ class Room:
                  address=member.describe())
         self.fanout.broadcast(channel, None, f"NICK {old} {new}\n".encode())
         return None
+
+    def move(self, member: Member, name: str) -> str | None:
+        """``/join NAME``: move ``member`` to room ``name`` (a leading ``#`` is not part of
+        it); return an error code (``bad-room``, ``max-rooms``) or None on success.
+
+        The old room gets ``PART NICK moved``, the new one ``JOIN NICK``; the member gets
+        ``ROOM NAME`` and the new room's history (only ``ROOM NAME`` if it is already there).
+        """
+        if name.startswith("#"):
+            name = name[1:]
+        if not is_valid_nick(name):
+            return "bad-room"
+        old = member.channel
+        key = name.lower()
+        if key == old.key:
+            self.fanout.send(member, b"ROOM " + old.name.encode() + b"\n")
+            return None
+        new = self.rooms.get(key)
+        if new is None:
+            if len(self.rooms) >= self.limits.max_rooms:
+                return "max-rooms"
+            new = self._channel(name)
+        fanout = self.fanout
+        fanout.keep(member)  # what the old room owes it so far, before the PART
+        del old.members[member.key]
+        fanout.broadcast(old, None, f"PART {member.nick} moved\n".encode(), urgent=False)
+        self._forget_if_empty(old)
+        fanout.enter(member, new)
+        new.members[member.key] = member
+        fanout.broadcast(new, member, f"JOIN {member.nick}\n".encode(), urgent=False)
+        fanout.send(member, b"".join(self._entering(new)))
+        log.info("chat move {nick} {old} -> {new}", nick=member.nick, old=old.name, new=new.name)
+        return None
+
+    def room_counts(self) -> list[tuple[str, int]]:
+        """``(name, members)`` of every room with members, by name ignoring case."""
+        return [(c.name, len(c.members)) for _, c in sorted(self.rooms.items()) if c.members]
+
+    def _channel(self, name: str) -> Channel:
+        """A new room called ``name``."""
+        limits = self.limits
+        history = History(limits.history, limits.history_bytes) if limits.history else None
+        channel = self.rooms[name.lower()] = Channel(name, history)
+        return channel
+
+    def _entering(self, channel: Channel) -> list[bytes]:
+        """The lines for a member entering ``channel``: ``ROOM NAME`` and its history."""
+        lines = [b"ROOM " + channel.name.encode() + b"\n"]
+        if channel.history:
+            lines.append(channel.history.replay())
+        return lines
+
+    def _forget_if_empty(self, channel: Channel) -> None:
+        """A room with no members and no history ceases to exist (never the default)."""
+        if not channel.members and not channel.history and channel is not self.lobby:
+            del self.rooms[channel.key]
 
     def find(self, nick: str) -> Member | None:
         """The member called ``nick`` (ignoring case), if any."""

@@ -10,7 +10,7 @@ def test_fake_chat_conversation_with_exact_lines() -> None:
     chat = FakeChat()
     alice = chat.connect("alice")
     bob = chat.connect("bob")
-    assert alice.take()[:1] == ["WELCOME guest1"]
+    assert alice.take()[:2] == ["WELCOME guest1", "ROOM lobby"]
     bob.take()
     alice.send("hello\n")
     assert bob.take() == ["MSG alice hello"]
@@ -36,8 +36,8 @@ def test_fake_member_in_the_room_model() -> None:
     room.join(a)
     room.join(b)
     chat.turn()
-    assert a.take() == ["WELCOME guest1", "JOIN guest2"]
-    assert b.take() == ["WELCOME guest2"]
+    assert a.take() == ["WELCOME guest1", "ROOM lobby", "JOIN guest2"]
+    assert b.take() == ["WELCOME guest2", "ROOM lobby"]
     room.broadcast(a, b"MSG guest1 hi\n")
     room.send(a, b"PONG\n")
     chat.turn()
