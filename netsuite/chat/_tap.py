@@ -18,6 +18,9 @@ from netsuite.chat._wire import is_valid_nick
 __all__ = ["ChatService", "Options", "makeService"]
 
 
+_DEFAULTS = RoomLimits()
+
+
 def room_name(value: str) -> str:
     """A room name (a leading ``#`` is dropped); ValueError unless 1-32 of ``A-Za-z0-9_-``."""
     name = value[1:] if value.startswith("#") else value
@@ -62,6 +65,15 @@ class Options(usage.Options):
          "The room every client is in on connect (1-32 letters, digits, _ or -).", room_name],
         ["max-rooms", None, 1000,
          "Most rooms at once (a room exists while it has members or history).", positive_int],
+        ["congestion-grace", None, _DEFAULTS.congestion_grace,
+         "Hold input back for a client whose socket is full only this many seconds after "
+         "its last progress (0 = never).", non_negative_float],
+        ["congestion-hold", None, _DEFAULTS.congestion_hold,
+         "Hold input back at most this many seconds at a stretch (0 = never).",
+         non_negative_float],
+        ["congestion-regain", None, _DEFAULTS.congestion_regain,
+         "... regaining that allowance this many times as fast while not holding: input "
+         "is read at least 1/(1+N) of the time.", positive_float],
         metrics_option(),
     ]
 
@@ -79,6 +91,9 @@ class Options(usage.Options):
             history_bytes=self["history-bytes"],
             default_room=self["default-room"],
             max_rooms=self["max-rooms"],
+            congestion_grace=self["congestion-grace"],
+            congestion_hold=self["congestion-hold"],
+            congestion_regain=self["congestion-regain"],
         )
 
 
