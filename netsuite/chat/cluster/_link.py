@@ -1,0 +1,197 @@
+"""A node's link to Redis: two connections, kept up with backoff, spoken to with txredisapi.
+
+``commands`` runs the chat's Lua scripts (pipelined: many in flight on one connection, each
+reply matched in order by txredisapi); ``reader`` runs the blocking ``XREAD`` that brings
+the rooms' lines.  Each connection is a :class:`~twisted.application.internet.ClientService`
+(reconnects with exponential backoff); a reply that does not come within the timeout
+aborts its connection, so a Redis that hangs counts as one that is gone.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlsplit
+
+import attrs
+from twisted.application.internet import ClientService, backoffPolicy
+from twisted.internet import defer
+from twisted.internet.endpoints import HostnameEndpoint, UNIXClientEndpoint
+from twisted.internet.protocol import Factory
+from twisted.logger import Logger
+
+__all__ = ["Link", "RedisTarget", "cluster_url"]
+
+log = Logger()
+
+
+@attrs.frozen
+class RedisTarget:
+    """Where Redis is: ``host``/``port`` or a UNIX socket ``path``, and the ``db`` number."""
+
+    host: str | None = None
+    port: int = 6379
+    path: str | None = None
+    db: int = 0
+
+    def __str__(self) -> str:
+        where = f"unix://{self.path}" if self.path else f"redis://{self.host}:{self.port}"
+        return where + (f"/{self.db}" if self.db else "")
+
+    def endpoint(self, reactor: Any, timeout: float) -> Any:
+        if self.path is not None:
+            return UNIXClientEndpoint(reactor, self.path, timeout=timeout)
+        return HostnameEndpoint(reactor, self.host, self.port, timeout=timeout)
+
+
+def cluster_url(value: str) -> RedisTarget | None:
+    """The ``--cluster`` option: ``redis://HOST:PORT[/DB]``, ``unix:///PATH[?db=N]`` or
+    ``none``; ValueError for anything else."""
+    if value.strip().lower() == "none":
+        return None
+    url = urlsplit(value.strip())
+    try:
+        if url.scheme == "redis":
+            db = url.path.strip("/")
+            if not url.hostname:
+                raise ValueError("no host")
+            return RedisTarget(host=url.hostname, port=url.port or 6379,
+                               db=int(db) if db else 0)
+        if url.scheme == "unix" and url.path:
+            query = dict(p.partition("=")[::2] for p in url.query.split("&") if p)
+            return RedisTarget(path=url.path, db=int(query.get("db", 0)))
+    except ValueError:
+        pass
+    raise ValueError(f"{value!r} is not redis://HOST:PORT[/DB], unix:///PATH or none")
+
+
+cluster_url.coerceDoc = "redis://HOST:PORT[/DB], unix:///PATH or none."  # type: ignore[attr-defined]
+
+
+class _Connection:
+    """One connection to Redis, kept up by a ClientService; ``proto`` is None while down."""
+
+    def __init__(self, link: Link, name: str, timeout: float) -> None:
+        self.link = link
+        self.name = name
+        self.proto: Any = None
+        import txredisapi
+
+        def build() -> Any:
+            return txredisapi.RedisProtocol(charset=None, convertNumbers=False,
+                                            replyTimeout=timeout)
+
+        factory = Factory.forProtocol(build)
+        self.service = ClientService(
+            link.target.endpoint(link.reactor, timeout), factory,
+            retryPolicy=backoffPolicy(initialDelay=0.1, factor=2.0, maxDelay=2.0),
+            clock=link.reactor, prepareConnection=self._prepare)
+
+    async def _ready(self, proto: Any) -> None:
+        await proto.whenConnected()
+        await proto.execute_command("PING")  # a hung Redis times out here
+        if self.link.target.db:
+            await proto.execute_command("SELECT", self.link.target.db)
+
+    def _prepare(self, proto: Any) -> defer.Deferred[None]:
+        def ready(_: Any) -> None:
+            self.proto = proto
+            proto.whenDisconnected().addCallback(self._lost)
+            self.link.changed(self)
+
+        def failed(reason: Any) -> Any:
+            proto.transport.abortConnection()
+            return reason
+
+        return defer.ensureDeferred(self._ready(proto)).addCallbacks(ready, failed)
+
+    def _lost(self, proto: Any) -> None:
+        if self.proto is proto:
+            self.proto = None
+            self.link.changed(self)
+
+
+class Link:
+    """The ``commands`` and ``reader`` connections to ``target``.
+
+    ``on_change(up)`` is called whenever the command connection comes up or goes down;
+    ``on_reader()`` whenever the reader connection comes up.
+    """
+
+    def __init__(self, reactor: Any, target: RedisTarget, on_change: Callable[[bool], None],
+                 on_reader: Callable[[], None], timeout: float = 2.0,
+                 block: float = 2.0) -> None:
+        self.reactor = reactor
+        self.target = target
+        self.on_change = on_change
+        self.on_reader = on_reader
+        self.block = block
+        self.commands = _Connection(self, "commands", timeout)
+        self.reader = _Connection(self, "reader", timeout + block + 1)
+        self._shas: dict[str, str] = {}
+
+    @property
+    def up(self) -> bool:
+        return self.commands.proto is not None
+
+    def start(self) -> None:
+        self.commands.service.startService()
+        self.reader.service.startService()
+
+    def stop(self) -> defer.Deferred[Any]:
+        return defer.gatherResults([defer.maybeDeferred(c.service.stopService)
+                                    for c in (self.commands, self.reader)])
+
+    def changed(self, connection: _Connection) -> None:
+        up = connection.proto is not None
+        log.info("chat cluster: {name} connection to {target} {state}", name=connection.name,
+                 target=str(self.target), state="up" if up else "down")
+        if connection is self.commands:
+            self.on_change(up)
+        elif up:
+            self.on_reader()
+
+    def call(self, script: str, *args: Any) -> defer.Deferred[Any]:
+        """Run ``script`` (EVALSHA, or EVAL if Redis does not have it yet)."""
+        proto = self.commands.proto
+        if proto is None:
+            return defer.fail(ConnectionError("no link to Redis"))
+        sha = self._shas.get(script)
+        if sha is None:
+            sha = self._shas[script] = hashlib.sha1(script.encode()).hexdigest()
+
+        def missing(failure: Any) -> Any:
+            if "NOSCRIPT" not in str(failure.value):
+                return failure
+            again = self.commands.proto
+            if again is None:
+                return failure
+            return again.execute_command("EVAL", script, 0, *args)
+
+        try:
+            d = proto.execute_command("EVALSHA", sha, 0, *args)
+        except Exception as e:  # txredisapi raises when the socket just went away
+            return defer.fail(e)
+        return d.addErrback(missing)
+
+    def command(self, *args: Any) -> defer.Deferred[Any]:
+        """Run one plain command on the command connection."""
+        proto = self.commands.proto
+        if proto is None:
+            return defer.fail(ConnectionError("no link to Redis"))
+        try:
+            return proto.execute_command(*args)
+        except Exception as e:
+            return defer.fail(e)
+
+    def read(self, keys: list[bytes], ids: list[bytes], count: int = 1000) -> defer.Deferred[Any]:
+        """``XREAD COUNT count BLOCK block STREAMS keys ids`` on the reader connection."""
+        proto = self.reader.proto
+        if proto is None:
+            return defer.fail(ConnectionError("no link to Redis"))
+        try:
+            return proto.execute_command("XREAD", "COUNT", count, "BLOCK",
+                                         int(self.block * 1000), "STREAMS", *keys, *ids)
+        except Exception as e:
+            return defer.fail(e)

@@ -1,0 +1,210 @@
+"""The Lua scripts a node runs in Redis: each chat operation is one atomic script.
+
+Every script gets the key prefix (``chat:CLUSTER-NAME:``) as ``ARGV[1]``.  Keys under it:
+
+``guest`` (INCR: guest numbers) · ``seq`` (INCR: join order in ``/who``) ·
+``n:NICK`` (nick lease, lower case: the owner node's id) · ``node:ID`` (the node's
+lease, ``PX``) · ``nodes`` (set of node ids) · ``m:ID`` (hash: the node's members,
+lower-case nick -> ``Nick roomkey``) · ``reaped:ID`` (tombstone: the node's members were
+parted) · ``rooms`` (hash: room key -> name, the rooms that exist) · ``r:KEY:log`` (the
+room's stream) · ``r:KEY:who`` (sorted set of its members' nicks, in join order) ·
+``r:KEY:hist`` (list of its last MSG/ACTION lines as ``ID LINE``) · ``i:ID`` (the node's
+inbox stream: private messages and wake-ups).
+
+A stream entry has fields ``s`` (the sender's connection id, or empty: then the line
+goes to everyone in the room, the sender included), ``d`` (the line to deliver; empty
+for an entry that only updates the members list) and ``o`` (that update: ``+NICK``,
+``-NICK``, ``>OLD NEW`` or empty).
+"""
+
+from __future__ import annotations
+
+__all__ = ["BEAT", "CONNECT", "MOVE", "PRIV", "QUIT", "REAP", "REASSERT", "RENAME", "ROOMS",
+           "SAY", "SNAPSHOT"]
+
+_PRELUDE = """
+local P = ARGV[1]
+local function lower(s) return string.lower(s) end
+local function xadd(rk, maxlen, s, d, o)
+  return redis.call('XADD', P..'r:'..rk..':log', 'MAXLEN', '~', maxlen, '*',
+                    's', s, 'd', d, 'o', o)
+end
+local function guest(node)
+  while true do
+    local nick = 'guest'..redis.call('INCR', P..'guest')
+    if redis.call('SET', P..'n:'..nick, node, 'NX') then return nick end
+  end
+end
+local function enter(node, nick, rk, rname, cid, maxlen, histn, line)
+  redis.call('HSETNX', P..'rooms', rk, rname)
+  local name = redis.call('HGET', P..'rooms', rk)
+  local id = xadd(rk, maxlen, cid, line, '+'..nick)
+  redis.call('ZADD', P..'r:'..rk..':who', redis.call('INCR', P..'seq'), nick)
+  redis.call('HSET', P..'m:'..node, lower(nick), nick..' '..rk)
+  local hist = {}
+  if histn > 0 then hist = redis.call('LRANGE', P..'r:'..rk..':hist', -histn, -1) end
+  return {nick, name, id, redis.call('ZRANGE', P..'r:'..rk..':who', 0, -1), hist}
+end
+local function part(nick, rk, cid, maxlen, line, default)
+  local id = xadd(rk, maxlen, cid, line, '-'..nick)
+  local who = P..'r:'..rk..':who'
+  redis.call('ZREM', who, nick)
+  if rk ~= default and redis.call('ZCARD', who) == 0
+      and redis.call('EXISTS', P..'r:'..rk..':hist') == 0 then
+    redis.call('HDEL', P..'rooms', rk)
+    redis.call('DEL', P..'r:'..rk..':log')
+  end
+  return id
+end
+local function release(node, nick)
+  redis.call('HDEL', P..'m:'..node, lower(nick))
+  local key = P..'n:'..lower(nick)
+  if redis.call('GET', key) == node then redis.call('DEL', key) end
+end
+"""
+
+#: ARGV: P node roomkey roomname cid maxlen histn -> {nick, roomname, id, who, hist}
+CONNECT = _PRELUDE + """
+local node = ARGV[2]
+local nick = guest(node)
+return enter(node, nick, ARGV[3], ARGV[4], ARGV[5], ARGV[6], tonumber(ARGV[7]),
+             'JOIN '..nick..'\\n')
+"""
+
+#: ARGV: P node nick oldkey newkey newname cid maxlen histn maxrooms default
+#: -> false (max-rooms) or as CONNECT
+MOVE = _PRELUDE + """
+local node, nick, newkey = ARGV[2], ARGV[3], ARGV[5]
+if redis.call('HEXISTS', P..'rooms', newkey) == 0
+    and redis.call('HLEN', P..'rooms') >= tonumber(ARGV[10]) then
+  return false
+end
+part(nick, ARGV[4], ARGV[7], ARGV[8], 'PART '..nick..' moved\\n', ARGV[11])
+return enter(node, nick, newkey, ARGV[6], ARGV[7], ARGV[8], tonumber(ARGV[9]),
+             'JOIN '..nick..'\\n')
+"""
+
+#: ARGV: P node nick roomkey cid maxlen line default -> id
+QUIT = _PRELUDE + """
+local id = part(ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8])
+release(ARGV[2], ARGV[3])
+return id
+"""
+
+#: ARGV: P node old new roomkey maxlen -> false (nick in use) or id
+RENAME = _PRELUDE + """
+local node, old, new, rk = ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+if lower(old) ~= lower(new) then
+  if not redis.call('SET', P..'n:'..lower(new), node, 'NX') then return false end
+  release(node, old)
+end
+redis.call('HSET', P..'m:'..node, lower(new), new..' '..rk)
+local who = P..'r:'..rk..':who'
+redis.call('ZREM', who, old)
+redis.call('ZADD', who, redis.call('INCR', P..'seq'), new)
+return xadd(rk, ARGV[6], '', 'NICK '..old..' '..new..'\\n', '>'..old..' '..new)
+"""
+
+#: ARGV: P roomkey cid maxlen line histn -> id
+SAY = _PRELUDE + """
+local rk, histn = ARGV[2], tonumber(ARGV[6])
+local id = xadd(rk, ARGV[4], ARGV[3], ARGV[5], '')
+if histn > 0 then
+  local hist = P..'r:'..rk..':hist'
+  redis.call('RPUSH', hist, id..' '..ARGV[5])
+  redis.call('LTRIM', hist, -histn, -1)
+end
+return id
+"""
+
+#: ARGV: P target-nick-lower line -> false (no such nick) or 1
+PRIV = _PRELUDE + """
+local node = redis.call('GET', P..'n:'..ARGV[2])
+if not node then return false end
+redis.call('XADD', P..'i:'..node, 'MAXLEN', '~', 10000, '*', 't', ARGV[2], 'd', ARGV[3])
+return 1
+"""
+
+#: ARGV: P -> {name, count, name, count, ...} for every room with members
+ROOMS = _PRELUDE + """
+local out = {}
+local rooms = redis.call('HGETALL', P..'rooms')
+for i = 1, #rooms, 2 do
+  local n = redis.call('ZCARD', P..'r:'..rooms[i]..':who')
+  if n > 0 then
+    out[#out + 1] = rooms[i + 1]
+    out[#out + 1] = n
+  end
+end
+return out
+"""
+
+#: ARGV: P node lease-ms -> 0 (lease held), 1 (lease new: first start or store emptied),
+#: 2 (the node was declared dead and its members parted)
+BEAT = _PRELUDE + """
+local node = ARGV[2]
+local prev = redis.call('SET', P..'node:'..node, '1', 'PX', ARGV[3], 'GET')
+redis.call('SADD', P..'nodes', node)
+if prev then return 0 end
+if redis.call('DEL', P..'reaped:'..node) == 1 then return 2 end
+return 1
+"""
+
+#: ARGV: P node maxlen default -> how many members of dead nodes were parted
+REAP = _PRELUDE + """
+local count = 0
+for _, dead in ipairs(redis.call('SMEMBERS', P..'nodes')) do
+  if dead ~= ARGV[2] and redis.call('EXISTS', P..'node:'..dead) == 0 then
+    local members = redis.call('HGETALL', P..'m:'..dead)
+    for i = 1, #members, 2 do
+      local sp = string.find(members[i + 1], ' ', 1, true)
+      local nick, rk = string.sub(members[i + 1], 1, sp - 1), string.sub(members[i + 1], sp + 1)
+      part(nick, rk, '', ARGV[3], 'PART '..nick..' disconnected\\n', ARGV[4])
+      local key = P..'n:'..members[i]
+      if redis.call('GET', key) == dead then redis.call('DEL', key) end
+      count = count + 1
+    end
+    redis.call('DEL', P..'m:'..dead)
+    redis.call('SREM', P..'nodes', dead)
+    redis.call('SET', P..'reaped:'..dead, '1', 'PX', 3600000)
+  end
+end
+return count
+"""
+
+#: ARGV: P node nick roomkey roomname cid maxlen announce(0/1)
+#: -> {nick (a guest nick if NICK was taken meanwhile), id or false}
+REASSERT = _PRELUDE + """
+local node, nick, rk, cid, maxlen = ARGV[2], ARGV[3], ARGV[4], ARGV[6], ARGV[7]
+local key = P..'n:'..lower(nick)
+local holder = redis.call('GET', key)
+redis.call('HSETNX', P..'rooms', rk, ARGV[5])
+local who = P..'r:'..rk..':who'
+if holder and holder ~= node then
+  local new = guest(node)
+  redis.call('HSET', P..'m:'..node, lower(new), new..' '..rk)
+  redis.call('ZADD', who, redis.call('INCR', P..'seq'), new)
+  return {new, xadd(rk, maxlen, '', 'NICK '..nick..' '..new..'\\n', '+'..new)}
+end
+redis.call('SET', key, node)
+redis.call('HSET', P..'m:'..node, lower(nick), nick..' '..rk)
+if redis.call('ZSCORE', who, nick) then return {nick, false} end
+redis.call('ZADD', who, redis.call('INCR', P..'seq'), nick)
+local line = ''
+if ARGV[8] == '1' then line = 'JOIN '..nick..'\\n' end
+return {nick, xadd(rk, maxlen, cid, line, '+'..nick)}
+"""
+
+#: ARGV: P roomkey -> {last id or false, who, max-deleted id or false}
+SNAPSHOT = _PRELUDE + """
+local log = P..'r:'..ARGV[2]..':log'
+local last, deleted = false, false
+if redis.call('EXISTS', log) == 1 then
+  local info = redis.call('XINFO', 'STREAM', log)
+  for i = 1, #info, 2 do
+    if info[i] == 'last-generated-id' then last = info[i + 1] end
+    if info[i] == 'max-deleted-entry-id' then deleted = info[i + 1] end
+  end
+end
+return {last, redis.call('ZRANGE', P..'r:'..ARGV[2]..':who', 0, -1), deleted}
+"""

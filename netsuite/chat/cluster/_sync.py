@@ -1,0 +1,273 @@
+"""Keeping a node in step with Redis: reading streams, heartbeats, dead nodes, outages.
+
+* The reader loop ``XREAD``\\ s the streams of the rooms the node has members in, plus its
+  inbox (private messages, wake-ups), and hands each entry to the room.
+* Every ``node_timeout / 6`` seconds the node renews its lease (``node:ID``, which expires
+  after ``0.6 * node_timeout``) and runs ``REAP``: any node whose lease has expired has its
+  members parted (``PART NICK disconnected``) by whichever node gets there first (the
+  script is atomic, so exactly one does).
+* When the link is lost, members are told (``INFO``) and lines to rooms get
+  ``ERR unavailable``; when it is back, the node re-asserts its members (a nick taken
+  meanwhile becomes a guest nick, with ``NICK``), publishes the departures it owes, reads
+  each room's state again, and tells members it is back.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from twisted.internet import defer, task
+from twisted.logger import Logger
+
+from netsuite.chat.cluster import _scripts as S
+from netsuite.chat.cluster._feed import parse_id
+from netsuite.chat.cluster._link import Link, RedisTarget
+
+__all__ = ["Sync"]
+
+log = Logger()
+
+
+class Sync:
+    """The link of ``room`` (a :class:`~netsuite.chat.cluster._node.ClusterRoom`) to
+    Redis at ``target``, with members parted ``node_timeout`` seconds after a node dies."""
+
+    LOST = (b"the chat has lost its link to its store (Redis): messages to rooms get "
+            b"ERR unavailable until it is back")
+    BACK = b"the chat's link to its store (Redis) is back"
+
+    def __init__(self, reactor: Any, room: Any, target: RedisTarget,
+                 node_timeout: float = 15.0) -> None:
+        self.reactor = reactor
+        self.room = room
+        self.node_timeout = node_timeout
+        timeout = min(2.0, max(0.5, node_timeout / 4))
+        self.link = Link(reactor, target, self._changed, self._reader_up, timeout=timeout,
+                         block=min(2.0, node_timeout / 3))
+        self.up = False
+        self.running = False
+        self.inbox = f"{room.prefix}i:{room.node}".encode()
+        self._inbox_at = b"0-0"
+        self._generation = 0
+        self._pending: set[defer.Deferred[Any]] = set()
+        self._reader_back: defer.Deferred[None] | None = None
+        self._beat = task.LoopingCall(self._heartbeat)
+        self._beat.clock = reactor
+        self._reading: defer.Deferred[None] | None = None
+        room.sync = self
+
+    # -- life cycle -------------------------------------------------------------------
+
+    def start(self) -> None:
+        self.running = True
+        self.link.start()
+        self._beat.start(self.node_timeout / 6, now=False).addErrback(
+            lambda f: log.failure("chat cluster heartbeat", f))
+        self._reading = defer.ensureDeferred(self._read_loop())
+
+    async def stop(self) -> None:
+        """Publish what is owed (members' departures), release the lease, disconnect."""
+        self.running = False
+        if self._beat.running:
+            self._beat.stop()
+        if self._pending:
+            await defer.DeferredList(list(self._pending))
+        if self.up:
+            room = self.room
+            try:
+                await self.link.command("DEL", f"{room.prefix}node:{room.node}")
+                await self.link.command("SREM", f"{room.prefix}nodes", room.node)
+            except Exception:
+                pass
+        await self.link.stop()
+        if self._reader_back is not None:
+            self._reader_back.callback(None)
+
+    def track(self, d: defer.Deferred[Any]) -> None:
+        """Wait for ``d`` before disconnecting on stop."""
+        self._pending.add(d)
+        d.addBoth(lambda r: (self._pending.discard(d), r)[1])
+
+    # -- the link going down and coming back ---------------------------------------
+
+    def _changed(self, connected: bool) -> None:
+        self._generation += 1
+        if connected:
+            defer.ensureDeferred(self._resync(self._generation))
+        elif self.up:
+            self.up = False
+            self._tell(self.LOST)
+
+    def _tell(self, text: bytes) -> None:
+        for member in list(self.room.members.values()):
+            self.room.fanout.send(member, b"INFO " + text + b"\n")
+
+    async def _resync(self, generation: int) -> None:
+        room = self.room
+        try:
+            state = await room.call(S.BEAT, room.node, self._lease_ms())
+            if state == 2:  # declared dead meanwhile: its members were parted already
+                room.owed.clear()
+            fresh = [f for f in room.feeds.values() if f.cursor is None]
+            for feed in fresh:
+                await self._snapshot(feed)
+            for member in list(room.members.values()):
+                await self._reassert(member, announce=state == 2 or not member.asserted)
+            while room.owed:
+                nick, key, _cid, line = room.owed[0]
+                await room.call(S.QUIT, room.node, nick, key, f"{room.node}:*", room.maxlen,
+                                line, room.lobby.key)
+                room.owed.pop(0)
+            for feed in list(room.feeds.values()):
+                if feed not in fresh:
+                    await self._snapshot(feed)
+        except Exception as e:
+            log.info("chat cluster: rejoin interrupted ({error})", error=str(e))
+            return
+        if generation != self._generation or not self.running:
+            return
+        was_down = not self.up
+        self.up = True
+        log.info("chat cluster: node {node} in step with {target}", node=room.node,
+                 target=str(self.link.target))
+        if was_down and room.members:
+            self._tell(self.BACK)
+        self.wake()
+
+    async def _reassert(self, member: Any, announce: bool) -> None:
+        room = self.room
+        feed = member.feed
+        nick, _sid = await room.call(S.REASSERT, room.node, member.nick, feed.key,
+                                    feed.channel.name, member.cid, room.maxlen,
+                                    "1" if announce else "0")
+        member.asserted = True
+        nick = nick.decode()
+        if nick != member.nick and member.in_room:
+            room.local_rename(member, nick)
+
+    async def _snapshot(self, feed: Any) -> None:
+        last, who, deleted = await self.room.call(S.SNAPSHOT, feed.key)
+        cursor = feed.cursor
+        if cursor is not None and deleted and parse_id(deleted) > feed.last:
+            for member in list(feed.channel.members.values()):
+                self.room.fanout.send(member, b"INFO some lines of this room were missed "
+                                      b"while the link to the store was down\n")
+        feed.seek(cursor or last or b"0-0", who)
+        if cursor is None:
+            for _, member in feed.waiting:
+                self.room._activate(feed, member)
+            feed.waiting.clear()
+
+    def _lease_ms(self) -> int:
+        return int(self.node_timeout * 600)
+
+    def _heartbeat(self) -> defer.Deferred[None] | None:
+        if not self.up:
+            return None
+        return defer.ensureDeferred(self._beat_once())
+
+    async def _beat_once(self) -> None:
+        room = self.room
+        try:
+            state = await room.call(S.BEAT, room.node, self._lease_ms())
+            if state != 0:  # our lease had lapsed (a slow node, or Redis restarted)
+                log.info("chat cluster: lease of node {node} had lapsed; rejoining",
+                         node=room.node)
+                self._generation += 1
+                await self._resync(self._generation)
+                return
+            parted = await room.call(S.REAP, room.node, room.maxlen, room.lobby.key)
+            if parted:
+                log.info("chat cluster: parted {n} members of dead nodes", n=parted)
+        except Exception as e:
+            log.info("chat cluster: heartbeat failed ({error})", error=str(e))
+
+    # -- reading streams ----------------------------------------------------------------
+
+    def wake(self) -> None:
+        """Make the reader start a new XREAD (the set of rooms to read has changed)."""
+        if self.link.up:
+            self.link.command("XADD", self.inbox, "MAXLEN", "~", 100, "*", "w", "1"
+                              ).addErrback(lambda _: None)
+
+    def _reader_up(self) -> None:
+        back, self._reader_back = self._reader_back, None
+        if back is not None:
+            back.callback(None)
+
+    async def _read_loop(self) -> None:
+        while self.running:
+            keys = [self.inbox]
+            ids = [self._inbox_at]
+            for feed in self.room.feeds.values():
+                if feed.cursor is not None:
+                    keys.append(f"{self.room.prefix}r:{feed.key}:log".encode())
+                    ids.append(feed.cursor)
+            try:
+                reply = await self.link.read(keys, ids)
+            except Exception:
+                if not self.running:
+                    return
+                if self.link.reader.proto is None:
+                    self._reader_back = defer.Deferred()
+                    await self._reader_back
+                else:
+                    await task.deferLater(self.reactor, 0.1, lambda: None)
+                continue
+            if reply:
+                try:
+                    self._dispatch(reply)
+                except Exception:
+                    log.failure("chat cluster: bad stream entry")
+
+    def _dispatch(self, reply: list[Any]) -> None:
+        room = self.room
+        skip_prefix = len(room.prefix) + 2  # "r:"
+        for key, entries in reply:
+            if key == self.inbox:
+                for sid, fields in entries:
+                    self._inbox_at = sid
+                    self._private(fields)
+                continue
+            feed = room.feeds.get(key[skip_prefix:-4].decode())
+            if feed is None:
+                continue
+            for sid, fields in entries:
+                self._entry(feed, sid, fields)
+
+    def _private(self, fields: list[bytes]) -> None:
+        entry = dict(zip(fields[::2], fields[1::2], strict=False))
+        target = entry.get(b"t")
+        if target is None:
+            return
+        member = self.room.members.get(target.decode())
+        if member is not None:
+            self.room.fanout.send(member, entry[b"d"])
+
+    def _entry(self, feed: Any, sid: bytes, fields: list[bytes]) -> None:
+        at = parse_id(sid)
+        if at <= feed.last:
+            return
+        feed.last = at
+        feed.cursor = sid
+        entry = dict(zip(fields[::2], fields[1::2], strict=False))
+        op = entry.get(b"o")
+        if op:
+            feed.apply(op)
+        if feed.waiting:
+            ready = [m for when, m in feed.waiting if when <= at]
+            if ready:
+                feed.waiting = [(when, m) for when, m in feed.waiting if when > at]
+                for member in ready:
+                    self.room._activate(feed, member)
+        sender = entry.get(b"s", b"")
+        data = entry.get(b"d")
+        feed.recent.append((at, sender, data or b""))
+        if not data or sender == self._own_marker():
+            return
+        room = self.room
+        member = room.by_cid.get(sender.decode()) if sender else None
+        room.fanout.broadcast(feed.channel, member, data)
+
+    def _own_marker(self) -> bytes:
+        return f"{self.room.node}:*".encode()
