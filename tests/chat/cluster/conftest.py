@@ -1,0 +1,151 @@
+"""A real Redis for the cluster tests, and chat nodes as processes.
+
+Each :class:`RedisServer` is Debian's ``redis-server`` on a free loopback port, with its
+files in a temporary directory and nothing saved; it is ready once it has said so and
+answered ``PING``.  Without ``redis-server`` on the PATH the cluster tests are skipped
+(``apt-get install redis-server``); nothing else in the suite needs Redis.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import TwistdProcess
+
+REDIS = shutil.which("redis-server")
+
+pytestmark = pytest.mark.skipif(
+    REDIS is None, reason="redis-server is not installed (apt-get install redis-server)")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class RedisServer:
+    """``redis-server`` on 127.0.0.1:``port``; :meth:`restart` brings it back empty."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.port = free_port()
+        self.process: subprocess.Popen[str] | None = None
+        self.start()
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 15) -> None:
+        assert REDIS is not None
+        self.process = subprocess.Popen(
+            [REDIS, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--dir", str(self.directory)],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            text=True)
+        ready: queue.Queue[bool] = queue.Queue()
+        out = self.process.stdout
+        assert out is not None
+
+        def read() -> None:
+            for line in out:
+                if "Ready to accept connections" in line:
+                    ready.put(True)
+            ready.put(False)
+
+        threading.Thread(target=read, daemon=True).start()
+        if not ready.get(timeout=timeout):
+            raise RuntimeError("redis-server exited before it was ready")
+        assert self.ping(timeout), "redis-server does not answer PING"
+
+    def ping(self, timeout: float = 5) -> bool:
+        with socket.create_connection(("127.0.0.1", self.port), timeout=timeout) as s:
+            s.sendall(b"PING\r\n")
+            return s.recv(64).startswith(b"+PONG")
+
+    def command(self, *args: str) -> bytes:
+        """One command, its raw reply (for setting up faults)."""
+        parts = [f"*{len(args)}\r\n".encode()]
+        for a in args:
+            parts.append(f"${len(a.encode())}\r\n{a}\r\n".encode())
+        with socket.create_connection(("127.0.0.1", self.port), timeout=5) as s:
+            s.sendall(b"".join(parts))
+            return s.recv(65536)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGCONT)
+            self.process.terminate()
+            self.process.wait(timeout=15)
+        self.process = None
+
+    def pause(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGCONT)
+
+    def restart(self) -> None:
+        """Stop, and start again on the same port with empty memory."""
+        self.stop()
+        self.start()
+
+
+@pytest.fixture(scope="module")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    server = RedisServer(tmp_path_factory.mktemp("redis"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
+    """A Redis for one test alone (for the tests that stop or restart it)."""
+    server = RedisServer(tmp_path)
+    yield server
+    server.stop()
+
+
+class Node(TwistdProcess):
+    """One chat node process on a free loopback port, in step with Redis when returned."""
+
+    def __init__(self, url: str, name: str, *args: str, node_timeout: float = 3) -> None:
+        self.argv = [sys.executable, "-m", "tests.chat.cluster.node",
+                     "--port", "tcp:0:interface=127.0.0.1", "--cluster", url,
+                     "--cluster-name", name, "--node-timeout", str(node_timeout), *args]
+        self.lines = []
+        self._queue = queue.Queue()
+        self._ports = {}
+        root = Path(__file__).resolve().parents[3]
+        env = dict(os.environ, PYTHONPATH=str(root))
+        self.process = subprocess.Popen(self.argv, stdout=subprocess.PIPE,
+                                        stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                        text=True, cwd=root, env=env)
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+        self.chat = self.port("chat")
+        self.wait_for("in step with")
+
+    def kill(self) -> None:
+        self.process.kill()
+        self.process.wait()
+
+    def pause(self) -> None:
+        self.process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        self.process.send_signal(signal.SIGCONT)

@@ -1,0 +1,175 @@
+"""Three chat nodes sharing one Redis, raw-socket clients spread over them."""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from tests.chat.cluster.conftest import Node, RedisServer
+from tests.chat.test_rooms_loopback import Raw
+
+pytestmark = pytest.mark.timeout(60)
+
+HIST = r"HIST \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z "
+
+
+@pytest.fixture(scope="module")
+def nodes(redis_server: RedisServer) -> Iterator[list[Node]]:
+    started = [Node(redis_server.url, "three", "--history", "5") for _ in range(3)]
+    yield started
+    for node in started:
+        node.stop()
+
+
+def client(node: Node, nick: str, room: str | None = None) -> Raw:
+    c = Raw(node.chat)
+    c.until(r"WELCOME guest\d+")
+    c.until("ROOM lobby")
+    c.send(f"/nick {nick}")
+    c.until(f"NICK .* {nick}")
+    if room:
+        c.send(f"/join {room}")
+        c.until(f"ROOM {room}")
+    return c
+
+
+def test_rooms_messages_who_and_rooms_across_nodes(nodes: list[Node]) -> None:
+    ann = client(nodes[0], "ann", "garden")
+    bea = client(nodes[1], "bea")
+    cid = client(nodes[2], "cid")
+    bea.send("/join #garden")
+    assert bea.until("ROOM garden")
+    ann.until("JOIN bea")
+    bea.send("hello garden")
+    assert ann.until("MSG bea hello garden")
+    cid.send("/who")
+    who = cid.until("WHO .*")[-1]
+    assert "cid" in who.split() and "ann" not in who.split()
+    bea.send("/who")
+    assert bea.until("WHO .*")[-1] == "WHO ann bea"
+    cid.send("/rooms")
+    rooms = cid.until("ROOMS .*")[-1].split()[1:]
+    assert "garden:2" in rooms
+    assert not any(line.startswith("MSG") for line in cid.sync())
+    ann.send("/me waves")
+    assert bea.until("ACTION ann waves")
+    bea.send("/quit bye now")
+    bea.until("BYE quit")
+    assert ann.until("PART bea quit bye now")
+    for c in (ann, bea, cid):
+        c.close()
+
+
+def test_nick_race_on_two_nodes_has_one_winner(nodes: list[Node]) -> None:
+    for round_ in range(5):
+        one, two = Raw(nodes[0].chat), Raw(nodes[1].chat)
+        guests = {}
+        for c in (one, two):
+            guests[c] = c.until(r"WELCOME guest\d+")[-1].split()[1]
+            c.until("ROOM lobby")
+        name = f"racer{round_}"
+        start = threading.Barrier(2)
+
+        def go(c: Raw, start: threading.Barrier, name: str) -> None:
+            start.wait()
+            c.send(f"/nick {name}")
+
+        threads = [threading.Thread(target=go, args=(c, start, name)) for c in (one, two)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        outcomes = []
+        for c in (one, two):
+            line = c.until(rf"(NICK {guests[c]} {name}|ERR nick-in-use .*)")[-1]
+            outcomes.append(line.startswith("NICK"))
+        assert sorted(outcomes) == [False, True]
+        one.close()
+        two.close()
+
+
+def test_order_within_a_room_is_the_same_for_every_member(nodes: list[Node]) -> None:
+    talkers = [client(node, f"ord{i}", "order") for i, node in enumerate(nodes)]
+    watcher = client(nodes[2], "ordw", "order")
+    for c in talkers:
+        c.sync()
+    count = 40
+
+    def talk(i: int, c: Raw) -> None:
+        c.sock.sendall(b"".join(f"line {i}-{n}\n".encode() for n in range(count)))
+
+    threads = [threading.Thread(target=talk, args=(i, c)) for i, c in enumerate(talkers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    seen = {}
+    for i, c in enumerate([*talkers, watcher]):
+        want = 3 * count - (count if i < 3 else 0)
+        got: list[str] = []
+        while len(got) < want:
+            got += [x for x in c.until(r"MSG ord\d .*") if x.startswith("MSG ord")]
+        seen[i] = got
+    everything = seen[3]
+    assert len(everything) == 3 * count
+    for i in range(3):  # each member saw everything but its own lines, in the same order
+        assert seen[i] == [x for x in everything if not x.startswith(f"MSG ord{i} ")]
+    for n in range(3):  # and each talker's lines in the order sent
+        mine = [x for x in everything if x.startswith(f"MSG ord{n} ")]
+        assert mine == [f"MSG ord{n} line {n}-{k}" for k in range(count)]
+    for c in [*talkers, watcher]:
+        c.close()
+
+
+def test_history_written_on_one_node_replayed_on_another(nodes: list[Node]) -> None:
+    writer = client(nodes[0], "scribe", "annals")
+    for n in range(7):
+        writer.send(f"entry {n}")
+    writer.send("/me signs")
+    writer.sync()
+    reader = client(nodes[1], "reader")
+    reader.send("/join annals")
+    lines = reader.until("ROOM annals") + reader.sync()
+    hist = [x for x in lines if x.startswith("HIST")]
+    assert len(hist) == 5  # --history 5
+    assert re.fullmatch(HIST + "ACTION scribe signs", hist[-1])
+    assert [re.sub(HIST, "", x) for x in hist[:-1]] == [f"MSG scribe entry {n}"
+                                                         for n in range(3, 7)]
+    assert writer.until("JOIN reader")
+    writer.close()
+    reader.close()
+
+
+def test_private_messages_across_nodes(nodes: list[Node]) -> None:
+    pia = client(nodes[0], "pia", "den")
+    quin = client(nodes[2], "quin")
+    quin.send("/msg PIA are you there")
+    assert pia.until("PRIV quin are you there")
+    pia.send("/msg quin yes")
+    assert quin.until("PRIV pia yes")
+    quin.send("/msg nobody-here hello")
+    assert quin.until("ERR no-such-nick nobody-here is not connected")
+    pia.close()
+    quin.close()
+
+
+def test_a_killed_node_has_its_members_parted_within_node_timeout(
+        redis_server: RedisServer, nodes: list[Node]) -> None:
+    doomed = Node(redis_server.url, "three")
+    victim = client(doomed, "victim", "wake")
+    mourner = client(nodes[0], "mourner", "wake")
+    victim.until("JOIN mourner")
+    killed = time.monotonic()
+    doomed.kill()
+    assert mourner.until("PART victim disconnected", timeout=10)
+    assert time.monotonic() - killed < 3 + 1  # --node-timeout 3, with a margin for load
+    mourner.send("/who")
+    assert mourner.until("WHO .*")[-1] == "WHO mourner"
+    heir = client(nodes[1], "victim")  # the nick is free again
+    heir.close()
+    mourner.close()
+    victim.close()
