@@ -88,23 +88,19 @@ class _Connection:
             retryPolicy=backoffPolicy(initialDelay=0.1, factor=2.0, maxDelay=2.0),
             clock=link.reactor, prepareConnection=self._prepare)
 
-    async def _ready(self, proto: Any) -> None:
-        await proto.whenConnected()
-        await proto.execute_command("PING")  # a hung Redis times out here
-        if self.link.target.db:
-            await proto.execute_command("SELECT", self.link.target.db)
-
     def _prepare(self, proto: Any) -> defer.Deferred[None]:
+        # Nothing here waits for Redis to answer: a connection that the service rejected
+        # and that closes later upsets ClientService.  A hung Redis shows up as the first
+        # command's timeout instead, which closes the connection the ordinary way.
         def ready(_: Any) -> None:
             self.proto = proto
-            proto.whenDisconnected().addCallback(self._lost)
+            proto.whenDisconnected().addCallback(lambda _: self._lost(proto))
+            if self.link.target.db:
+                proto.execute_command("SELECT", self.link.target.db).addErrback(
+                    lambda _: None)  # a failure closes the connection (timeout)
             self.link.changed(self)
 
-        def failed(reason: Any) -> Any:
-            proto.transport.abortConnection()
-            return reason
-
-        return defer.ensureDeferred(self._ready(proto)).addCallbacks(ready, failed)
+        return proto.whenConnected().addCallback(ready)
 
     def _lost(self, proto: Any) -> None:
         if self.proto is proto:

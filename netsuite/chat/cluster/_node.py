@@ -257,6 +257,8 @@ class ClusterRoom(Room):
         d = self.call(S.RENAME, self.node, member.nick, new, member.feed.key, self.maxlen)
         d.addCallbacks(self._renamed, lambda _: self.unavailable(member),
                        callbackArgs=(member, new))
+        member.hold()
+        d.addBoth(lambda _: member.release())
         return None
 
     def _renamed(self, sid: Any, member: Member, new: str) -> None:
@@ -297,6 +299,8 @@ class ClusterRoom(Room):
                       self.lobby.key)
         d.addCallbacks(self._moved, lambda _: self.unavailable(member),
                        callbackArgs=(member, feed))
+        member.hold()
+        d.addBoth(lambda _: member.release())
         return None
 
     def _moved(self, reply: Any, member: Member, old: Feed) -> None:

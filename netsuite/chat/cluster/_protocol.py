@@ -1,7 +1,9 @@
 """The chat wire protocol on a cluster node: the same protocol, entering through Redis.
 
 A client's first lines may arrive before Redis has given it a guest nick: they are held
-and handled, in order, right after its ``WELCOME``.
+and handled, in order, right after its ``WELCOME``.  Likewise, while a ``/nick`` or
+``/join`` waits for Redis, the client's next lines wait for it (each command sees the
+state the one before it left).
 """
 
 from __future__ import annotations
@@ -16,7 +18,10 @@ __all__ = ["ClusterChatFactory", "ClusterChatProtocol"]
 class ClusterChatProtocol(ChatProtocol):
     """One client connection of a node."""
 
-    __slots__ = ("asserted", "cid", "entering", "eof", "feed")
+    __slots__ = ("asserted", "cid", "entering", "eof", "feed", "held")
+
+    #: Past this many held lines, stop reading the client until they are handled.
+    HOLD = 100
 
     def __init__(self, factory: ChatFactory) -> None:
         super().__init__(factory)
@@ -25,6 +30,7 @@ class ClusterChatProtocol(ChatProtocol):
         self.entering = True  # waiting for WELCOME
         self.feed: Any = None
         self.eof = False  # the client finished sending before its WELCOME
+        self.held: list[bytes] | None = None  # lines waiting for a command's answer
 
     def dataReceived(self, data: bytes) -> None:
         if self.entering:
@@ -50,7 +56,27 @@ class ClusterChatProtocol(ChatProtocol):
             return
         super().readConnectionLost()
 
+    def hold(self) -> None:
+        """Keep the next lines until :meth:`release` (a command waits for Redis)."""
+        if self.held is None:
+            self.held = []
+
+    def release(self) -> None:
+        """Handle the lines held (until one of them holds again)."""
+        held, self.held = self.held, None
+        if held and len(held) >= self.HOLD and self.in_room:
+            self.transport.resumeProducing()
+        while held and self.held is None and self.in_room:
+            self._line(held.pop(0))
+        if held and self.held is not None:
+            self.held[:0] = held
+
     def _line(self, line: bytes) -> None:
+        if self.held is not None:
+            self.held.append(line)
+            if len(self.held) == self.HOLD:
+                self.transport.pauseProducing()
+            return
         room = self.room
         room.speaker = self
         try:

@@ -102,10 +102,12 @@ class Sync:
         for member in list(self.room.members.values()):
             self.room.fanout.send(member, b"INFO " + text + b"\n")
 
-    async def _resync(self, generation: int) -> None:
+    async def _resync(self, generation: int, state: int | None = None) -> None:
+        """Re-assert this node in Redis; ``state`` is BEAT's answer if already asked."""
         room = self.room
         try:
-            state = await room.call(S.BEAT, room.node, self._lease_ms())
+            if state is None:
+                state = await room.call(S.BEAT, room.node, self._lease_ms())
             if state == 2:  # declared dead meanwhile: its members were parted already
                 room.owed.clear()
             fresh = [f for f in room.feeds.values() if f.cursor is None]
@@ -174,7 +176,7 @@ class Sync:
                 log.info("chat cluster: lease of node {node} had lapsed; rejoining",
                          node=room.node)
                 self._generation += 1
-                await self._resync(self._generation)
+                await self._resync(self._generation, state)
                 return
             parted = await room.call(S.REAP, room.node, room.maxlen, room.lobby.key)
             if parted:
