@@ -36,8 +36,9 @@ class RedisTarget:
     db: int = 0
 
     def __str__(self) -> str:
-        where = f"unix://{self.path}" if self.path else f"redis://{self.host}:{self.port}"
-        return where + (f"/{self.db}" if self.db else "")
+        if self.path is not None:
+            return f"unix://{self.path}" + (f"?db={self.db}" if self.db else "")
+        return f"redis://{self.host}:{self.port}" + (f"/{self.db}" if self.db else "")
 
     def endpoint(self, reactor: Any, timeout: float) -> Any:
         if self.path is not None:

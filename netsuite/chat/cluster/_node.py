@@ -130,7 +130,8 @@ class ClusterRoom(Room):
         self.by_cid[member.cid] = member
         self.fanout.population += 1
         self.stats.clients += 1
-        log.info("chat connect {address} as {nick}", address=member.describe(), nick=nick)
+        log.info("chat connect {address} as {nick} (node {node})", address=member.describe(),
+                 nick=nick, node=self.node)
         if self._sweep_call is None and self.limits.idle_timeout > 0:
             self._schedule_sweep()
 

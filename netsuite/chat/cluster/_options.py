@@ -6,9 +6,10 @@ import re
 from typing import Any
 
 from netsuite._options import positive_float, positive_int
+from netsuite.chat._tap import Options as ChatOptions
 from netsuite.chat.cluster._link import cluster_url
 
-__all__ = ["OPTIONS", "check", "cluster_name", "make_cluster_service"]
+__all__ = ["OPTIONS", "ClusterOptions", "check", "cluster_name", "make_cluster_service"]
 
 
 def cluster_name(value: str) -> str:
@@ -46,9 +47,25 @@ def check(options: Any) -> None:
                                "through Redis)")
 
 
-def make_cluster_service(options: Any, description: str | None, reactor: Any = None) -> Any:
-    """The cluster node service for parsed chat ``options`` (``--cluster`` given)."""
+def make_cluster_service(options: Any, reactor: Any = None) -> Any:
+    """The service for parsed chat ``options`` with ``--cluster``: one node, or with
+    ``--workers N`` a supervisor of N nodes sharing the listener (metrics included)."""
+    from netsuite._metrics import chat_collectors, with_metrics
     from netsuite.chat.cluster._service import ClusterChatService
+    from netsuite.chat.cluster._workers import WorkersService, child_args
 
-    return ClusterChatService(description, options.limits(), options["cluster"],
-                              options["cluster-name"], options["node-timeout"], reactor)
+    if options["workers"] > 1:
+        return WorkersService(options["port"], options["workers"], child_args(options),
+                              options["metrics"], reactor)
+    service = ClusterChatService(options["port"], options.limits(), options["cluster"],
+                                 options["cluster-name"], options["node-timeout"], reactor)
+    return with_metrics(service, options["metrics"], chat_collectors(service), reactor)
+
+
+class ClusterOptions(ChatOptions):
+    """The ``twistd chat`` options with the cluster ones."""
+
+    optParameters = [*ChatOptions.optParameters, *OPTIONS]
+
+    def postOptions(self) -> None:
+        check(self)

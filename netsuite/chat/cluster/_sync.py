@@ -41,7 +41,7 @@ class Sync:
         self.reactor = reactor
         self.room = room
         self.node_timeout = node_timeout
-        timeout = min(2.0, max(0.5, node_timeout / 4))
+        timeout = min(5.0, max(0.5, node_timeout / 2))  # a Redis this slow counts as gone
         self.link = Link(reactor, target, self._changed, self._reader_up, timeout=timeout,
                          block=min(2.0, node_timeout / 3))
         self.up = False

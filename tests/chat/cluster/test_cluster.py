@@ -173,3 +173,19 @@ def test_a_killed_node_has_its_members_parted_within_node_timeout(
     heir.close()
     mourner.close()
     victim.close()
+
+
+def test_two_workers_share_one_listener_and_one_chat(redis_server: RedisServer) -> None:
+    with Node(redis_server.url, "workers", "--workers", "2") as supervisor:
+        first = supervisor.wait_for(r"node (\S+) in step with").group(1)
+        supervisor.wait_for(rf"node (?!{first})\S+ in step with")  # two nodes of the cluster
+        people = [client(supervisor, f"w{i}", "shared") for i in range(6)]
+        people[0].send("hello all")
+        for c in people[1:]:
+            assert c.until("MSG w0 hello all")
+        people[5].send("/who")
+        assert people[5].until("WHO .*")[-1] == "WHO " + " ".join(f"w{i}" for i in range(6))
+        assert supervisor.stop() == 0  # SIGTERM to the started process stops them all
+        for c in people:
+            assert c.until("BYE shutdown")
+            c.close()
