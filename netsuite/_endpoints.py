@@ -156,9 +156,9 @@ DEFAULT_BACKLOG = 1024
 
 
 def with_backlog(description: str, backlog: int = DEFAULT_BACKLOG) -> str:
-    """``description`` with ``backlog=N`` added to a tcp/tcp6/ssl endpoint lacking one."""
+    """``description`` with ``backlog=N`` added to a tcp/tcp6/ssl/mtls endpoint lacking one."""
     kind = description.split(":", 1)[0].lower()
-    if kind in ("tcp", "tcp6", "ssl") and ":backlog=" not in description:
+    if kind in ("tcp", "tcp6", "ssl", "mtls") and ":backlog=" not in description:
         return f"{description}:backlog={backlog}"
     return description
 

@@ -64,7 +64,7 @@ def failure_text(error: BaseException) -> str:
     if details:  # an OpenSSL error: a list of (library, function, reason) tuples
         reasons = [str(item[-1]) for item in details if isinstance(item, tuple) and item]
         if reasons:
-            return "TLS: " + ", ".join(dict.fromkeys(reasons))
+            return f"cannot load the key or a certificate ({', '.join(dict.fromkeys(reasons))})"
     text = str(error).strip() or type(error).__name__
     return text.splitlines()[0]
 
