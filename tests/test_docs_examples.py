@@ -152,7 +152,6 @@ EXAMPLES = collect()
 @pytest.fixture(scope="module")
 def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, dict[int, int]]]:
     """Start servers on first use; each name maps documented ports to the real ones."""
-    running: dict[str, dict[int, int]] = {}
     processes: list[TwistdProcess] = []
 
     class Lazy(dict):  # type: ignore[type-arg]
@@ -166,9 +165,8 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, dict
                           for documented, pattern in server.ports.items()}
             return self[name]
 
-    lazy = Lazy(running)
     try:
-        yield lazy
+        yield Lazy()
     finally:
         for process in processes:
             process.stop()

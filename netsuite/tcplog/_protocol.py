@@ -1,11 +1,11 @@
-"""The TCP line log (PROTOCOLS.md §3): log every line clients send; never answer.
+"""The TCP line log (docs/tcplog.md): log every line clients send; never answer.
 
 Framing is chat's: lines end in ``\\n``, a ``\\r`` just before it is stripped, and a line may
 hold ``max_line`` bytes (4096 by default) not counting its end.  Log lines, one per event:
 
 * ``connect ADDR`` when a client connects;
 * ``ADDR: TEXT`` for each line (see :func:`render_line` for how bytes become TEXT);
-* ``ADDR: line too long (more than N bytes), closing`` (an error) before closing a
+* ``ADDR: line too long (more than N bytes), closing`` (an error) before resetting a
   connection whose line is too long;
 * ``disconnect ADDR`` when it goes, whatever the reason.
 
