@@ -46,6 +46,11 @@ class StartupError(SystemExit, Exception):
         return self.message
 
 
+# A daemonizing twistd shows its shell the first 100 bytes of ``Module.Class: message``;
+# without a module name there, the message fits.
+StartupError.__module__ = "builtins"
+
+
 def failure_text(error: BaseException) -> str:
     """One line for why a listener could not be set up or bound (no exception class names)."""
     from twisted.internet.error import CannotListenError

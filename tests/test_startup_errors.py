@@ -118,3 +118,17 @@ def test_udpecho_cannot_bind(case: str, tmp_path: Path) -> None:
             reason = "cannot assign requested address"
         code, output = twistd(tmp_path, "udpecho", *argv)
     assert_one_line(code, output, rf"udpecho: cannot listen on udp \S+: {reason}$")
+
+
+def test_daemon_reports_to_its_shell(tmp_path: Path, busy_port: int) -> None:
+    """Daemonizing (no -n), the parent prints the reason and exits 1; the log has one line."""
+    description = f"tcp:{busy_port}:interface=127.0.0.1"
+    result = subprocess.run(
+        [TWISTD, f"--pidfile={tmp_path / 'tcplog.pid'}", f"--logfile={tmp_path / 'tcplog.log'}",
+         "tcplog", "--port", description],
+        capture_output=True, text=True, cwd=tmp_path, timeout=60, stdin=subprocess.DEVNULL)
+    assert result.returncode == 1, result
+    message = f"tcplog: cannot listen on {description}: address already in use"
+    assert f"StartupError: {message}" in result.stderr, result.stderr
+    assert_one_line(1, (tmp_path / "tcplog.log").read_text(), re.escape(message))
+    assert not (tmp_path / "tcplog.pid").exists()
