@@ -21,14 +21,13 @@ __all__ = ["MutualTLS", "parse_mtls", "server_endpoint"]
 
 
 class MutualTLS(NamedTuple):
-    """The parts of an ``mtls:`` description (paths as given)."""
+    """The parts of an ``mtls:`` description (paths as given; ``backlog`` is not kept)."""
 
     port: int
     interface: str
     private_key: str
     cert: str
     ca_certs: str
-    backlog: int = 50
 
 
 def _split(description: str) -> tuple[list[str], dict[str, str]]:
@@ -56,8 +55,11 @@ def _split(description: str) -> tuple[list[str], dict[str, str]]:
 
 def mutual_tls(port: str | int, privateKey: str | None = None, certKey: str | None = None,
                caCerts: str | None = None, interface: str = "", backlog: str | int = 50,
-               **unknown: str) -> MutualTLS:
-    """Check the parameters of an ``mtls:`` description; :class:`ValueError` if wrong."""
+               **unknown: str) -> tuple[MutualTLS, int]:
+    """Check the parameters of an ``mtls:`` description (and its listen backlog).
+
+    Raises :class:`ValueError` if one is missing, unknown or not a number.
+    """
     if unknown:
         raise ValueError(f"unknown parameter {next(iter(unknown))!r}")
     if privateKey is None or caCerts is None:
@@ -69,11 +71,11 @@ def mutual_tls(port: str | int, privateKey: str | None = None, certKey: str | No
         raise ValueError(f"port and backlog must be numbers, not {port!r}, {backlog!r}") from None
     if not 0 <= number <= 65535:
         raise ValueError(f"port {number} is out of range 0-65535")
-    return MutualTLS(number, interface, privateKey, certKey or privateKey, caCerts, queue)
+    return MutualTLS(number, interface, privateKey, certKey or privateKey, caCerts), queue
 
 
 def parse_mtls(description: str) -> MutualTLS:
-    """``(port, interface, private_key, cert, ca_certs, backlog)`` of an ``mtls:`` description.
+    """``(port, interface, private_key, cert, ca_certs)`` of an ``mtls:`` description.
 
     ``description`` may start with ``mtls:`` or not.  Raises :class:`ValueError` for a
     missing ``privateKey`` or ``caCerts``, an unknown parameter or a bad number.
@@ -85,7 +87,7 @@ def parse_mtls(description: str) -> MutualTLS:
         args.insert(0, kwargs.pop("port"))
     if len(args) != 1 or not args[0]:
         raise ValueError("mtls needs one port: mtls:PORT:privateKey=KEY:certKey=CERT:caCerts=CA")
-    return mutual_tls(args[0], **kwargs)
+    return mutual_tls(args[0], **kwargs)[0]
 
 
 def certificate_options(settings: MutualTLS) -> Any:
@@ -119,6 +121,6 @@ def server_endpoint(reactor: Any, *args: str, **kwargs: str) -> Any:
         args = (kwargs.pop("port"), *args)
     if len(args) != 1:
         raise ValueError("mtls needs one port: mtls:PORT:privateKey=KEY:certKey=CERT:caCerts=CA")
-    settings = mutual_tls(args[0], **kwargs)
+    settings, backlog = mutual_tls(args[0], **kwargs)
     return SSL4ServerEndpoint(reactor, settings.port, certificate_options(settings),
-                              backlog=settings.backlog, interface=settings.interface)
+                              backlog=backlog, interface=settings.interface)

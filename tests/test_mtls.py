@@ -24,10 +24,10 @@ def test_parse_mtls() -> None:
     parsed = parse_mtls(r"mtls:8443:privateKey=k.pem:certKey=c.pem:caCerts=ca.pem"
                         r":interface=\:\:1")
     assert parsed == MutualTLS(8443, "::1", "k.pem", "c.pem", "ca.pem")
-    port, interface, key, cert, ca, _ = parsed
+    port, interface, key, cert, ca = parsed
     assert (port, interface, key, cert, ca) == (8443, "::1", "k.pem", "c.pem", "ca.pem")
     assert parse_mtls("0:privateKey=both.pem:caCerts=ca.pem").cert == "both.pem"
-    assert parse_mtls("mtls:port=7:privateKey=k:caCerts=c:backlog=9").backlog == 9
+    assert parse_mtls("mtls:port=7:privateKey=k:caCerts=c:backlog=9").port == 7
 
 
 @pytest.mark.parametrize("description, message", [
@@ -35,6 +35,7 @@ def test_parse_mtls() -> None:
     ("mtls:8443:caCerts=ca.pem", "privateKey"),
     ("mtls:privateKey=k.pem:caCerts=ca.pem", "one port"),
     ("mtls:http:privateKey=k.pem:caCerts=ca.pem", "must be numbers"),
+    ("mtls:1:privateKey=k.pem:caCerts=ca.pem:backlog=many", "must be numbers"),
     ("mtls:70000:privateKey=k.pem:caCerts=ca.pem", "out of range"),
     ("mtls:1:privateKey=k.pem:caCerts=ca.pem:colour=red", "unknown parameter 'colour'"),
 ])
