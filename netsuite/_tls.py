@@ -165,5 +165,10 @@ def tls_failure_text(reason: Any, target: str) -> str | None:
         text = _one_line(error)
     else:
         return None
-    hint = " (--ca FILE trusts your CA; --insecure skips the check)" if "verify" in text else ""
+    if "verify" in text:
+        hint = " (--ca FILE trusts your CA; --insecure skips the check)"
+    elif "certificate required" in text:
+        hint = " (the server requires a client certificate: --cert FILE --key FILE)"
+    else:
+        hint = ""
     return f"TLS error: {text} ({target}){hint}"
