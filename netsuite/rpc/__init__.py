@@ -10,7 +10,6 @@ builds the command of any other registered method)::
     result = await amp_protocol.callRemote(Sum, x=1, y=2)   # {"total": 3}
 """
 
-from netsuite.rpc._amp import GetSkill, Sum, command_for
 from netsuite.rpc._core import (
     INT64_MAX,
     INT64_MIN,
@@ -26,6 +25,7 @@ from netsuite.rpc._core import (
     UnknownMethod,
     UnknownService,
 )
+from netsuite.rpc.amp._protocol import GetSkill, Sum, command_for
 
 __all__ = [
     "INT64_MAX",

@@ -90,7 +90,7 @@ class Options(usage.Options):
             raise usage.UsageError("every transport is 'none': nothing to serve")
         if self["grpc"] and "grpc" in self["explicit"] and not grpc_available():
             raise usage.UsageError(
-                "--grpc needs grpcio and netsuite.rpc._grpc: pip install 'netsuite[grpc]' "
+                "--grpc needs grpcio and netsuite.rpc.grpc._protocol: pip install 'netsuite[grpc]' "
                 "(or --grpc none)"
             )
 
@@ -105,7 +105,7 @@ def grpc_available() -> bool:
     try:
         importlib.import_module("grpc")
         importlib.import_module("google.protobuf")
-        return importlib.util.find_spec("netsuite.rpc._grpc") is not None
+        return importlib.util.find_spec("netsuite.rpc.grpc") is not None
     except (ImportError, ValueError):
         return False
 
@@ -285,26 +285,25 @@ def _transport_module(name: str) -> Any:
 def _factories(registry: Registry, options: Options, reactor: Any
                ) -> dict[str, Callable[[], IProtocolFactory]]:
     def xmlrpc() -> IProtocolFactory:
-        factory = _transport_module("_xmlrpc").xmlrpc_factory(
+        factory = _transport_module("xmlrpc._protocol").xmlrpc_factory(
             registry, reactor=reactor, max_body=options["max-request"],
             max_depth=options["max-depth"])
-        if importlib.util.find_spec("netsuite.rpc._gobrpc") is not None:
-            gobrpc = _transport_module("_gobrpc")
-            factory = gobrpc.with_go_http_connect(factory, registry,
-                                                  max_message=options["max-request"],
-                                                  max_depth=options["max-depth"])
+        if importlib.util.find_spec("netsuite.rpc.gob") is not None:
+            factory = _transport_module("gob._http").with_go_http_connect(
+                factory, registry, max_message=options["max-request"],
+                max_depth=options["max-depth"])
         return factory
 
     def amp() -> IProtocolFactory:
-        return _transport_module("_amp").amp_factory(
+        return _transport_module("amp._protocol").amp_factory(
             registry, max_box=options["max-request"])
 
     def jsonrpc() -> IProtocolFactory:
-        return _transport_module("_jsonrpc").jsonrpc_factory(
+        return _transport_module("jsonrpc._protocol").jsonrpc_factory(
             registry, max_request=options["max-request"], max_depth=options["max-depth"])
 
     def gob() -> IProtocolFactory:
-        return _transport_module("_gobrpc").gob_factory(
+        return _transport_module("gob._protocol").gob_factory(
             registry, max_message=options["max-request"], max_depth=options["max-depth"])
 
     return {"xmlrpc": xmlrpc, "amp": amp, "jsonrpc": jsonrpc, "gob": gob}
@@ -326,10 +325,10 @@ def makeService(options: Options, reactor: Any = None, registry: Registry | None
             continue
         if label == "grpc":
             if not grpc_available():
-                log.info("grpc: not served (grpcio or netsuite.rpc._grpc not installed; "
+                log.info("grpc: not served (grpcio or netsuite.rpc.grpc._protocol not installed; "
                          "pip install 'netsuite[grpc]')")
                 continue
-            grpc_service: IService = _transport_module("_grpc").grpc_service(
+            grpc_service: IService = _transport_module("grpc._protocol").grpc_service(
                 registry, description, reactor, grace=options["grace"],
                 max_message=options["max-request"])
             grpc_service.setName("grpc")
