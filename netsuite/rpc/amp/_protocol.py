@@ -51,11 +51,13 @@ from netsuite.rpc._core import (
 from netsuite.rpc._paced import PacedProtocol
 
 __all__ = [
+    "ERROR_CODES",
     "AmpRpcProtocol",
     "GetSkill",
     "Sum",
     "amp_factory",
     "command_for",
+    "error_code",
 ]
 
 log = Logger()
@@ -72,11 +74,32 @@ BAD_PARAMS = b"BAD_PARAMS"
 RESULT_TOO_LONG = b"RESULT_TOO_LONG"
 TOO_LONG = b"TOO_LONG"
 
-_ERRORS: dict[type[Exception], bytes] = {
-    Int64Overflow: b"OVERFLOW",
-    InvalidParams: BAD_PARAMS,
-    ApplicationError: ApplicationError.code.encode(),
+#: The AMP error code of each ``RpcError.kind`` (an application error sends its own
+#: ``code`` instead: ``APPLICATION`` unless the method's error class sets another).
+ERROR_CODES: dict[str, bytes] = {
+    "ill-formed": amp.UNHANDLED_ERROR_CODE,
+    "unknown-service": amp.UNHANDLED_ERROR_CODE,
+    "unknown-method": amp.UNHANDLED_ERROR_CODE,
+    "bad-params": BAD_PARAMS,
+    "application": ApplicationError.code.encode(),
+    "overflow": Int64Overflow.code.encode(),
+    "deadline": ApplicationError.code.encode(),
+    "internal": amp.UNKNOWN_ERROR_CODE,
 }
+
+#: The exceptions a command class maps error codes back to (client side).
+_ERRORS: dict[type[Exception], bytes] = {
+    Int64Overflow: ERROR_CODES["overflow"],
+    InvalidParams: ERROR_CODES["bad-params"],
+    ApplicationError: ERROR_CODES["application"],
+}
+
+
+def error_code(error: RpcError) -> bytes:
+    """The AMP error code answering ``error``."""
+    if isinstance(error, ApplicationError):
+        return error.code.encode("ascii", "replace")
+    return ERROR_CODES.get(error.kind, amp.UNKNOWN_ERROR_CODE)
 
 
 def command_for(method: Method) -> type[amp.Command]:
@@ -96,7 +119,7 @@ def command_for(method: Method) -> type[amp.Command]:
         "__module__": __name__,
         "commandName": method.method.encode(),
         "arguments": [(p.name.encode(), argument(p.type)) for p in method.params],
-        "response": [(method.result_name.encode(), argument(method.result))],
+        "response": [(method.result_name.encode(), argument(method.result_type))],
         "errors": dict(_ERRORS),
     }
     return type(method.method, (amp.Command,), namespace)
@@ -141,7 +164,7 @@ class _Command:
         ]
         key = method.result_name.encode()
         self.result_key = len(key).to_bytes(2, "big") + key
-        self.result_text = method.result is str
+        self.result_text = method.result_type is str
 
 
 class CommandTable:
@@ -310,7 +333,7 @@ class AmpRpcProtocol(PacedProtocol):
             result = self.registry.call(command.name, args, transport="amp")
         except RpcError as e:
             if tag is not None:
-                out.append(error_box(tag, self._code(e), str(e)))
+                out.append(error_box(tag, error_code(e), str(e)))
             return
         except Exception:
             log.failure("amp: {method} failed", method=command.name)
@@ -327,14 +350,6 @@ class AmpRpcProtocol(PacedProtocol):
             return
         out.append(b"\x00\x07_answer" + len(tag).to_bytes(2, "big") + tag + command.result_key
                    + len(value).to_bytes(2, "big") + value + b"\x00\x00")
-
-    @staticmethod
-    def _code(error: RpcError) -> bytes:
-        if isinstance(error, InvalidParams):
-            return BAD_PARAMS
-        if isinstance(error, ApplicationError):
-            return error.code.encode("ascii", "replace")
-        return amp.UNHANDLED_ERROR_CODE  # unknown method/service: not reached via the table
 
     def _fail(self, box: dict[bytes, bytes], out: list[bytes], code: bytes, reason: str) -> None:
         """A stream we cannot trust: answer the open box's tag if known, then close."""

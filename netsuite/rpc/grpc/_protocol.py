@@ -42,21 +42,12 @@ from twisted.internet import defer, threads
 from twisted.logger import Logger
 
 from netsuite._endpoints import format_host_port
-from netsuite.rpc._core import (
-    MAX_REQUEST,
-    ApplicationError,
-    IllFormedName,
-    Int64Overflow,
-    InvalidParams,
-    Method,
-    Registry,
-    UnknownMethod,
-    UnknownService,
-)
+from netsuite.rpc._core import MAX_REQUEST, Method, Registry, RpcError
 from netsuite.rpc.grpc._generated import netsuite_pb2
 
 __all__ = [
     "PACKAGE",
+    "STATUS_CODES",
     "GrpcMethod",
     "GrpcService",
     "GrpcStats",
@@ -131,7 +122,7 @@ def _fits(method: Method, request: Any, reply: Any) -> bool:
     wanted = [(p.name, i, _PROTO_TYPES[p.type]) for i, p in enumerate(method.params, 1)]
     have = [(f.name, f.number, f.type) for f in request.fields]
     return (wanted == have and len(reply.fields) == 1 and reply.fields[0].number == 1
-            and reply.fields[0].type == _PROTO_TYPES[method.result])
+            and reply.fields[0].type == _PROTO_TYPES[method.result_type])
 
 
 def _dynamic_methods(methods: list[Method]) -> Iterator[GrpcMethod]:
@@ -146,7 +137,7 @@ def _dynamic_methods(methods: list[Method]) -> Iterator[GrpcMethod]:
             request.field.add(name=param.name, number=number, type=_PROTO_TYPES[param.type],
                               label=descriptor_pb2.FieldDescriptorProto.LABEL_OPTIONAL)
         reply = proto.message_type.add(name=stem + "Reply")
-        reply.field.add(name=method.result_name, number=1, type=_PROTO_TYPES[method.result],
+        reply.field.add(name=method.result_name, number=1, type=_PROTO_TYPES[method.result_type],
                         label=descriptor_pb2.FieldDescriptorProto.LABEL_OPTIONAL)
     pool.Add(proto)
     for method in methods:
@@ -166,15 +157,22 @@ class GrpcStats:
     call_errors: int = 0
 
 
+#: The gRPC status of each ``RpcError.kind``.
+STATUS_CODES: dict[str, grpc.StatusCode] = {
+    "ill-formed": grpc.StatusCode.UNIMPLEMENTED,
+    "unknown-service": grpc.StatusCode.UNIMPLEMENTED,
+    "unknown-method": grpc.StatusCode.UNIMPLEMENTED,
+    "bad-params": grpc.StatusCode.INVALID_ARGUMENT,
+    "application": grpc.StatusCode.FAILED_PRECONDITION,
+    "overflow": grpc.StatusCode.OUT_OF_RANGE,
+    "deadline": grpc.StatusCode.DEADLINE_EXCEEDED,
+    "internal": grpc.StatusCode.INTERNAL,
+}
+
+
 def _status_of(error: BaseException) -> grpc.StatusCode:
-    if isinstance(error, Int64Overflow):
-        return grpc.StatusCode.OUT_OF_RANGE
-    if isinstance(error, ApplicationError):
-        return grpc.StatusCode.FAILED_PRECONDITION
-    if isinstance(error, InvalidParams):
-        return grpc.StatusCode.INVALID_ARGUMENT
-    if isinstance(error, IllFormedName | UnknownService | UnknownMethod):
-        return grpc.StatusCode.UNIMPLEMENTED
+    if isinstance(error, RpcError):
+        return STATUS_CODES.get(error.kind, grpc.StatusCode.INTERNAL)
     return grpc.StatusCode.INTERNAL
 
 

@@ -47,14 +47,11 @@ from netsuite.rpc._core import (
     MAX_REQUEST,
     SERVICE,
     ApplicationError,
-    IllFormedName,
     InvalidParams,
     Method,
     Param,
     Registry,
     RpcError,
-    UnknownMethod,
-    UnknownService,
 )
 from netsuite.rpc._paced import PacedProtocol
 from netsuite.rpc.jsonrpc._codec import (
@@ -80,6 +77,18 @@ INTERNAL_ERROR = -32603
 APPLICATION_ERROR = -32000
 
 _GO_TYPES = {int: "int", str: "string"}
+
+#: The JSON-RPC 2.0 error code of each ``RpcError.kind`` (Go's 1.0 form sends the text only).
+ERROR_CODES: dict[str, int] = {
+    "ill-formed": METHOD_NOT_FOUND,
+    "unknown-service": METHOD_NOT_FOUND,
+    "unknown-method": METHOD_NOT_FOUND,
+    "bad-params": INVALID_PARAMS,
+    "application": APPLICATION_ERROR,
+    "overflow": APPLICATION_ERROR,
+    "deadline": APPLICATION_ERROR,
+    "internal": INTERNAL_ERROR,
+}
 
 
 class _Refused(Exception):
@@ -329,14 +338,9 @@ class JsonRpcProtocol(PacedProtocol):
             else:
                 params = {k: _plain(v) for k, v in params.items()}
             return self.registry.call(name, params, transport="jsonrpc")
-        except (IllFormedName, UnknownService, UnknownMethod) as e:
-            raise _Refused(str(e), METHOD_NOT_FOUND) from None
-        except InvalidParams as e:
-            raise _Refused(str(e), INVALID_PARAMS) from None
-        except ApplicationError as e:
-            raise _Refused(str(e), APPLICATION_ERROR, e.code) from None
         except RpcError as e:
-            raise _Refused(str(e), INTERNAL_ERROR) from None
+            data = e.code if isinstance(e, ApplicationError) else None
+            raise _Refused(str(e), ERROR_CODES.get(e.kind, INTERNAL_ERROR), data) from None
         except _Refused:
             raise
         except Exception:

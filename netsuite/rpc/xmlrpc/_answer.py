@@ -17,12 +17,8 @@ from twisted.logger import Logger
 from netsuite.rpc._core import (
     MAX_DEPTH,
     MAX_REQUEST,
-    IllFormedName,
-    InvalidParams,
     Registry,
     RpcError,
-    UnknownMethod,
-    UnknownService,
 )
 from netsuite.rpc.xmlrpc._codec import (
     FAULT_APPLICATION,
@@ -39,11 +35,23 @@ from netsuite.rpc.xmlrpc._codec import (
     parse_call,
 )
 
-__all__ = ["DEFAULT_MAX_MULTICALL", "Limits", "Stats", "XmlRpcDispatcher"]
+__all__ = ["DEFAULT_MAX_MULTICALL", "FAULT_CODES", "Limits", "Stats", "XmlRpcDispatcher"]
 
 log = Logger()
 
 DEFAULT_MAX_MULTICALL = 1000
+
+#: The fault code of each ``RpcError.kind`` ("specification for fault code interoperability").
+FAULT_CODES: dict[str, int] = {
+    "ill-formed": FAULT_METHOD_NOT_FOUND,
+    "unknown-service": FAULT_METHOD_NOT_FOUND,
+    "unknown-method": FAULT_METHOD_NOT_FOUND,
+    "bad-params": FAULT_INVALID_PARAMS,
+    "application": FAULT_APPLICATION,
+    "overflow": FAULT_APPLICATION,
+    "deadline": FAULT_APPLICATION,
+    "internal": FAULT_INTERNAL,
+}
 
 #: XML-RPC type names of the core's parameter types.
 _XMLRPC_TYPE = {int: "int", str: "string"}
@@ -148,12 +156,11 @@ class XmlRpcDispatcher:
             args = params
         try:
             return self.registry.call(name, args, transport="xmlrpc")
-        except (IllFormedName, UnknownService, UnknownMethod) as e:
-            raise Fault(FAULT_METHOD_NOT_FOUND, str(e)) from None
-        except InvalidParams as e:
-            raise Fault(FAULT_INVALID_PARAMS, str(e)) from None
-        except RpcError as e:  # ApplicationError (overflow) and a method's own refusals
-            raise Fault(FAULT_APPLICATION, str(e)) from None
+        except RpcError as e:
+            code = FAULT_CODES.get(e.kind, FAULT_INTERNAL)
+            if code == FAULT_INTERNAL:
+                raise Fault(code, f"internal error in {name}") from None
+            raise Fault(code, str(e)) from None
         except Exception:
             log.failure("xmlrpc: internal error in {method}", method=name)
             raise Fault(FAULT_INTERNAL, f"internal error in {name}") from None
@@ -191,7 +198,7 @@ class XmlRpcDispatcher:
         if name in self._system:
             return [self._system[name][1]]
         method = self._lookup(name)
-        return [[_XMLRPC_TYPE[method.result], *(_XMLRPC_TYPE[p.type] for p in method.params)]]
+        return [[_XMLRPC_TYPE[method.result_type], *(_XMLRPC_TYPE[p.type] for p in method.params)]]
 
     def _multicall(self, params: list[Any]) -> list[Any]:
         if len(params) != 1 or type(params[0]) is not list:
