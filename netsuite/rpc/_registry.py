@@ -229,15 +229,16 @@ class Method:
         result = self.function(**kwargs)
         try:
             return to_plain(self.result, result)
-        except InternalError:
-            if isinstance(result, Coroutine | Deferred):  # the next layer up serves these
-                if isinstance(result, Coroutine):
-                    result.close()
-                else:
-                    result.cancel()
-                e = InternalError(f"{self.name}: asynchronous results are not served here")
-            log.error("rpc: {method} returned a bad result: {error}", method=self.name, error=e)
-            raise e from None
+        except InternalError as e:
+            error = e
+        if isinstance(result, Coroutine | Deferred):  # the next layer up serves these
+            if isinstance(result, Coroutine):
+                result.close()
+            else:
+                result.cancel()
+            error = InternalError(f"{self.name}: asynchronous results are not served here")
+        log.error("rpc: {method} returned a bad result: {error}", method=self.name, error=error)
+        raise error
 
 
 #: Told of every call: ``(transport, method name, outcome, seconds)``; see ``outcome_of``.
