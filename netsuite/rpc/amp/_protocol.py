@@ -48,7 +48,7 @@ from netsuite.rpc._core import (
     RpcError,
     UnknownMethod,
 )
-from netsuite.rpc._paced import PacedProtocol
+from netsuite.rpc._paced import CLOSED, DRAINING, PacedProtocol
 
 __all__ = [
     "ERROR_CODES",
@@ -219,11 +219,9 @@ class AmpRpcProtocol(PacedProtocol):
         self._need = 0  # how many bytes that pair needs before it is worth parsing again
         self._box: dict[bytes, bytes] = {}
         self._box_size = 0  # bytes of the current box already moved into _box
-        self._closing = False
-        self._dead = False
 
     def dataReceived(self, data: bytes) -> None:
-        if self._dead:
+        if self.state == CLOSED:
             return
         if self._pending:
             # A pair cut short by an earlier read: wait (in O(1)) until it can be complete.
@@ -251,11 +249,11 @@ class AmpRpcProtocol(PacedProtocol):
             if klen == 0:
                 pos += 2
                 self._dispatch(box, out)
-                if self._dead:
+                if self.state == CLOSED:
                     return
                 box = {}
                 box_start = pos
-                if self._closing:  # shutdown: that was the last request we take
+                if self.state == DRAINING:  # shutdown: that was the last request we take
                     last = True
                     break
                 continue
@@ -278,8 +276,8 @@ class AmpRpcProtocol(PacedProtocol):
             pos = end
         if out:
             self.transport.write(b"".join(out))
-        if self._closing and (last or (not box and pos == size)):
-            self._close()
+        if self.state == DRAINING and (last or (not box and pos == size)):
+            self.close()
             return
         self._box = box
         self._box_size = pos - box_start
@@ -357,28 +355,12 @@ class AmpRpcProtocol(PacedProtocol):
         if tag is not None:
             out.append(error_box(tag, code, reason))
         log.info("amp: dropping {peer}: {reason}", peer=self.peer, reason=reason)
-        self._dead = True
-        self._pending = []
-        self._box = {}
+        self._enter_closed()
         if out:
             self.transport.write(b"".join(out))
-        self._close()
+        self.close()
 
-    def _close(self) -> None:
-        self._dead = True
-        self.transport.unregisterProducer()
-        self.transport.loseConnection()
-
-    def graceful_close(self) -> None:
-        """Shutdown: finish the box being received (if any), answer it, then close."""
-        if self._dead or self._closing:
-            return
-        self._closing = True
-        if not self.partial:
-            self._close()
-
-    def connectionLost(self, reason: Any = None) -> None:
-        self._dead = True
+    def closed(self) -> None:
         self._pending = []
         self._box = {}
 

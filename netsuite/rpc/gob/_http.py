@@ -19,6 +19,7 @@ from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from netsuite.rpc._core import MAX_DEPTH, MAX_REQUEST, Registry
+from netsuite.rpc._paced import OPEN, IGracefulClose
 from netsuite.rpc.gob._protocol import (
     CONNECTED,
     GOB_RPC_PATH,
@@ -34,8 +35,14 @@ __all__ = ["GoConnectFactory", "with_go_http_connect"]
 log = Logger()
 
 
+@implementer(IGracefulClose)
 class _ConnectSniffer(Protocol):
     """Reads the first request line: Go's CONNECT becomes gob, anything else goes to HTTP."""
+
+    @property
+    def state(self) -> str:
+        """The state of the protocol this connection turned into (``open`` until then)."""
+        return getattr(self._inner, "state", OPEN)
 
     def __init__(self, factory: GoConnectFactory, addr: IAddress) -> None:
         self.factory = factory

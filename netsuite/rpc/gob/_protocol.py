@@ -41,7 +41,7 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from netsuite.rpc._core import MAX_DEPTH, MAX_REQUEST, Registry, RpcError
-from netsuite.rpc._paced import PacedProtocol
+from netsuite.rpc._paced import CLOSED, PacedProtocol
 from netsuite.rpc.gob._codec import (
     INT,
     STRING,
@@ -183,7 +183,6 @@ class GobRpcProtocol(PacedProtocol):
         # (method, wire type) -> whether the struct shares a field with the parameters;
         # bounded by the stream's type limit times the registry's size.
         self._matched: dict[tuple[str, Any], bool] = {}
-        self._closed = False
 
     # -- connection events
 
@@ -193,27 +192,18 @@ class GobRpcProtocol(PacedProtocol):
         super().connectionMade()
 
     def connectionLost(self, reason: Failure = connectionDone) -> None:
-        if not self._closed:
-            self._closed = True
-            self.stats.connections_open -= 1
+        super().connectionLost(reason)
         log.debug("{label} connection from {peer} closed", label=self.label, peer=self.peer)
 
-    def graceful_close(self) -> None:
-        """Shutdown (``--grace``): every request received so far is already answered (calls
-        run synchronously), so stop reading and close once the answers are written."""
-        self._close()
-
-    def _close(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
+    def closed(self) -> None:
         self.stats.connections_open -= 1
         self._pieces = []
-        self.transport.unregisterProducer()
-        self.transport.loseConnection()
+
+    # graceful_close: every request received so far is already answered (calls run
+    # synchronously) and ``partial`` is False, so the base class closes at once.
 
     def dataReceived(self, data: bytes) -> None:
-        if self._closed:
+        if self.state == CLOSED:
             return
         if self._pieces:
             # Part of a message is held: keep adding until it can be complete, so a message
@@ -384,7 +374,7 @@ class GobRpcProtocol(PacedProtocol):
             self.transport.write(b"".join(out))
         log.info("{label}: closing connection from {peer}: {error}", label=self.label,
                  peer=self.peer, error=error)
-        self._close()
+        self.close()
 
 
 class GobRpcFactory(Factory):

@@ -53,7 +53,7 @@ from netsuite.rpc._core import (
     Registry,
     RpcError,
 )
-from netsuite.rpc._paced import PacedProtocol
+from netsuite.rpc._paced import CLOSED, DRAINING, PacedProtocol
 from netsuite.rpc.jsonrpc._codec import (
     JsonObjectStream,
     JsonStreamError,
@@ -213,12 +213,10 @@ class JsonRpcProtocol(PacedProtocol):
                  max_depth: int = MAX_DEPTH) -> None:
         self.registry = registry
         self.stream = JsonObjectStream(max_request, max_depth)
-        self._closing = False
-        self._dead = False
         self._v2 = False  # the last request was JSON-RPC 2.0: answer stream errors in 2.0 form
 
     def dataReceived(self, data: bytes) -> None:
-        if self._dead:
+        if self.state == CLOSED:
             return
         failure: _Close | None = None
         try:
@@ -238,15 +236,16 @@ class JsonRpcProtocol(PacedProtocol):
             answered = True
             if answer is not None:
                 out.append(answer)
-            if self._closing:  # shutdown: that was the last request we take
+            if self.state == DRAINING:  # shutdown: that was the last request we take
                 break
         if failure is not None:
             out.append(self._error_line(failure.text, failure.code))
             log.info("jsonrpc: dropping {peer}: {reason}", peer=self.peer, reason=failure.text)
         if out:
             self.transport.write(_encode("".join(out)))
-        if failure is not None or (self._closing and (answered or not self.stream.partial)):
-            self._close()
+        draining = self.state == DRAINING
+        if failure is not None or (draining and (answered or not self.stream.partial)):
+            self.close()
 
     def _error_line(self, text: str, code: int) -> str:
         if self._v2:
@@ -347,21 +346,10 @@ class JsonRpcProtocol(PacedProtocol):
             log.failure("jsonrpc: {method} failed", method=name)
             raise _Refused("Internal error", INTERNAL_ERROR) from None
 
-    def _close(self) -> None:
-        self._dead = True
-        self.transport.unregisterProducer()
-        self.transport.loseConnection()
-
-    def graceful_close(self) -> None:
-        """Shutdown: answer the request being received (if any), then close."""
-        if self._dead or self._closing:
-            return
-        self._closing = True
-        if not self.stream.partial:
-            self._close()
-
-    def connectionLost(self, reason: Any = None) -> None:
-        self._dead = True
+    @property
+    def partial(self) -> bool:
+        """Whether part of a request has been received."""
+        return self.stream.partial
 
 
 def _as_rpc_error(error: Exception) -> RpcError:

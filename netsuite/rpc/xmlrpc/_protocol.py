@@ -35,9 +35,11 @@ from typing import Any
 
 from twisted.logger import Logger
 from twisted.web import http, pages, resource, server
+from zope.interface import implementer
 
 from netsuite._endpoints import describe_address
 from netsuite.rpc._core import MAX_DEPTH, MAX_REQUEST, Registry
+from netsuite.rpc._paced import CLOSED, DRAINING, OPEN, IGracefulClose
 from netsuite.rpc.xmlrpc._answer import (
     DEFAULT_MAX_MULTICALL,
     Limits,
@@ -103,7 +105,7 @@ class XmlRpcResource(resource.Resource):
                                f"request body larger than {limit} bytes once decompressed")
         response, close = self.dispatcher.handle(body)
         request.setHeader(b"content-type", b"text/xml")
-        if close or getattr(request.channel, "_graceful", False):
+        if close or getattr(request.channel, "state", OPEN) == DRAINING:
             request.setHeader(b"connection", b"close")
             request.channel.persistent = False
         return response
@@ -175,12 +177,13 @@ _SLOW_HEADERS = frozenset((b"transfer-encoding", b"expect", b"connection",
                            b"content-encoding"))
 
 
+@implementer(IGracefulClose)
 class _XmlRpcChannel(http.HTTPChannel):
     """HTTP/1.1 channel with the body limit enforced early and a fast path for whole requests."""
 
     site: XmlRpcSite
     _refused = False
-    _graceful = False
+    state: str = OPEN
     _linger: Any = None
     _linger_idle: Any = None
 
@@ -189,7 +192,9 @@ class _XmlRpcChannel(http.HTTPChannel):
 
         Called by the rpc service's connection tracker on SIGTERM (``--grace``).
         """
-        self._graceful = True
+        if self.state != OPEN:
+            return
+        self.state = DRAINING
         if self._refused:
             return
         if (not self._handlingRequest and not self.requests and self.line_mode
@@ -199,7 +204,7 @@ class _XmlRpcChannel(http.HTTPChannel):
             self.persistent = False
 
     def checkPersistence(self, request: Any, version: bytes) -> bool:
-        if self._graceful:
+        if self.state == DRAINING:
             request.responseHeaders.setRawHeaders(b"Connection", [b"close"])
             return False
         return super().checkPersistence(request, version)
@@ -217,7 +222,7 @@ class _XmlRpcChannel(http.HTTPChannel):
             and not self.requests
             and self.line_mode
             and not self._buffer
-            and not self._graceful
+            and self.state == OPEN
             and data.startswith(_FAST_PREFIX)
         ):
             answer = self.site._fast(data)
@@ -310,6 +315,7 @@ class _XmlRpcChannel(http.HTTPChannel):
         self._linger = self._linger_idle = None
 
     def connectionLost(self, reason: Any) -> None:
+        self.state = CLOSED
         self._stop_lingering()
         super().connectionLost(reason)
 
