@@ -29,11 +29,9 @@ from netsuite.rpc.xmlrpc._codec import (
     EncodeError,
     Fault,
     XmlRpcDecodeError,
-    encode_fault,
-    encode_response,
-    encode_value,
     parse_call,
 )
+from netsuite.rpc.xmlrpc._encode import encode_fault, encode_response, encode_value
 
 __all__ = ["DEFAULT_MAX_MULTICALL", "FAULT_CODES", "Limits", "Stats", "XmlRpcDispatcher"]
 

@@ -27,9 +27,9 @@ from netsuite.rpc.xmlrpc._codec import (
     EncodeError,
     Fault,
     XmlRpcDecodeError,
-    encode_call,
     parse_response,
 )
+from netsuite.rpc.xmlrpc._encode import encode_call
 
 __all__ = ["MAX_RESPONSE", "XmlRpcFault", "XmlRpcProtocolError", "call"]
 

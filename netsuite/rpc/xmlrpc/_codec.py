@@ -1,4 +1,4 @@
-"""XML-RPC wire codec: safe parsing of ``methodCall`` / ``methodResponse`` and encoding.
+"""XML-RPC wire codec: safe parsing of ``methodCall`` / ``methodResponse``, fault codes, errors.
 
 Plain functions, no networking; the HTTP adapter is :mod:`netsuite.rpc.xmlrpc._protocol` and the
 client :mod:`netsuite.rpc.xmlrpc._client`.
@@ -15,8 +15,8 @@ Values decode as: ``int``/``i4``/``i8`` (and ``ex:i8``) -> ``int`` (any size up 
 range checks are the service core's job), ``string`` and bare ``<value>`` text -> ``str``,
 ``boolean`` -> ``bool``, ``double`` -> ``float``, ``base64`` -> ``bytes``,
 ``dateTime.iso8601`` -> :class:`DateTime`, ``nil``/``ex:nil`` -> ``None``, ``array`` ->
-``list``, ``struct`` -> ``dict``.  Encoding is the reverse; an ``int`` within 32 bits is
-written ``<int>``, beyond that ``<i8>`` (read by Python's ``xmlrpc.client``).
+``list``, ``struct`` -> ``dict``.  Encoding, the reverse, is
+:mod:`netsuite.rpc.xmlrpc._encode`.
 """
 
 from __future__ import annotations
@@ -46,10 +46,6 @@ __all__ = [
     "InvalidRequest",
     "ParseError",
     "XmlRpcDecodeError",
-    "encode_call",
-    "encode_fault",
-    "encode_response",
-    "encode_value",
     "parse_call",
     "parse_response",
 ]
@@ -312,6 +308,8 @@ def _parse(data: bytes, root: str, max_depth: int) -> list[Any]:
 # grammar has no markup declarations, no references (no "&") and no "<", ">" or CR in text, so
 # whatever it matches is well-formed XML with the same meaning expat gives it.  Anything
 # else -- including every document a client could use against the parser -- goes to expat.
+# Characters XML 1.0 cannot carry at all, not even as a character reference.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 _WS = rb"[ \t\n]*"
 _FAST_TEXT = rb"[^<>&\r\x00-\x08\x0b\x0c\x0e-\x1f]*"
 _FAST_VALUE = (
@@ -406,96 +404,3 @@ def parse_response(data: bytes, max_depth: int = MAX_DEPTH) -> Any:
         raise InvalidRequest("a response <params> holds exactly one <param>")
     return item.value[0]
 
-
-# -- encoding ----------------------------------------------------------------------------------
-
-_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "\r": "&#13;"})
-# Characters XML 1.0 cannot carry at all, not even as a character reference.
-_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
-_INT32_MIN, _INT32_MAX = -(2**31), 2**31 - 1
-_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
-
-
-def _escape(text: str) -> str:
-    if _NOT_XML.search(text):
-        raise EncodeError("string holds a character XML 1.0 cannot carry (a control character)")
-    return text.translate(_ESCAPES)
-
-
-def encode_value(value: Any, out: list[str]) -> None:
-    """Append the ``<value>`` element of ``value`` to ``out`` (raises :class:`EncodeError`)."""
-    kind = type(value)
-    if kind is str:
-        out.append(f"<value><string>{_escape(value)}</string></value>")
-    elif kind is int:
-        if _INT32_MIN <= value <= _INT32_MAX:
-            out.append(f"<value><int>{value}</int></value>")
-        elif _INT64_MIN <= value <= _INT64_MAX:
-            out.append(f"<value><i8>{value}</i8></value>")
-        else:
-            raise EncodeError(f"integer {value} is outside the signed 64-bit range")
-    elif kind is bool:
-        out.append(f"<value><boolean>{int(value)}</boolean></value>")
-    elif kind is float:
-        if value != value or value in (float("inf"), float("-inf")):
-            raise EncodeError(f"XML-RPC cannot carry the double {value!r}")
-        out.append(f"<value><double>{value!r}</double></value>")
-    elif value is None:
-        out.append("<value><nil/></value>")
-    elif isinstance(value, bytes | bytearray):
-        out.append(f"<value><base64>{base64.b64encode(value).decode('ascii')}</base64></value>")
-    elif isinstance(value, DateTime):
-        out.append(f"<value><dateTime.iso8601>{_escape(value.value)}</dateTime.iso8601></value>")
-    elif isinstance(value, dict):
-        out.append("<value><struct>")
-        for name, member in value.items():
-            if not isinstance(name, str):
-                raise EncodeError(f"struct member names must be strings, not {name!r}")
-            out.append(f"<member><name>{_escape(name)}</name>")
-            encode_value(member, out)
-            out.append("</member>")
-        out.append("</struct></value>")
-    elif isinstance(value, list | tuple):
-        out.append("<value><array><data>")
-        for item in value:
-            encode_value(item, out)
-        out.append("</data></array></value>")
-    elif isinstance(value, str):  # str subclasses
-        encode_value(str(value), out)
-    elif isinstance(value, int):  # int subclasses (bool handled above)
-        encode_value(int(value), out)
-    else:
-        raise EncodeError(f"XML-RPC cannot carry a {kind.__name__}")
-
-
-_HEAD = '<?xml version="1.0"?>\n'
-
-
-def encode_response(result: Any) -> bytes:
-    """A ``methodResponse`` carrying ``result`` (raises :class:`EncodeError`)."""
-    out = [_HEAD, "<methodResponse><params><param>"]
-    encode_value(result, out)
-    out.append("</param></params></methodResponse>")
-    return "".join(out).encode("utf-8")
-
-
-def encode_fault(code: int, string: str) -> bytes:
-    """A ``methodResponse`` carrying a fault; unencodable characters in ``string`` are replaced."""
-    string = _NOT_XML.sub("\ufffd", string)
-    return (
-        f"{_HEAD}<methodResponse><fault><value><struct>"
-        f"<member><name>faultCode</name><value><int>{code}</int></value></member>"
-        f"<member><name>faultString</name><value><string>{string.translate(_ESCAPES)}"
-        f"</string></value></member></struct></value></fault></methodResponse>"
-    ).encode()
-
-
-def encode_call(name: str, params: list[Any] | tuple[Any, ...]) -> bytes:
-    """A ``methodCall`` of ``name`` with positional ``params`` (raises :class:`EncodeError`)."""
-    out = [_HEAD, f"<methodCall><methodName>{_escape(name)}</methodName><params>"]
-    for param in params:
-        out.append("<param>")
-        encode_value(param, out)
-        out.append("</param>")
-    out.append("</params></methodCall>")
-    return "".join(out).encode("utf-8")

@@ -21,12 +21,10 @@ from netsuite.rpc.xmlrpc._codec import (
     XmlRpcDecodeError,
     _fast_call,
     _parse_call,
-    encode_call,
-    encode_fault,
-    encode_response,
     parse_call,
     parse_response,
 )
+from netsuite.rpc.xmlrpc._encode import encode_call, encode_fault, encode_response
 
 
 def call_with(value_xml: str, name: str = "M.m") -> bytes:

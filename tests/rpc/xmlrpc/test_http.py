@@ -16,7 +16,7 @@ from twisted.internet.testing import StringTransport
 from twisted.python.failure import Failure
 
 from netsuite.rpc import SERVICE, ApplicationError, Registry
-from netsuite.rpc.xmlrpc._codec import encode_call
+from netsuite.rpc.xmlrpc._encode import encode_call
 from netsuite.rpc.xmlrpc._protocol import LINGER, LINGER_IDLE, XmlRpcSite, xmlrpc_factory
 
 SUM = xmlrpc.client.dumps((1, 2), "Algorithm.Sum").encode()
