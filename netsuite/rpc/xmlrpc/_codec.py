@@ -303,13 +303,14 @@ def _parse(data: bytes, root: str, max_depth: int) -> list[Any]:
     return decoder.done
 
 
+# Characters XML 1.0 cannot carry at all, not even as a character reference.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
 # The shape nearly every call has, matched without expat: an optional UTF-8 XML declaration,
 # a plain method name and flat params of <int>/<i4>/<i8> digits, <string> or bare text.  The
 # grammar has no markup declarations, no references (no "&") and no "<", ">" or CR in text, so
 # whatever it matches is well-formed XML with the same meaning expat gives it.  Anything
 # else -- including every document a client could use against the parser -- goes to expat.
-# Characters XML 1.0 cannot carry at all, not even as a character reference.
-_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 _WS = rb"[ \t\n]*"
 _FAST_TEXT = rb"[^<>&\r\x00-\x08\x0b\x0c\x0e-\x1f]*"
 _FAST_VALUE = (
