@@ -37,6 +37,8 @@ from netsuite.rpc.gob._wiretypes import (
     go_type_string,
 )
 
+__all__ = ["Decoder"]
+
 _Dec = Callable[[bytes, int, int], tuple[Any, int]]
 
 

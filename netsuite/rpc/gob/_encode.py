@@ -33,6 +33,8 @@ from netsuite.rpc.gob._wiretypes import (
     go_type_string,
 )
 
+__all__ = ["Encoder", "encode_stream"]
+
 _Enc = Callable[[Any, list], None]
 
 

@@ -7,6 +7,15 @@ import struct as _struct
 from netsuite.rpc._core import MAX_REQUEST
 from netsuite.rpc.gob._errors import GobError
 
+__all__ = [
+    "decode_int",
+    "decode_uint",
+    "encode_float",
+    "encode_int",
+    "encode_uint",
+    "split_message",
+]
+
 
 def encode_uint(value: int) -> bytes:
     """Go's unsigned varint: one byte below 128, else the negated byte count + big-endian."""

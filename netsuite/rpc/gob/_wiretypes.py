@@ -7,6 +7,28 @@ from typing import Any
 
 import attrs
 
+__all__ = [
+    "BOOL",
+    "BYTES",
+    "COMPLEX",
+    "FIRST_USER_ID",
+    "FLOAT",
+    "INT",
+    "INTERFACE",
+    "STRING",
+    "UINT",
+    "Array",
+    "Builtin",
+    "Field",
+    "GobType",
+    "Map",
+    "Opaque",
+    "Slice",
+    "Struct",
+    "StructValue",
+    "go_type_string",
+]
+
 #: The first type id a stream may define (0-64 are reserved by Go).
 FIRST_USER_ID = 65
 
