@@ -209,7 +209,7 @@ def serve_gob(proc: TwistdProcess, port: int) -> None:
     from twisted.internet.testing import StringTransport
 
     from netsuite.rpc import SERVICE
-    from netsuite.rpc._gob_client import GobClient, GobClientProtocol
+    from netsuite.rpc.gob._client import GobClient, GobClientProtocol
 
     protocol = GobClientProtocol(raw=True)
     transport = StringTransport()
