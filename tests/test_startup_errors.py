@@ -132,3 +132,9 @@ def test_daemon_reports_to_its_shell(tmp_path: Path, busy_port: int) -> None:
     assert f"StartupError: {message}" in result.stderr, result.stderr
     assert_one_line(1, (tmp_path / "tcplog.log").read_text(), re.escape(message))
     assert not (tmp_path / "tcplog.pid").exists()
+
+
+def test_rpc_grpc_bad_description(tmp_path: Path) -> None:
+    """The gRPC listener's option is checked like every other listener's."""
+    code, output = twistd(tmp_path, "rpc", "--grpc", "foo:1")
+    assert_one_line(code, output, r"^twistd rpc: --grpc: foo:1: unknown endpoint type 'foo'")
