@@ -61,7 +61,7 @@ class ClusterRoom(Room):
         self._seq = 0
         self._rooms_asked: Member | None = None
         self.maxlen = max(1000, 4 * self.limits.history)
-        del self.rooms[self.lobby.key]  # rooms are in Redis; feeds hold the local ones
+        del self.rooms[self.lobby.key]  # rooms are in Redis; here: those with local members
 
     @property
     def up(self) -> bool:
@@ -155,6 +155,7 @@ class ClusterRoom(Room):
         feed = self.feeds.get(key)
         if feed is None:
             feed = self.feeds[key] = Feed(Channel(name))
+            self.rooms[key] = feed.channel
         return feed
 
     def _place(self, member: Member, feed: Feed, sid: bytes, who: list[bytes]) -> None:
@@ -227,6 +228,7 @@ class ClusterRoom(Room):
     def _drop_feed_if_empty(self, feed: Feed) -> None:
         if feed.empty and self.feeds.get(feed.key) is feed:
             del self.feeds[feed.key]
+            del self.rooms[feed.key]
 
     # -- what members do --------------------------------------------------------------
 
