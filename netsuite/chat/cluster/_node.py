@@ -15,6 +15,7 @@ from __future__ import annotations
 import random
 from typing import Any
 
+from twisted.internet import defer
 from twisted.logger import Logger
 
 from netsuite.chat._history import hist_time
@@ -60,6 +61,7 @@ class ClusterRoom(Room):
         self._entering: set[Member] = set()
         self._seq = 0
         self._rooms_asked: Member | None = None
+        self._said: list[tuple[Member, str, bytes]] = []  # lines said this turn
         self.maxlen = max(1000, 4 * self.limits.history)
         del self.rooms[self.lobby.key]  # rooms are in Redis; here: those with local members
 
@@ -68,6 +70,9 @@ class ClusterRoom(Room):
         return self.sync is not None and self.sync.up
 
     def call(self, script: str, *args: Any) -> Any:
+        """Run ``script``; the lines said so far this turn go to Redis first (in order)."""
+        if self._said and script is not S.SAY:
+            self._send_said()
         return self.sync.link.call(script, self.prefix, *args)
 
     # -- entering ---------------------------------------------------------------------
@@ -238,9 +243,30 @@ class ClusterRoom(Room):
         if not self.up or not sender.asserted:
             self.unavailable(sender)
             return
-        d = self.call(S.SAY, sender.feed.key, sender.cid, self.maxlen, data,
-                      self.limits.history)
-        d.addErrback(lambda _: self.unavailable(sender))
+        if not self._said:  # one script call for the lines of a reactor turn
+            self.clock.callLater(0, self._send_said_later)
+        self._said.append((sender, sender.feed.key, data))
+
+    def _send_said_later(self) -> None:
+        if self._said:
+            self._send_said()
+
+    def _send_said(self) -> None:
+        said, self._said = self._said, []
+        args: list[Any] = []
+        for sender, key, data in said:
+            args += [key, sender.cid, data]
+        if not self.up:
+            d: Any = defer.fail(ConnectionError("no link to Redis"))
+        else:
+            d = self.call(S.SAY, self.maxlen, self.limits.history, *args)
+
+        def failed(_: Any) -> None:
+            for sender, _key, _data in said:
+                if sender.in_room:
+                    self.unavailable(sender)
+
+        d.addErrback(failed)
 
     def unavailable(self, member: Member) -> None:
         self.stats.error("unavailable")

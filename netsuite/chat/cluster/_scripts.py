@@ -105,16 +105,19 @@ redis.call('ZADD', who, redis.call('INCR', P..'seq'), new)
 return xadd(rk, ARGV[6], '', 'NICK '..old..' '..new..'\\n', '>'..old..' '..new)
 """
 
-#: ARGV: P roomkey cid maxlen line histn -> id
+#: ARGV: P maxlen histn then (roomkey, cid, line) for each line -> number of lines
 SAY = _PRELUDE + """
-local rk, histn = ARGV[2], tonumber(ARGV[6])
-local id = xadd(rk, ARGV[4], ARGV[3], ARGV[5], '')
-if histn > 0 then
-  local hist = P..'r:'..rk..':hist'
-  redis.call('RPUSH', hist, id..' '..ARGV[5])
-  redis.call('LTRIM', hist, -histn, -1)
+local maxlen, histn = ARGV[2], tonumber(ARGV[3])
+for i = 4, #ARGV, 3 do
+  local rk, line = ARGV[i], ARGV[i + 2]
+  local id = xadd(rk, maxlen, ARGV[i + 1], line, '')
+  if histn > 0 then
+    local hist = P..'r:'..rk..':hist'
+    redis.call('RPUSH', hist, id..' '..line)
+    redis.call('LTRIM', hist, -histn, -1)
+  end
 end
-return id
+return (#ARGV - 3) / 3
 """
 
 #: ARGV: P target-nick-lower line -> false (no such nick) or 1

@@ -1,0 +1,212 @@
+"""Chat fan-out on one node against two cluster nodes with the clients split between them.
+
+    .venv/bin/python benchmarks/chat_cluster.py [--receivers 200] [--senders 4] [--seconds 5]
+
+Starts its own redis-server and chat processes on loopback.  For each setup (``single``:
+``twistd chat`` without --cluster; ``one-node``: one cluster node; ``two-nodes``: two
+nodes, receivers and senders split between them) it measures:
+
+* throughput: the senders write as fast as the server takes it for ``--seconds``; the
+  receivers (all in the default room) count the lines they get: deliveries per second;
+* latency: the senders send ``--rate`` messages per second in all, each carrying its send
+  time; receivers on every node note the delay: p50 and p99 (milliseconds).
+
+Plus, for ``two-nodes``, Redis's commands, bytes and CPU per chat line and the nodes' CPU
+per delivery.  Prints one JSON line per setup.  The machine is shared: few runs, read
+the spread.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import selectors
+import shutil
+import socket
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.chat.cluster.conftest import Node, RedisServer  # noqa: E402
+from tests.helpers import TwistdProcess  # noqa: E402
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def connect(port: int) -> socket.socket:
+    s = socket.create_connection(("127.0.0.1", port))
+    s.settimeout(10)
+    buf = b""
+    while b"ROOM " not in buf:
+        buf += s.recv(65536)
+    s.setblocking(False)
+    return s
+
+
+def run(ports: list[int], receivers: int, senders: int, seconds: float,
+        rate: float) -> dict[str, float]:
+    recv = [connect(ports[i % len(ports)]) for i in range(receivers)]
+    send = [connect(ports[i % len(ports)]) for i in range(senders)]
+    sel = selectors.DefaultSelector()
+    for s in recv + send:
+        sel.register(s, selectors.EVENT_READ)
+    time.sleep(0.5)  # let JOIN notices settle
+    drain(sel, 0.2)
+    latency = measure_latency(sel, recv, send, seconds, rate)
+    drain(sel, 0.5)
+    payload = b"x" * 40
+    # throughput
+    for s in send:
+        sel.modify(s, selectors.EVENT_READ | selectors.EVENT_WRITE)
+    chunk = b"".join(b"%d " % n + payload + b"\n" for n in range(200))
+    lines = 0
+    start = time.monotonic()
+    end = start + seconds
+    while (now := time.monotonic()) < end:
+        for key, events in sel.select(timeout=0.05):
+            s = key.fileobj
+            if events & selectors.EVENT_WRITE:
+                try:
+                    s.send(chunk)
+                except BlockingIOError:
+                    pass
+            if events & selectors.EVENT_READ:
+                try:
+                    data = s.recv(262144)
+                except BlockingIOError:
+                    continue
+                lines += data.count(b"\n")
+    elapsed = now - start
+    for s in send:
+        sel.modify(s, selectors.EVENT_READ)
+    for s in recv + send:
+        s.close()
+    return {"deliveries_per_s": round(lines / elapsed), **latency}
+
+
+def measure_latency(sel: selectors.BaseSelector, recv: list[socket.socket],
+                    send: list[socket.socket], seconds: float,
+                    rate: float) -> dict[str, float | None]:
+    """Send ``rate`` timestamped messages a second for ``seconds``: p50/p99 delay."""
+    delays: list[float] = []
+    interval = 1.0 / rate
+    next_send = time.monotonic()
+    stop = next_send + seconds
+    n = 0
+    pending = {s: b"" for s in recv}
+    while time.monotonic() < stop + 0.5:
+        now = time.monotonic()
+        if now >= next_send and now < stop:
+            send[n % len(send)].send(b"t%.6f\n" % time.time())
+            n += 1
+            next_send += interval
+        for key, _ in sel.select(timeout=max(0.0, min(next_send - time.monotonic(), 0.01))):
+            s = key.fileobj
+            try:
+                data = s.recv(262144)
+            except BlockingIOError:
+                continue
+            if s not in pending:
+                continue
+            got = time.time()
+            buf = pending[s] + data
+            *done, pending[s] = buf.split(b"\n")
+            for line in done:
+                at = line.find(b" t")
+                if line.startswith(b"MSG ") and at > 0:
+                    try:
+                        delays.append(got - float(line[at + 2:]))
+                    except ValueError:
+                        pass
+    delays.sort()
+
+    def pick(q: float) -> float | None:
+        return (round(1000 * delays[min(len(delays) - 1, int(q * len(delays)))], 2)
+                if delays else None)
+
+    return {"p50_ms": pick(0.5), "p99_ms": pick(0.99), "latency_samples": len(delays)}
+
+
+def drain(sel: selectors.BaseSelector, seconds: float) -> None:
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        for key, _ in sel.select(timeout=0.05):
+            try:
+                key.fileobj.recv(262144)
+            except BlockingIOError:
+                pass
+
+
+def redis_stats(server: RedisServer) -> dict[str, float]:
+    info = server.command("INFO", "all").decode()
+    out: dict[str, float] = {}
+    for line in info.split("\r\n"):
+        name, _, value = line.partition(":")
+        if name.startswith("cmdstat_"):
+            out[name[8:]] = float(value.split(",")[0].split("=")[1])
+        elif name in ("total_net_input_bytes", "total_net_output_bytes", "used_cpu_user",
+                      "used_cpu_sys"):
+            out[name] = float(value)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--receivers", type=int, default=200)
+    parser.add_argument("--senders", type=int, default=4)
+    parser.add_argument("--seconds", type=float, default=5)
+    parser.add_argument("--rate", type=float, default=50)
+    args = parser.parse_args()
+    assert shutil.which("redis-server"), "needs redis-server"
+    common = ["--max-clients", "20000", "--idle-timeout", "0", "--history", "0"]
+    with tempfile.TemporaryDirectory() as tmp:
+        redis = RedisServer(Path(tmp))
+        try:
+            with TwistdProcess("chat", "--port", "tcp:0:interface=127.0.0.1", *common) as p:
+                result = run([p.port("chat")], args.receivers, args.senders, args.seconds,
+                             args.rate)
+                print(json.dumps({"setup": "single", **result}), flush=True)
+            for setup, count in (("one-node", 1), ("two-nodes", 2)):
+                nodes = [Node(redis.url, setup, *common) for _ in range(count)]
+                try:
+                    before = redis_stats(redis)
+                    cpu0 = sum(cpu_seconds(n.process.pid) for n in nodes)
+                    result = run([n.chat for n in nodes], args.receivers, args.senders,
+                                 args.seconds, args.rate)
+                    cpu = sum(cpu_seconds(n.process.pid) for n in nodes) - cpu0
+                    after = redis_stats(redis)
+                    said = after.get("xadd", 0) - before.get("xadd", 0)
+                    delta = {k: after[k] - before.get(k, 0) for k in after}
+                    extra = {
+                        "redis_calls_per_line": round(
+                            sum(v for k, v in delta.items() if k not in (
+                                "total_net_input_bytes", "total_net_output_bytes",
+                                "used_cpu_user", "used_cpu_sys", "info")) / max(1, said), 2),
+                        "redis_in_bytes_per_line": round(
+                            delta["total_net_input_bytes"] / max(1, said)),
+                        "redis_out_bytes_per_line": round(
+                            delta["total_net_output_bytes"] / max(1, said)),
+                        "redis_cpu_us_per_line": round(
+                            1e6 * (delta["used_cpu_user"] + delta["used_cpu_sys"])
+                            / max(1, said), 1),
+                        "node_cpu_s": round(cpu, 2),
+                        "lines_said": int(said),
+                    }
+                    print(json.dumps({"setup": setup, **result, **extra}), flush=True)
+                finally:
+                    for n in nodes:
+                        n.stop()
+        finally:
+            redis.stop()
+
+
+if __name__ == "__main__":
+    main()
