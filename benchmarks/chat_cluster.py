@@ -164,17 +164,24 @@ def main() -> None:
     parser.add_argument("--senders", type=int, default=4)
     parser.add_argument("--seconds", type=float, default=5)
     parser.add_argument("--rate", type=float, default=50)
+    parser.add_argument("--history", type=int, default=50)
+    parser.add_argument("--only", default="single,one-node,two-nodes")
     args = parser.parse_args()
     assert shutil.which("redis-server"), "needs redis-server"
-    common = ["--max-clients", "20000", "--idle-timeout", "0", "--history", "0"]
+    common = ["--max-clients", "20000", "--idle-timeout", "0", "--history", str(args.history)]
+    only = args.only.split(",")
     with tempfile.TemporaryDirectory() as tmp:
         redis = RedisServer(Path(tmp))
         try:
-            with TwistdProcess("chat", "--port", "tcp:0:interface=127.0.0.1", *common) as p:
-                result = run([p.port("chat")], args.receivers, args.senders, args.seconds,
-                             args.rate)
-                print(json.dumps({"setup": "single", **result}), flush=True)
+            if "single" in only:
+                with TwistdProcess("chat", "--port", "tcp:0:interface=127.0.0.1",
+                                   *common) as p:
+                    result = run([p.port("chat")], args.receivers, args.senders,
+                                 args.seconds, args.rate)
+                    print(json.dumps({"setup": "single", **result}), flush=True)
             for setup, count in (("one-node", 1), ("two-nodes", 2)):
+                if setup not in only:
+                    continue
                 nodes = [Node(redis.url, setup, *common) for _ in range(count)]
                 try:
                     before = redis_stats(redis)
