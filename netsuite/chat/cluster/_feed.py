@@ -66,8 +66,7 @@ class Feed:
             who.pop(text.lower(), None)
         elif kind == b">":
             old, _, new = text.partition(" ")
-            if who.pop(old.lower(), None) is not None or new.lower() not in who:
-                who.pop(new.lower(), None)
+            if who.pop(old.lower(), None) is not None:  # else: done already, or gone since
                 who[new.lower()] = new
 
     def since(self, after: StreamId, skip: bytes) -> tuple[list[bytes], bool]:

@@ -38,7 +38,8 @@ class RedisTarget:
     def __str__(self) -> str:
         if self.path is not None:
             return f"unix://{self.path}" + (f"?db={self.db}" if self.db else "")
-        return f"redis://{self.host}:{self.port}" + (f"/{self.db}" if self.db else "")
+        host = f"[{self.host}]" if ":" in str(self.host) else self.host
+        return f"redis://{host}:{self.port}" + (f"/{self.db}" if self.db else "")
 
     def endpoint(self, reactor: Any, timeout: float) -> Any:
         if self.path is not None:

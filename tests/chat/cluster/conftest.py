@@ -25,7 +25,8 @@ from tests.helpers import TwistdProcess
 
 REDIS = shutil.which("redis-server")
 
-pytestmark = pytest.mark.skipif(
+#: For the test modules that need Redis (``pytestmark = [needs_redis, ...]``).
+needs_redis = pytest.mark.skipif(
     REDIS is None, reason="redis-server is not installed (apt-get install redis-server)")
 
 

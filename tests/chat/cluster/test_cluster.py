@@ -9,10 +9,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.chat.cluster.conftest import Node, RedisServer
+from tests.chat.cluster.conftest import Node, RedisServer, needs_redis
 from tests.chat.test_rooms_loopback import Raw
 
-pytestmark = pytest.mark.timeout(60)
+pytestmark = [needs_redis, pytest.mark.timeout(60)]
 
 HIST = r"HIST \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z "
 

@@ -7,10 +7,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.chat.cluster.conftest import Node, RedisServer
+from tests.chat.cluster.conftest import Node, RedisServer, needs_redis
 from tests.chat.cluster.test_cluster import client
 
-pytestmark = pytest.mark.timeout(60)
+pytestmark = [needs_redis, pytest.mark.timeout(60)]
 
 LOST = "INFO the chat has lost its link to its store.*"
 BACK = "INFO the chat's link to its store .* is back"
