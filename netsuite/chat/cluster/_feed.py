@@ -27,7 +27,7 @@ class Feed:
     nick -> nick, in join order), the last lines read (``recent``) and the local members
     waiting for their own ``JOIN`` entry to be read (``waiting``)."""
 
-    __slots__ = ("channel", "cursor", "key", "last", "recent", "waiting", "who")
+    __slots__ = ("channel", "cursor", "key", "last", "number", "recent", "waiting", "who")
 
     RECENT = 1024
 
@@ -36,6 +36,7 @@ class Feed:
         self.key: str = channel.key
         self.cursor: bytes | None = None
         self.last: StreamId = (0, 0)
+        self.number = 0  # the room's number of the last entry read (0: none yet)
         self.who: dict[str, str] = {}
         self.recent: deque[tuple[StreamId, bytes, bytes]] = deque(maxlen=self.RECENT)
         self.waiting: list[tuple[StreamId, Any]] = []

@@ -96,6 +96,10 @@ class _Connection:
         # command's timeout instead, which closes the connection the ordinary way.
         def ready(_: Any) -> None:
             self.proto = proto
+            if self is self.link.commands:  # before anything that uses them, in order
+                for script in self.link.scripts:
+                    proto.execute_command("SCRIPT", "LOAD", script).addErrback(
+                        lambda _: None)  # a failure closes the connection (timeout)
             proto.whenDisconnected().addCallback(lambda _: self._lost(proto))
             if self.link.target.db:
                 proto.execute_command("SELECT", self.link.target.db).addErrback(
@@ -118,13 +122,14 @@ class Link:
     """
 
     def __init__(self, reactor: Any, target: RedisTarget, on_change: Callable[[bool], None],
-                 on_reader: Callable[[], None], timeout: float = 2.0,
-                 block: float = 2.0) -> None:
+                 on_reader: Callable[[], None], scripts: tuple[str, ...] = (),
+                 timeout: float = 2.0, block: float = 2.0) -> None:
         self.reactor = reactor
         self.target = target
         self.on_change = on_change
         self.on_reader = on_reader
         self.block = block
+        self.scripts = scripts
         self.commands = _Connection(self, "commands", timeout)
         self.reader = _Connection(self, "reader", timeout + block + 1)
         self._shas: dict[str, str] = {}
@@ -151,27 +156,13 @@ class Link:
             self.on_reader()
 
     def call(self, script: str, *args: Any) -> defer.Deferred[Any]:
-        """Run ``script`` (EVALSHA, or EVAL if Redis does not have it yet)."""
-        proto = self.commands.proto
-        if proto is None:
-            return defer.fail(ConnectionError("no link to Redis"))
+        """Run ``script`` (one of ``scripts``, loaded when the connection was made: so a
+        script's calls stay in the order they were made, which falling back from
+        ``EVALSHA`` to ``EVAL`` would not keep)."""
         sha = self._shas.get(script)
         if sha is None:
             sha = self._shas[script] = hashlib.sha1(script.encode()).hexdigest()
-
-        def missing(failure: Any) -> Any:
-            if "NOSCRIPT" not in str(failure.value):
-                return failure
-            again = self.commands.proto
-            if again is None:
-                return failure
-            return again.execute_command("EVAL", script, 0, *args)
-
-        try:
-            d = proto.execute_command("EVALSHA", sha, 0, *args)
-        except Exception as e:  # txredisapi raises when the socket just went away
-            return defer.fail(e)
-        return d.addErrback(missing)
+        return self.command("EVALSHA", sha, 0, *args)
 
     def command(self, *args: Any) -> defer.Deferred[Any]:
         """Run one plain command on the command connection."""

@@ -62,7 +62,7 @@ class ClusterRoom(Room):
         self._seq = 0
         self._rooms_asked: Member | None = None
         self._said: list[tuple[Member, str, bytes]] = []  # lines said this turn
-        self.maxlen = max(1000, 4 * self.limits.history)
+        self.maxlen = max(20000, 4 * self.limits.history)  # entries per room stream, at most
         del self.rooms[self.lobby.key]  # rooms are in Redis; here: those with local members
 
     @property

@@ -13,21 +13,35 @@ inbox stream: private messages and wake-ups).
 
 A stream entry has fields ``s`` (the sender's connection id, or empty: then the line
 goes to everyone in the room, the sender included), ``d`` (the line to deliver; empty
-for an entry that only updates the members list) and ``o`` (that update: ``+NICK``,
-``-NICK``, ``>OLD NEW`` or empty).
+for an entry that only updates the members list), ``o`` (that update: ``+NICK``,
+``-NICK``, ``>OLD NEW`` or empty) and ``n`` (the room's entry number, from
+``r:KEY:n``: a reader that sees it jump knows it has missed entries).
 """
 
 from __future__ import annotations
 
-__all__ = ["BEAT", "CONNECT", "MOVE", "PRIV", "QUIT", "REAP", "REASSERT", "RENAME", "ROOMS",
+__all__ = ["ALL", "BEAT", "CONNECT", "MOVE", "PRIV", "QUIT", "REAP", "REASSERT", "RENAME", "ROOMS",
            "SAY", "SNAPSHOT"]
 
-_PRELUDE = """
+#: A room's stream keeps the entries of the last minute (and at most ``maxlen``): a node
+#: that falls behind by less than that loses nothing.
+KEEP_SECONDS = 60
+
+_PRELUDE = f"""
 local P = ARGV[1]
+local KEEP_MS = {KEEP_SECONDS * 1000}
+""" + """
 local function lower(s) return string.lower(s) end
 local function xadd(rk, maxlen, s, d, o)
-  return redis.call('XADD', P..'r:'..rk..':log', 'MAXLEN', '~', maxlen, '*',
-                    's', s, 'd', d, 'o', o)
+  local log = P..'r:'..rk..':log'
+  local now = redis.call('TIME')
+  local keep = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) - KEEP_MS
+  local id = redis.call('XADD', log, 'MINID', '~', keep, '*', 's', s, 'd', d, 'o', o,
+                        'n', redis.call('INCR', P..'r:'..rk..':n'))
+  if redis.call('XLEN', log) > tonumber(maxlen) then
+    redis.call('XTRIM', log, 'MAXLEN', '~', maxlen)
+  end
+  return id
 end
 local function guest(node)
   while true do
@@ -52,7 +66,7 @@ local function part(nick, rk, cid, maxlen, line, default)
   if rk ~= default and redis.call('ZCARD', who) == 0
       and redis.call('EXISTS', P..'r:'..rk..':hist') == 0 then
     redis.call('HDEL', P..'rooms', rk)
-    redis.call('DEL', P..'r:'..rk..':log')
+    redis.call('DEL', P..'r:'..rk..':log', P..'r:'..rk..':n')
   end
   return id
 end
@@ -198,16 +212,14 @@ if ARGV[8] == '1' then line = 'JOIN '..nick..'\\n' end
 return {nick, xadd(rk, maxlen, cid, line, '+'..nick)}
 """
 
-#: ARGV: P roomkey -> {last id or false, who, max-deleted id or false}
+#: ARGV: P roomkey -> {last id or false, who}
 SNAPSHOT = _PRELUDE + """
 local log = P..'r:'..ARGV[2]..':log'
-local last, deleted = false, false
-if redis.call('EXISTS', log) == 1 then
-  local info = redis.call('XINFO', 'STREAM', log)
-  for i = 1, #info, 2 do
-    if info[i] == 'last-generated-id' then last = info[i + 1] end
-    if info[i] == 'max-deleted-entry-id' then deleted = info[i + 1] end
-  end
-end
-return {last, redis.call('ZRANGE', P..'r:'..ARGV[2]..':who', 0, -1), deleted}
+local last = false
+local newest = redis.call('XREVRANGE', log, '+', '-', 'COUNT', 1)
+if #newest > 0 then last = newest[1][1] end
+return {last, redis.call('ZRANGE', P..'r:'..ARGV[2]..':who', 0, -1)}
 """
+
+#: Every script, loaded on each new connection before it is used.
+ALL = (CONNECT, MOVE, QUIT, RENAME, SAY, PRIV, ROOMS, BEAT, REAP, REASSERT, SNAPSHOT)

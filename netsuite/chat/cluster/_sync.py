@@ -42,8 +42,8 @@ class Sync:
         self.room = room
         self.node_timeout = node_timeout
         timeout = min(5.0, max(0.5, node_timeout / 2))  # a Redis this slow counts as gone
-        self.link = Link(reactor, target, self._changed, self._reader_up, timeout=timeout,
-                         block=min(2.0, node_timeout / 3))
+        self.link = Link(reactor, target, self._changed, self._reader_up, S.ALL,
+                         timeout=timeout, block=min(2.0, node_timeout / 3))
         self.up = False
         self.running = False
         self.inbox = f"{room.prefix}i:{room.node}".encode()
@@ -148,12 +148,9 @@ class Sync:
             room.local_rename(member, nick)
 
     async def _snapshot(self, feed: Any) -> None:
-        last, who, deleted = await self.room.call(S.SNAPSHOT, feed.key)
+        """Read the room's members list again; a feed not read yet starts at the end."""
+        last, who = await self.room.call(S.SNAPSHOT, feed.key)
         cursor = feed.cursor
-        if cursor is not None and deleted and parse_id(deleted) > feed.last:
-            for member in list(feed.channel.members.values()):
-                self.room.fanout.send(member, b"INFO some lines of this room were missed "
-                                      b"while the link to the store was down\n")
         feed.seek(cursor or last or b"0-0", who)
         if cursor is None:
             for _, member in feed.waiting:
@@ -253,6 +250,11 @@ class Sync:
         feed.last = at
         feed.cursor = sid
         entry = dict(zip(fields[::2], fields[1::2], strict=False))
+        number = int(entry.get(b"n", 0))
+        if number > feed.number + 1 and feed.number:  # entries trimmed before we read them
+            for member in list(feed.channel.members.values()):
+                self.room.fanout.send(member, b"INFO some lines of this room were missed\n")
+        feed.number = number
         op = entry.get(b"o")
         if op:
             feed.apply(op)

@@ -189,3 +189,17 @@ def test_two_workers_share_one_listener_and_one_chat(redis_server: RedisServer) 
         for c in people:
             assert c.until("BYE shutdown")
             c.close()
+
+
+def test_a_burst_reaches_every_node_whole_and_in_order(nodes: list[Node]) -> None:
+    listeners = [client(node, f"burst{i}", "burst") for i, node in enumerate(nodes)]
+    loud = client(nodes[0], "loud", "burst")
+    for c in listeners:
+        c.sync()
+    count = 3000
+    loud.sock.sendall(b"".join(b"n%d\n" % n for n in range(count)))
+    for c in listeners:
+        got = [x for x in c.until(f"MSG loud n{count - 1}", timeout=30) if x.startswith("MSG")]
+        assert got == [f"MSG loud n{n}" for n in range(count)]
+    for c in [*listeners, loud]:
+        c.close()
