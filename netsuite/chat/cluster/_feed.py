@@ -27,7 +27,8 @@ class Feed:
     nick -> nick, in join order), the last lines read (``recent``) and the local members
     waiting for their own ``JOIN`` entry to be read (``waiting``)."""
 
-    __slots__ = ("channel", "cursor", "key", "last", "number", "recent", "waiting", "who")
+    __slots__ = ("channel", "cursor", "key", "last", "number", "recent", "waiting", "who",
+                 "written")
 
     RECENT = 1024
 
@@ -37,12 +38,18 @@ class Feed:
         self.cursor: bytes | None = None
         self.last: StreamId = (0, 0)
         self.number = 0  # the room's number of the last entry read (0: none yet)
+        self.written = 0  # the room's number of the last line this node wrote
         self.who: dict[str, str] = {}
         self.recent: deque[tuple[StreamId, bytes, bytes]] = deque(maxlen=self.RECENT)
         self.waiting: list[tuple[StreamId, Any]] = []
 
     def __repr__(self) -> str:
         return f"<Feed {self.key} at {self.cursor!r}>"
+
+    @property
+    def behind(self) -> int:
+        """How many entries this node has written that it has not read back yet."""
+        return self.written - self.number
 
     @property
     def empty(self) -> bool:

@@ -18,6 +18,7 @@ from typing import Any
 from twisted.internet import defer
 from twisted.logger import Logger
 
+from netsuite.chat._fanout import Fanout
 from netsuite.chat._history import hist_time
 from netsuite.chat._model import Member, RoomLimits, Stats
 from netsuite.chat._room import Channel, Room
@@ -43,6 +44,24 @@ class Remote:
         self.asker = asker
 
 
+class _Fanout(Fanout):
+    """The room's fan-out, which also holds input back while this node's reader is more
+    than :attr:`BEHIND` entries behind what it wrote (its input would otherwise outrun
+    its output, and a long enough burst would be trimmed before it was read)."""
+
+    BEHIND = 1000
+
+    def __init__(self, room: ClusterRoom) -> None:
+        self.room = room
+        super().__init__(room.clock, room.limits, room.stats)
+
+    def turn_budget(self) -> int:
+        if any(feed.behind > self.BEHIND for feed in self.room.feeds.values()):
+            self._recheck = 0.05  # and the reader resumes input when it catches up
+            return 0
+        return super().turn_budget()
+
+
 class ClusterRoom(Room):
     """The chat of one node.  ``prefix`` is the key prefix (``chat:NAME:``), ``node`` this
     node's id; :attr:`sync` (set by the service) holds the link to Redis."""
@@ -62,6 +81,7 @@ class ClusterRoom(Room):
         self._seq = 0
         self._rooms_asked: Member | None = None
         self._said: list[tuple[Member, str, bytes]] = []  # lines said this turn
+        self.fanout = _Fanout(self)
         self.maxlen = max(20000, 4 * self.limits.history)  # entries per room stream, at most
         del self.rooms[self.lobby.key]  # rooms are in Redis; here: those with local members
 
@@ -266,7 +286,13 @@ class ClusterRoom(Room):
                 if sender.in_room:
                     self.unavailable(sender)
 
-        d.addErrback(failed)
+        d.addCallbacks(self._written, failed, callbackArgs=(said,))
+
+    def _written(self, numbers: list[Any], said: list[tuple[Member, str, bytes]]) -> None:
+        for (_sender, key, _data), number in zip(said, numbers, strict=False):
+            feed = self.feeds.get(key)
+            if feed is not None and number is not None:
+                feed.written = max(feed.written, int(number))
 
     def unavailable(self, member: Member) -> None:
         self.stats.error("unavailable")

@@ -119,19 +119,22 @@ redis.call('ZADD', who, redis.call('INCR', P..'seq'), new)
 return xadd(rk, ARGV[6], '', 'NICK '..old..' '..new..'\\n', '>'..old..' '..new)
 """
 
-#: ARGV: P maxlen histn then (roomkey, cid, line) for each line -> number of lines
+#: ARGV: P maxlen histn then (roomkey, cid, line) for each line
+#: -> the room's entry number of each line
 SAY = _PRELUDE + """
 local maxlen, histn = ARGV[2], tonumber(ARGV[3])
+local numbers = {}
 for i = 4, #ARGV, 3 do
   local rk, line = ARGV[i], ARGV[i + 2]
   local id = xadd(rk, maxlen, ARGV[i + 1], line, '')
+  numbers[#numbers + 1] = redis.call('GET', P..'r:'..rk..':n')
   if histn > 0 then
     local hist = P..'r:'..rk..':hist'
     redis.call('RPUSH', hist, id..' '..line)
     redis.call('LTRIM', hist, -histn, -1)
   end
 end
-return (#ARGV - 3) / 3
+return numbers
 """
 
 #: ARGV: P target-nick-lower line -> false (no such nick) or 1

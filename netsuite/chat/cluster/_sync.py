@@ -150,6 +150,7 @@ class Sync:
     async def _snapshot(self, feed: Any) -> None:
         """Read the room's members list again; a feed not read yet starts at the end."""
         last, who = await self.room.call(S.SNAPSHOT, feed.key)
+        feed.written = 0  # (entry numbers start again if Redis lost the room)
         cursor = feed.cursor
         feed.seek(cursor or last or b"0-0", who)
         if cursor is None:
@@ -195,7 +196,12 @@ class Sync:
             back.callback(None)
 
     async def _read_loop(self) -> None:
+        fanout = self.room.fanout
         while self.running:
+            if fanout.congested():  # members' sockets are full: read on when they drain
+                # (for a bounded time, as for a single server's input: see Fanout)
+                await task.deferLater(self.reactor, fanout._recheck + 0.001, lambda: None)
+                continue
             keys = [self.inbox]
             ids = [self._inbox_at]
             for feed in self.room.feeds.values():
@@ -218,6 +224,8 @@ class Sync:
                     self._dispatch(reply)
                 except Exception:
                     log.failure("chat cluster: bad stream entry")
+                if fanout._waiting:  # input held back while we were behind may go on
+                    fanout._schedule_now()
 
     def _dispatch(self, reply: list[Any]) -> None:
         room = self.room
