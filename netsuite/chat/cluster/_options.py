@@ -6,10 +6,9 @@ import re
 from typing import Any
 
 from netsuite._options import positive_float, positive_int
-from netsuite.chat._tap import Options as ChatOptions
 from netsuite.chat.cluster._link import cluster_url
 
-__all__ = ["OPTIONS", "ClusterOptions", "check", "cluster_name", "make_cluster_service"]
+__all__ = ["OPTIONS", "check", "cluster_name", "make_cluster_service"]
 
 
 def cluster_name(value: str) -> str:
@@ -61,11 +60,3 @@ def make_cluster_service(options: Any, reactor: Any = None) -> Any:
                                  options["cluster-name"], options["node-timeout"], reactor)
     return with_metrics(service, options["metrics"], chat_collectors(service), reactor)
 
-
-class ClusterOptions(ChatOptions):
-    """The ``twistd chat`` options with the cluster ones."""
-
-    optParameters = [*ChatOptions.optParameters, *OPTIONS]
-
-    def postOptions(self) -> None:
-        check(self)

@@ -19,11 +19,23 @@ from twisted.logger import Logger, globalLogBeginner, textFileLogObserver
 from twisted.protocols.tls import TLSMemoryBIOFactory
 
 from netsuite._metrics import chat_collectors, with_metrics
-from netsuite.chat.cluster._options import ClusterOptions, make_cluster_service
+from netsuite.chat._tap import Options as ChatOptions
+from netsuite.chat.cluster._options import OPTIONS, check, make_cluster_service
 
-__all__ = ["AdoptedListener", "WorkerOptions", "main"]
+__all__ = ["AdoptedListener", "ClusterOptions", "WorkerOptions", "main"]
 
 log = Logger()
+
+
+class ClusterOptions(ChatOptions):
+    """The ``twistd chat`` options, the cluster ones included."""
+
+    optParameters = [*ChatOptions.optParameters,
+                     *(o for o in OPTIONS if o[0] not in {p[0] for p in
+                                                          ChatOptions.optParameters})]
+
+    def postOptions(self) -> None:
+        check(self)
 
 
 class WorkerOptions(ClusterOptions):

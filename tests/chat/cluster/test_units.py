@@ -8,7 +8,7 @@ from twisted.python import usage
 from netsuite.chat._room import Channel
 from netsuite.chat.cluster import RedisTarget, cluster_url
 from netsuite.chat.cluster._feed import Feed, parse_id
-from netsuite.chat.cluster._options import ClusterOptions
+from netsuite.chat.cluster._worker import ClusterOptions
 from netsuite.chat.cluster._workers import child_args, worker_metrics
 
 
