@@ -124,7 +124,8 @@ def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
 class Node(TwistdProcess):
     """One chat node process on a free loopback port, in step with Redis when returned."""
 
-    def __init__(self, url: str, name: str, *args: str, node_timeout: float = 3) -> None:
+    def __init__(self, url: str, name: str, *args: str, node_timeout: float = 3,
+                 wait: bool = True) -> None:
         self.argv = [sys.executable, "-m", "tests.chat.cluster.node",
                      "--port", "tcp:0:interface=127.0.0.1", "--cluster", url,
                      "--cluster-name", name, "--node-timeout", str(node_timeout), *args]
@@ -138,8 +139,21 @@ class Node(TwistdProcess):
                                         text=True, cwd=root, env=env)
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
+        self.chat = 0
+        if wait:
+            self.ready()
+
+    def ready(self) -> Node:
+        """Wait until it listens and is in step with Redis."""
         self.chat = self.port("chat")
         self.wait_for("in step with")
+        return self
+
+    @classmethod
+    def many(cls, count: int, url: str, name: str, *args: str) -> list[Node]:
+        """``count`` nodes, started at once (then waited for)."""
+        started = [cls(url, name, *args, wait=False) for _ in range(count)]
+        return [node.ready() for node in started]
 
     def kill(self) -> None:
         self.process.kill()

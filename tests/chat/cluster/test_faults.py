@@ -18,7 +18,7 @@ BACK = "INFO the chat's link to its store .* is back"
 
 @pytest.fixture
 def pair(own_redis: RedisServer) -> Iterator[list[Node]]:
-    started = [Node(own_redis.url, "faults") for _ in range(2)]
+    started = Node.many(2, own_redis.url, "faults")
     yield started
     for node in started:
         node.stop()
