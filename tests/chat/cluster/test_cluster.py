@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.chat.cluster.conftest import Node, RedisServer, needs_redis
-from tests.chat.test_rooms_loopback import Raw
+from tests.chat.test_rooms_loopback import Raw, connect
 
 pytestmark = [needs_redis, pytest.mark.timeout(60)]
 
@@ -26,15 +26,8 @@ def nodes(redis_server: RedisServer) -> Iterator[list[Node]]:
 
 
 def client(node: Node, nick: str, room: str | None = None) -> Raw:
-    c = Raw(node.chat)
-    c.until(r"WELCOME guest\d+")
-    c.until("ROOM lobby")
-    c.send(f"/nick {nick}")
-    c.until(f"NICK .* {nick}")
-    if room:
-        c.send(f"/join {room}")
-        c.until(f"ROOM {room}")
-    return c
+    """A raw client of ``node`` called ``nick``, in ``room`` if given."""
+    return connect(node.chat, nick, room)
 
 
 def test_rooms_messages_who_and_rooms_across_nodes(nodes: list[Node]) -> None:
