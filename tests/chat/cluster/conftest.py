@@ -126,9 +126,10 @@ class Node(TwistdProcess):
 
     def __init__(self, url: str, name: str, *args: str, node_timeout: float = 3,
                  wait: bool = True) -> None:
-        self.argv = [sys.executable, "-m", "tests.chat.cluster.node",
-                     "--port", "tcp:0:interface=127.0.0.1", "--cluster", url,
-                     "--cluster-name", name, "--node-timeout", str(node_timeout), *args]
+        port = [] if "--port" in args else ["--port", "tcp:0:interface=127.0.0.1"]
+        self.argv = [sys.executable, "-m", "tests.chat.cluster.node", *port,
+                     "--cluster", url, "--cluster-name", name,
+                     "--node-timeout", str(node_timeout), *args]
         self.lines = []
         self._queue = queue.Queue()
         self._ports = {}

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import socket
+import ssl
 import threading
 import time
 from collections.abc import Iterator
@@ -11,6 +13,7 @@ import pytest
 
 from tests.chat.cluster.conftest import Node, RedisServer, needs_redis
 from tests.chat.test_rooms_loopback import Raw, connect
+from tests.helpers import TLSFiles
 
 pytestmark = [needs_redis, pytest.mark.timeout(60)]
 
@@ -196,3 +199,30 @@ def test_a_burst_reaches_every_node_whole_and_in_order(nodes: list[Node]) -> Non
         assert got == [f"MSG loud n{n}" for n in range(count)]
     for c in [*listeners, loud]:
         c.close()
+
+
+def test_a_node_stopped_says_bye_and_its_members_part_at_once(
+        redis_server: RedisServer, nodes: list[Node]) -> None:
+    leaving = Node(redis_server.url, "three")
+    lea = client(leaving, "lea", "exit")
+    stays = client(nodes[0], "stays", "exit")
+    lea.until("JOIN stays")
+    assert leaving.stop() == 0
+    assert lea.until("BYE shutdown")
+    assert stays.until("PART lea shutdown", timeout=2)  # not after --node-timeout
+    lea.close()
+    stays.close()
+
+
+def test_workers_keep_tls(redis_server: RedisServer, tls_files: TLSFiles) -> None:
+    with Node(redis_server.url, "tls", "--workers", "2",
+              "--port", tls_files.server_description()) as supervisor:
+        context = ssl.create_default_context(cafile=str(tls_files.cert))
+        raw = socket.create_connection(("127.0.0.1", supervisor.chat), timeout=10)
+        with context.wrap_socket(raw, server_hostname="localhost") as tls:
+            data = b""
+            while b"ROOM lobby\n" not in data:
+                chunk = tls.recv(4096)
+                assert chunk, data
+                data += chunk
+            assert re.match(rb"WELCOME guest\d+\nROOM lobby\n", data)
