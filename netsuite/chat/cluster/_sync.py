@@ -115,6 +115,7 @@ class Sync:
                 await self._snapshot(feed)
             for member in list(room.members.values()):
                 await self._reassert(member, announce=state == 2 or not member.asserted)
+            await self._forget_strays()
             while room.owed:
                 nick, key, _cid, line = room.owed[0]
                 await room.call(S.QUIT, room.node, nick, key, f"{room.node}:*", room.maxlen,
@@ -135,6 +136,17 @@ class Sync:
         if was_down and room.members:
             self._tell(self.BACK)
         self.wake()
+
+    async def _forget_strays(self) -> None:
+        """Part the members Redis has for this node that it does not have (a connect
+        whose answer was lost with the link, say)."""
+        room = self.room
+        held = await self.link.command("HGETALL", f"{room.prefix}m:{room.node}")
+        for key, value in zip(held[::2], held[1::2], strict=False):
+            if key.decode() not in room.members:
+                nick, _, where = value.decode().partition(" ")
+                await room.call(S.QUIT, room.node, nick, where, "", room.maxlen,
+                                f"PART {nick} disconnected\n", room.lobby.key)
 
     async def _reassert(self, member: Any, announce: bool) -> None:
         room = self.room
