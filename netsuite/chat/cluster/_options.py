@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 from netsuite._options import positive_float, positive_int
@@ -46,17 +47,22 @@ def check(options: Any) -> None:
                                "through Redis)")
 
 
-def make_cluster_service(options: Any, reactor: Any = None) -> Any:
-    """The service for parsed chat ``options`` with ``--cluster``: one node, or with
-    ``--workers N`` a supervisor of N nodes sharing the listener (metrics included)."""
+def make_cluster_service(options: Any, description: str | None = None, reactor: Any = None,
+                         collectors: Callable[[Any], list[Any]] | None = None) -> Any:
+    """The service for parsed chat ``options`` with ``--cluster``: one node listening on
+    ``description`` (default ``options["port"]``), or with ``--workers N`` a supervisor of
+    N nodes sharing that listener; ``collectors(service)`` are its metrics (default: the
+    chat's counters)."""
     from netsuite._metrics import chat_collectors, with_metrics
     from netsuite.chat.cluster._service import ClusterChatService
     from netsuite.chat.cluster._workers import WorkersService, child_args
 
+    if description is None:
+        description = options["port"]
     if options["workers"] > 1:
-        return WorkersService(options["port"], options["workers"], child_args(options),
+        return WorkersService(description, options["workers"], child_args(options),
                               options["metrics"], reactor)
-    service = ClusterChatService(options["port"], options.limits(), options["cluster"],
+    service = ClusterChatService(description, options.limits(), options["cluster"],
                                  options["cluster-name"], options["node-timeout"], reactor)
-    return with_metrics(service, options["metrics"], chat_collectors(service), reactor)
-
+    found = (collectors or chat_collectors)(service)
+    return with_metrics(service, options["metrics"], found, reactor)

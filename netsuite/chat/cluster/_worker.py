@@ -77,7 +77,7 @@ class AdoptedListener(Service):
 
 def build(options: WorkerOptions, reactor: Any) -> Any:
     if options["adopt-fd"] is None:
-        return make_cluster_service(options, reactor)
+        return make_cluster_service(options, reactor=reactor)
     from netsuite.chat.cluster._service import ClusterChatService
 
     fd, _, family = options["adopt-fd"].partition(":")
