@@ -5,7 +5,7 @@ prints the server's events with the local time (``2026-11-25 10:00:00 <alice> hi
 sends ``/ping`` every second and declares the server dead after 5 s without a line from
 it.  Exit status: 0 after ``/quit`` or the end of input (once the server has said ``BYE``
 or closed), 1 for a dead, unreachable or closing server or a nickname that is taken, 2 for
-usage errors.
+usage errors, 130 after Ctrl-C.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from zope.interface import implementer
 from netsuite._cli import CommandFailed, UsageFailure
 from netsuite._endpoints import TargetError, client_endpoint, format_host_port, parse_host_port
 from netsuite._options import positive_float
+from netsuite._tls import ClientTLS, add_tls_options, tls_failure_text
 from netsuite.chat._wire import Event, is_valid_nick, parse_event
 
 __all__ = ["DESCRIPTION", "ChatClient", "configure", "format_event", "run"]
@@ -32,7 +33,7 @@ DESCRIPTION = (
     "Terminal chat client. Type messages and /commands (/nick /who /msg /me /ping /quit "
     "/help); server events are printed with the local time. Sends /ping every second and "
     "gives up on a server silent for 5 s.\n\nexit status: 0 after /quit or end of input, "
-    "1 network failure, dead server or nickname in use, 2 usage error"
+    "1 network failure, dead server or nickname in use, 2 usage error, 130 interrupted (Ctrl-C)"
 )
 
 _CONTROL = {i: "?" for i in range(32) if i != 9} | {127: "?"}
@@ -86,7 +87,8 @@ class ChatClient(LineOnlyReceiver):
 
     def __init__(self, clock: Any, output: Callable[[str], None], nick: str | None = None,
                  *, heartbeat: float = 1.0, dead_after: float = 5.0, max_line: int = 4096,
-                 local_time: Callable[[float], str] | None = None) -> None:
+                 local_time: Callable[[float], str] | None = None,
+                 target: str = "the server") -> None:
         self.clock = clock
         self.output = output
         self.wanted_nick = nick
@@ -95,6 +97,7 @@ class ChatClient(LineOnlyReceiver):
         self.dead_after = dead_after
         self.max_line = max_line
         self.local_time = local_time or _local_time
+        self.target = target
         self.done: defer.Deferred[None] = defer.Deferred()
         #: fires once the user may type (after WELCOME, and the nick answer if any)
         self.ready: defer.Deferred[None] = defer.Deferred()
@@ -118,11 +121,11 @@ class ChatClient(LineOnlyReceiver):
             self._loop.stop()
         if self.done.called:
             return
-        tls_error = _tls_error(reason)
+        tls_error = tls_failure_text(reason, self.target) if reason is not None else None
         if self._failure is not None:
             self.done.errback(CommandFailed(self._failure))
         elif tls_error is not None and self.nick is None:
-            self.done.errback(CommandFailed(f"TLS failure: {tls_error}"))
+            self.done.errback(CommandFailed(tls_error))
         elif self.quitting:
             self.done.callback(None)
         elif self._bye is not None:
@@ -135,7 +138,8 @@ class ChatClient(LineOnlyReceiver):
     def _tick(self) -> None:
         silent = self.clock.seconds() - self._last_rx
         if silent >= self.dead_after:
-            self.fail(f"the server is not answering: nothing received for {silent:.0f} s")
+            self.fail(f"the server is not answering: nothing received for "
+                      f"{self.dead_after:g} s")
             return
         self._pings.append(True)
         self.sendLine(b"/ping")
@@ -200,22 +204,17 @@ class ChatClient(LineOnlyReceiver):
             self._pings.append(False)  # the user's: its PONG is shown
         self.sendLine(line)
 
+    def interrupted(self) -> None:
+        """The user pressed Ctrl-C: close without a word (no failure is reported)."""
+        self.quitting = True
+        if self.transport is not None:
+            self.transport.abortConnection()
+
     def end_of_input(self) -> None:
         """stdin is exhausted: leave politely."""
         if not self.quitting:
             self.quitting = True
             self.sendLine(b"/quit")
-
-
-def _tls_error(reason: Any) -> str | None:
-    """The text of a TLS error ending the connection (e.g. a certificate not verified)."""
-    try:
-        from OpenSSL import SSL
-    except ImportError:  # pragma: no cover - twisted[tls] is a dependency
-        return None
-    if reason is not None and hasattr(reason, "check") and reason.check(SSL.Error):
-        return reason.getErrorMessage()
-    return None
 
 
 def _local_time(seconds: float) -> str:
@@ -265,9 +264,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--nick", metavar="NAME",
                         help="nickname to take (1-32 letters, digits, _ or -); if it is taken "
                         "the client exits with status 1. Default: the guest name given")
-    parser.add_argument("--tls", action="store_true", help="connect with TLS (ssl: servers)")
-    parser.add_argument("--insecure", action="store_true",
-                        help="with --tls, do not verify the server certificate")
+    add_tls_options(parser, what="connect with TLS (ssl: and mtls: servers)")
     parser.add_argument("--timeout", type=positive_float, default=10.0, metavar="SECONDS",
                         help="connect timeout (default 10)")
 
@@ -283,8 +280,7 @@ async def run(reactor: Any, args: argparse.Namespace) -> int:
         raise UsageFailure(str(e)) from None
     if args.nick is not None and not is_valid_nick(args.nick):
         raise UsageFailure(f"--nick {args.nick!r}: use 1-32 ASCII letters, digits, _ or -")
-    if args.insecure and not args.tls:
-        raise UsageFailure("--insecure only makes sense with --tls")
+    tls = ClientTLS.from_args(args)
     target = format_host_port(host, port)
     lines: list[str] = []
     out: dict[str, Any] = {}
@@ -296,14 +292,20 @@ async def run(reactor: Any, args: argparse.Namespace) -> int:
         else:
             lines.append(text)
 
-    client = ChatClient(reactor, output, args.nick)
-    endpoint = client_endpoint(reactor, host, port, tls=args.tls, insecure=args.insecure,
-                               timeout=args.timeout)
+    client = ChatClient(reactor, output, args.nick, target=target)
+    endpoint = client_endpoint(reactor, host, port, tls=tls or False, timeout=args.timeout)
     try:
         await connectProtocol(endpoint, client)
+    except defer.CancelledError:
+        raise  # Ctrl-C while connecting
     except Exception as e:
-        raise CommandFailed(f"cannot connect to {target}: {e}") from None
-    await client.ready
+        text = tls_failure_text(e, target) or f"cannot connect to {target}: {e}"
+        raise CommandFailed(text) from None
+    try:
+        await client.ready
+    except defer.CancelledError:
+        client.interrupted()
+        raise
     reader: _Stdin | None = None
     if not client.done.called:
         reader = _Stdin(client)
@@ -313,6 +315,9 @@ async def run(reactor: Any, args: argparse.Namespace) -> int:
         lines.clear()
     try:
         await client.done
+    except defer.CancelledError:
+        client.interrupted()  # Ctrl-C: leave quietly; the exit status says it (130)
+        raise
     finally:
         if reader is not None:
             # let stdout drain before the reactor stops (bounded: stdout may be stuck)

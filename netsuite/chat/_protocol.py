@@ -300,7 +300,7 @@ class ChatProtocol:
             except UnicodeDecodeError:
                 self._error("bad-encoding", "line is not valid UTF-8 (dropped)")
                 return
-        if self._flood is not None and not _is_ping(line) and self._flooding(self._flood):
+        if self._flood is not None and not _unmetered(line) and self._flooding(self._flood):
             return
         if line[:1] != b"/":
             if line:
@@ -387,9 +387,10 @@ class ChatProtocol:
         self.room.send(self, f"ROOMS {counts}\n".encode())
 
 
-def _is_ping(line: bytes) -> bool:
-    """``/ping`` or ``/ping TOKEN`` (heartbeats do not count against ``--flood``)."""
-    return line[:5].lower() == b"/ping" and (len(line) == 5 or line[5:6] == b" ")
+def _unmetered(line: bytes) -> bool:
+    """``/ping [TOKEN]`` or ``/quit [REASON]``: never counted against ``--flood`` (heartbeats
+    are what the protocol asks for, and leaving is always honoured)."""
+    return line[:5].lower() in (b"/ping", b"/quit") and (len(line) == 5 or line[5:6] == b" ")
 
 
 _COMMANDS = {

@@ -8,7 +8,7 @@ from twisted.application.service import MultiService
 from twisted.internet import defer
 from twisted.python import usage
 
-from netsuite._endpoints import ListenerService, listen_description
+from netsuite._endpoints import ListenerService, listen_option, resolve_listener
 from netsuite._metrics import chat_collectors, metrics_option, with_metrics
 from netsuite._options import non_negative_float, non_negative_int, positive_float, positive_int
 from netsuite.chat._protocol import ChatFactory
@@ -35,16 +35,19 @@ room_name.coerceDoc = "1-32 ASCII letters, digits, _ or -."  # type: ignore[attr
 class Options(usage.Options):
     """Command-line options of the ``chat`` plugin."""
 
-    synopsis = "[--port tcp:8086] [--idle-timeout 60] [--max-clients 10000] ..."
+    synopsis = "[--port 8086] [--interface ADDR] [--history 50] [--max-clients 10000] ..."
     longdesc = ("A line-based TCP chat with rooms and history: nicknames, /join /rooms /who "
                 "/msg /me /ping /quit /help, heartbeats, idle timeout, slow-consumer and "
                 "flood limits.")
 
     optParameters = [
-        ["port", "p", "tcp:8086",
+        ["port", "p", "8086",
          "Listen on this endpoint description (tcp:8086, ssl:8443:privateKey=...:certKey=..., "
-         "unix:/path) or bare port. tcp/ssl listeners get backlog=1024 unless given.",
-         listen_description],
+         "unix:/path) or bare port (on --interface). tcp/ssl listeners get backlog=1024 "
+         "unless given.", listen_option],
+        ["interface", None, None,
+         "The address a bare --port binds (default: every interface; a full endpoint "
+         "description keeps its own)."],
         ["max-line", None, 4096, "Longest line in bytes (line end not counted).", positive_int],
         ["idle-timeout", None, 60.0,
          "Drop a client silent for this many seconds (0 = never).", non_negative_float],
@@ -108,15 +111,18 @@ class ChatService(MultiService):
     client has closed or ``--shutdown-timeout`` has passed.
     """
 
-    def __init__(self, description: str, limits: RoomLimits, reactor: Any = None) -> None:
+    def __init__(self, description: str | None, limits: RoomLimits, reactor: Any = None) -> None:
         super().__init__()
         if reactor is None:
             from twisted.internet import reactor as default_reactor
 
             reactor = default_reactor
+        self.reactor = reactor
         self.factory = ChatFactory(reactor, limits)
-        self.listener = ListenerService(description, self.factory, "chat", reactor)
-        self.listener.setServiceParent(self)
+        self.listener: ListenerService | None = None
+        if description is not None:  # --port none: no TCP listener (another one serves)
+            self.listener = ListenerService(description, self.factory, "chat", reactor)
+            self.listener.setServiceParent(self)
 
     @property
     def room(self) -> Room:
@@ -134,5 +140,6 @@ class ChatService(MultiService):
 
 def makeService(options: Options, reactor: Any = None) -> ChatService:
     """The ``chat`` service for parsed ``options`` (with ``--metrics``, its endpoint too)."""
-    service = ChatService(options["port"], options.limits(), reactor)
+    description = resolve_listener(options["port"], options["interface"])
+    service = ChatService(description, options.limits(), reactor)
     return with_metrics(service, options["metrics"], chat_collectors(service), reactor)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import socket
 import subprocess
 import sys
@@ -9,13 +10,14 @@ import time
 from pathlib import Path
 
 import pytest
+import pytest_twisted
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 
 from netsuite._cli import CommandFailed
 from netsuite.chat._client import ChatClient, format_event
 from netsuite.chat._wire import parse_event
-from tests.helpers import TwistdProcess
+from tests.helpers import TwistdProcess, make_pki
 
 NETSUITE = str(Path(sys.executable).with_name("netsuite"))
 
@@ -102,7 +104,7 @@ def test_dead_after_five_silent_seconds() -> None:
     h.client.connectionLost(None)
     failure = h.client.done.result
     h.client.done.addErrback(lambda f: None)
-    assert "not answering" in str(failure.value)
+    assert str(failure.value) == "the server is not answering: nothing received for 5 s"
 
 
 def test_quit_and_end_of_input_exit_cleanly() -> None:
@@ -181,7 +183,8 @@ def test_client_declares_silent_server_dead() -> None:
         result = run_client(listener.getsockname()[1], b"")
         took = time.monotonic() - start
     assert result.returncode == 1
-    assert b"not answering" in result.stderr
+    assert result.stderr.decode().strip().endswith(
+        "the server is not answering: nothing received for 5 s")
     assert 4.5 < took < 15
 
 
@@ -193,5 +196,66 @@ def test_client_over_tls(tls_files) -> None:
         assert "* connected: sec" in ok.stdout.decode()
         unverified = run_client(port, b"/who\n", "--tls")  # self-signed: not trusted
         assert unverified.returncode == 1
-        assert b"TLS failure" in unverified.stderr
+        lines = unverified.stderr.decode().splitlines()
+        assert len(lines) == 1 and lines[0].startswith(
+            f"netsuite chat: TLS error: certificate verify failed (127.0.0.1:{port})"), lines
         assert run_client(port, b"", "--insecure").returncode == 2
+        trusted = run_client(port, b"/who\n", "--tls", "--ca", str(tls_files.cert))
+        assert trusted.returncode == 0, trusted.stderr
+
+
+@pytest_twisted.ensureDeferred
+async def test_client_certificate_for_mutual_tls(tmp_path: Path) -> None:
+    """--cert/--key present a client certificate; a server requiring one refuses without."""
+    from twisted.internet import reactor, ssl, threads
+
+    from netsuite.chat import ChatFactory
+
+    pki = make_pki(tmp_path)
+    server_cert = ssl.PrivateCertificate.loadPEM(
+        pki.server.key.read_text() + pki.server.cert.read_text())
+    ca = ssl.Certificate.loadPEM(pki.ca.read_bytes())
+    options = server_cert.options(ca)  # requires a client certificate signed by the CA
+    port = reactor.listenSSL(0, ChatFactory(reactor), options, interface="127.0.0.1")
+    number = port.getHost().port
+
+    async def client(*args: str) -> tuple[bytes, bytes, int]:
+        # in a thread: the reactor under pytest-twisted does not reap child processes
+        done = await threads.deferToThread(
+            subprocess.run, [NETSUITE, "chat", f"127.0.0.1:{number}", "--tls", "--ca",
+                             str(pki.ca), *args], input=b"", capture_output=True, timeout=30)
+        return done.stdout, done.stderr, done.returncode
+
+    try:
+        out, err, code = await client("--cert", str(pki.client.cert), "--key",
+                                      str(pki.client.key), "--nick", "m")
+        assert code == 0, err
+        assert "* guest1 is now known as m" in out.decode()
+        out, err, code = await client()
+        assert code == 1
+        lines = err.decode().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("netsuite chat: TLS error: "), lines
+        out, err, code = await client("--cert", str(pki.client.cert))  # no --key
+        assert code == 2
+    finally:
+        await port.stopListening()
+
+
+def test_ctrl_c_exits_130_without_blame() -> None:
+    with TwistdProcess("chat", "--port", "tcp:0:interface=127.0.0.1") as server:
+        port = server.port("chat")
+        proc = subprocess.Popen([NETSUITE, "chat", f"127.0.0.1:{port}", "--nick", "cc"],
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE)
+        try:
+            server.wait_for(r"chat nick guest1 -> cc")
+            proc.send_signal(signal.SIGINT)
+            out, err = proc.communicate(timeout=10)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        assert proc.returncode == 130
+        assert err == b"", err
+        assert b"closed the connection" not in out and b"Traceback" not in out
+        server.wait_for(r"chat drop cc .*: disconnected")
