@@ -11,6 +11,7 @@ usage errors, 130 after Ctrl-C.
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from collections import deque
 from collections.abc import Callable
@@ -63,6 +64,11 @@ def format_event(event: Event) -> str | None:
         return "* connected: " + ", ".join(f[0].split())
     if verb == "WELCOME":
         return f"* connected as {f[0]}"
+    if verb == "ROOM":
+        return f"* you are in room {f[0]}"
+    if verb == "ROOMS":
+        rooms = [name.rpartition(":") for name in f[0].split()]
+        return "* rooms: " + ", ".join(f"{name} ({count})" for name, _, count in rooms)
     if verb == "PONG":
         return "* pong" + (f" {f[0]}" if f[0] else "")
     if verb == "INFO":
@@ -93,6 +99,7 @@ class ChatClient(LineOnlyReceiver):
         self.output = output
         self.wanted_nick = nick
         self.nick: str | None = None
+        self.room: str | None = None
         self.heartbeat = heartbeat
         self.dead_after = dead_after
         self.max_line = max_line
@@ -175,6 +182,8 @@ class ChatClient(LineOnlyReceiver):
             self.show(event)
             self.fail(f"nickname {self.wanted_nick} refused: {event.fields[1]}")
             return
+        elif verb == "ROOM":
+            self.room = event.fields[0]
         elif verb == "BYE":
             self._bye = event.fields[0]
         self.show(event)
@@ -183,9 +192,19 @@ class ChatClient(LineOnlyReceiver):
         self.fail("the server sent a line longer than 1 MiB")
 
     def show(self, event: Event) -> None:
+        """Print ``event`` with the local time (a history line with its own time)."""
+        when = self.clock.seconds()
+        if event.verb == "HIST":
+            stamp, past = event.fields
+            when = _utc_seconds(stamp, when)
+            event = parse_event(past)
         text = format_event(event)
         if text is not None:
-            self.output(f"{self.local_time(self.clock.seconds())} {text}")
+            self.output(f"{self.local_time(when)} {text}")
+
+    def prompt(self) -> str:
+        """The input prompt: ``[room] nick> ``."""
+        return f"[{clean(self.room or '-')}] {clean(self.nick or '')}> "
 
     # -- from the user ------------------------------------------------------------------
 
@@ -215,6 +234,19 @@ class ChatClient(LineOnlyReceiver):
         if not self.quitting:
             self.quitting = True
             self.sendLine(b"/quit")
+
+
+def _utc_seconds(stamp: str, default: float) -> float:
+    """``2026-12-03T12:00:00.123Z`` as seconds since the epoch (``default`` if malformed)."""
+    import calendar
+
+    try:
+        whole, _, rest = stamp.partition(".")
+        fields = time.strptime(whole, "%Y-%m-%dT%H:%M:%S")
+        millis = int(rest.rstrip("Z") or 0) if rest else 0
+    except ValueError:
+        return default
+    return calendar.timegm(fields) + millis / 1000
 
 
 def _local_time(seconds: float) -> str:
@@ -269,9 +301,39 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="connect timeout (default 10)")
 
 
+def _start_input(reactor: Any, client: ChatClient, out: dict[str, Any]) -> None:
+    """Read the user's lines: with prompt_toolkit on a terminal, else from stdin as lines."""
+    from netsuite.chat._terminal import TerminalUI, is_terminal
+
+    if is_terminal():
+        ui = TerminalUI(reactor, client.send_user_line, client.end_of_input, client.prompt)
+        ui.start()
+        out["ui"] = ui
+        return
+    from twisted.internet import stdio
+
+    reader = _Stdin(client)
+    out["reader"] = reader
+    out["stdio"] = stdio.StandardIO(reader, reactor=reactor)
+
+
+async def _stop_input(reactor: Any, out: dict[str, Any]) -> None:
+    """Stop reading input and let output drain (bounded: stdout may be stuck)."""
+    if "ui" in out:
+        await out["ui"].stop()
+        return
+    reader = out.get("reader")
+    if reader is None or reader.closed.called:
+        return
+    out["stdio"].loseConnection()
+    timer = reactor.callLater(2, reader.closed.callback, None)
+    await reader.closed
+    if timer.active():
+        timer.cancel()
+
+
 async def run(reactor: Any, args: argparse.Namespace) -> int:
     """Connect, chat until /quit, end of input or failure; return the exit status."""
-    from twisted.internet import stdio
     from twisted.internet.endpoints import connectProtocol
 
     try:
@@ -286,9 +348,10 @@ async def run(reactor: Any, args: argparse.Namespace) -> int:
     out: dict[str, Any] = {}
 
     def output(text: str) -> None:
-        data = (text + "\n").encode("utf-8", "replace")
-        if "stdio" in out:
-            out["stdio"].write(data)
+        if "ui" in out:
+            out["ui"].output(text)
+        elif "stdio" in out:
+            out["stdio"].write((text + "\n").encode("utf-8", "replace"))
         else:
             lines.append(text)
 
@@ -303,34 +366,18 @@ async def run(reactor: Any, args: argparse.Namespace) -> int:
         raise CommandFailed(text) from None
     try:
         await client.ready
-    except defer.CancelledError:
-        client.interrupted()
-        raise
-    reader: _Stdin | None = None
-    if not client.done.called:
-        reader = _Stdin(client)
-        out["stdio"] = stdio.StandardIO(reader, reactor=reactor)
-        for text in lines:
-            output(text)
-        lines.clear()
-    try:
+        if not client.done.called:
+            _start_input(reactor, client, out)
+            for text in lines:
+                output(text)
+            lines.clear()
         await client.done
     except defer.CancelledError:
         client.interrupted()  # Ctrl-C: leave quietly; the exit status says it (130)
         raise
     finally:
-        if reader is not None:
-            # let stdout drain before the reactor stops (bounded: stdout may be stuck)
-            if not reader.closed.called:
-                out["stdio"].loseConnection()
-                timer = reactor.callLater(2, reader.closed.callback, None)
-                await reader.closed
-                if timer.active():
-                    timer.cancel()
-        else:
-            import sys
-
-            for text in lines:
-                print(text)
-            sys.stdout.flush()
+        await _stop_input(reactor, out)
+        for text in lines:  # the client ended before it could read input
+            print(text)
+        sys.stdout.flush()
     return 0

@@ -259,3 +259,46 @@ def test_ctrl_c_exits_130_without_blame() -> None:
         assert err == b"", err
         assert b"closed the connection" not in out and b"Traceback" not in out
         server.wait_for(r"chat drop cc .*: disconnected")
+
+
+@pytest.mark.parametrize(("line", "shown"), [
+    ("ROOM dev", "* you are in room dev"),
+    ("ROOMS dev:2 lobby:10", "* rooms: dev (2), lobby (10)"),
+    ("PART bob moved", "* bob left (moved)"),
+])
+def test_format_rooms(line: str, shown: str) -> None:
+    assert format_event(parse_event(line)) == shown
+
+
+def test_history_shown_with_its_own_time_and_room_in_prompt() -> None:
+    h = Harness(nick=None)  # its clock says 0
+    h.server("WELCOME guest1", "ROOM dev", "HIST 1970-01-01T00:16:40.250Z MSG bob earlier",
+             "HIST 1970-01-01T00:16:41.000Z ACTION bob waves", "HIST garbage MSG eve x")
+    assert h.shown == ["T0 * connected as guest1", "T0 * you are in room dev",
+                       "T1000.25 <bob> earlier", "T1001 * bob waves", "T0 <eve> x"]
+    assert h.client.prompt() == "[dev] guest1> "
+    h.server("ROOM lobby", "NICK guest1 al")
+    assert h.client.prompt() == "[lobby] al> "
+
+
+@pytest_twisted.ensureDeferred
+async def test_terminal_ui_lines_and_end_of_input() -> None:
+    """The prompt thread with prompt_toolkit's pipe input (no terminal needed)."""
+    from prompt_toolkit.input import create_pipe_input
+    from prompt_toolkit.output import DummyOutput
+    from twisted.internet import defer, reactor
+
+    from netsuite.chat._terminal import TerminalUI
+
+    got: list[bytes] = []
+    ended: defer.Deferred[None] = defer.Deferred()
+    with create_pipe_input() as pipe:
+        ui = TerminalUI(reactor, got.append, lambda: ended.callback(None), lambda: "> ",
+                        input=pipe, output=DummyOutput())
+        ui.start()
+        ui.output("printed above the prompt")
+        pipe.send_text("hello\r/join dev\r")
+        pipe.send_text("\x04")  # Ctrl-D on an empty line: end of input
+        await ended.addTimeout(10, reactor)
+        await ui.finished
+    assert got == [b"hello", b"/join dev"]
