@@ -13,6 +13,7 @@ from netsuite._metrics import chat_collectors, metrics_option, with_metrics
 from netsuite._options import non_negative_float, non_negative_int, positive_float, positive_int
 from netsuite.chat._protocol import ChatFactory
 from netsuite.chat._room import Room, RoomLimits, Stats
+from netsuite.chat._roommetrics import room_collectors
 from netsuite.chat._wire import is_valid_nick
 
 __all__ = ["ChatService", "Options", "makeService"]
@@ -142,4 +143,5 @@ def makeService(options: Options, reactor: Any = None) -> ChatService:
     """The ``chat`` service for parsed ``options`` (with ``--metrics``, its endpoint too)."""
     description = resolve_listener(options["port"], options["interface"])
     service = ChatService(description, options.limits(), reactor)
-    return with_metrics(service, options["metrics"], chat_collectors(service), reactor)
+    collectors = [*chat_collectors(service), *room_collectors(service)]
+    return with_metrics(service, options["metrics"], collectors, reactor)
