@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from netsuite.chat import RoomLimits
 from tests.chat.harness import Chat
 
 
@@ -284,7 +285,8 @@ def test_slow_consumer_dropped(chat: Chat) -> None:
     chat = Chat(max_backlog=1000)
     a, b, c = three(chat)
     b.protocol.pauseProducing()  # b's socket is full ...
-    chat.advance(0.1)  # ... for longer than congestion_grace: no longer holds the room back
+    # ... for longer than congestion_grace: no longer holds the room back
+    chat.advance(RoomLimits().congestion_grace + 0.05)
     for i in range(30):
         a.send(f"message {i:04d} " + "x" * 40 + "\n")
     assert b.transport.aborted
