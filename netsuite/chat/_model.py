@@ -44,7 +44,7 @@ class Stats:
 
 @attrs.frozen
 class RoomLimits:
-    """The configurable limits (PROTOCOLS.md section 1); each has a ``twistd chat`` option."""
+    """The configurable limits (``docs/chat.md``); each has a ``twistd chat`` option."""
 
     max_line: int = 4096
     idle_timeout: float = 60.0  # 0 = never

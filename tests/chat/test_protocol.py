@@ -1,4 +1,4 @@
-"""Every clause of PROTOCOLS.md section 1, in memory (StringTransport + Clock)."""
+"""Every clause of the chat wire protocol (docs/chat.md), in memory (StringTransport + Clock)."""
 
 from __future__ import annotations
 
