@@ -103,7 +103,7 @@ def test_metrics_option_adds_an_endpoint_to_the_service() -> None:
 
 
 def test_shutdown_stops_accepting_at_once_then_waits_for_clients() -> None:
-    """SIGTERM: BYE shutdown to everyone, the listener closed in the same turn (§6), then
+    """SIGTERM: BYE shutdown to everyone, the listener closed in the same turn, then
     the service waits for the clients (at most --shutdown-timeout)."""
     from twisted.internet.address import IPv4Address
     from twisted.internet.testing import MemoryReactorClock, StringTransport
