@@ -30,9 +30,7 @@ def cmd_nick(conn: ChatProtocol, arg: bytes) -> None:
     name = arg.strip().decode("utf-8")
     error = conn.room.rename(conn, name)
     if error == "bad-nick":
-        shown = repr(name) if name else "an empty name"
-        conn.send_error("bad-nick", f"{shown} is not a valid nickname: use 1-32 ASCII "
-                        "letters, digits, _ or -")
+        _bad_name(conn, "bad-nick", name, "nickname")
     elif error == "nick-in-use":
         conn.send_error("nick-in-use", f"{name} is already taken")
 
@@ -76,9 +74,7 @@ def cmd_join(conn: ChatProtocol, arg: bytes) -> None:
     name = arg.strip().decode("utf-8")
     error = conn.room.move(conn, name)
     if error == "bad-room":
-        shown = repr(name) if name else "an empty name"
-        conn.send_error("bad-room", f"{shown} is not a valid room name: use 1-32 ASCII "
-                        "letters, digits, _ or - (a leading # is allowed)")
+        _bad_name(conn, "bad-room", name, "room name", " (a leading # is allowed)")
     elif error == "max-rooms":
         limit = conn.room.limits.max_rooms
         conn.send_error("max-rooms", f"there are already {limit} rooms; join one of them "
@@ -88,6 +84,13 @@ def cmd_join(conn: ChatProtocol, arg: bytes) -> None:
 def cmd_rooms(conn: ChatProtocol, arg: bytes) -> None:
     counts = " ".join(f"{name}:{n}" for name, n in conn.room.room_counts())
     conn.room.send(conn, f"ROOMS {counts}\n".encode())
+
+
+def _bad_name(conn: ChatProtocol, code: str, name: str, what: str, extra: str = "") -> None:
+    """``ERR CODE`` for a nick or room name that breaks the rule."""
+    shown = repr(name) if name else "an empty name"
+    conn.send_error(code, f"{shown} is not a valid {what}: use 1-32 ASCII letters, digits, "
+                    f"_ or -{extra}")
 
 
 #: Command name (lower case, without the ``/``) -> handler.
