@@ -49,9 +49,18 @@ class History:
 
     def add(self, when: float, line: bytes) -> None:
         """Keep ``line`` (one encoded line with its ``\\n``), delivered at ``when``."""
+        self.extend(when, [line])
+
+    def extend(self, when: float, lines: list[bytes]) -> None:
+        """Keep ``lines`` (encoded lines with their ``\\n``, oldest first), delivered at
+        ``when``: a whole reactor turn's lines at once, so a burst costs at most
+        ``max_lines`` appends however long it is."""
         kept = self._lines
-        kept.append((when, line))
-        self.bytes += len(line) + HIST_OVERHEAD
+        added = 0
+        for line in lines[-self.max_lines:]:
+            kept.append((when, line))
+            added += len(line)
+        self.bytes += added + HIST_OVERHEAD * min(len(lines), self.max_lines)
         while len(kept) > self.max_lines or self.bytes > self.max_bytes:
             self.bytes -= len(kept.popleft()[1]) + HIST_OVERHEAD
 
