@@ -53,7 +53,7 @@ def serve_plain(port: int, aio: bool) -> None:
     import grpc
 
     from netsuite.rpc import SERVICE
-    from netsuite.rpc._grpc import MAX_WORKERS, GrpcStats, _handlers
+    from netsuite.rpc.grpc._protocol import MAX_WORKERS, GrpcStats, _handlers
 
     address = f"127.0.0.1:{port}"
     if not aio:
@@ -83,7 +83,7 @@ def load(port: int, channels: int, concurrency: int, calls: int, seconds: float)
     """The client: grpc.aio, ``concurrency`` calls in flight per channel; one JSON result."""
     import grpc
 
-    from netsuite.rpc._grpc_generated import netsuite_pb2, netsuite_pb2_grpc
+    from netsuite.rpc.grpc._generated import netsuite_pb2, netsuite_pb2_grpc
 
     async def main() -> dict:
         chans = [grpc.aio.insecure_channel(f"127.0.0.1:{port}") for _ in range(channels)]

@@ -10,14 +10,18 @@ builds the command of any other registered method)::
     result = await amp_protocol.callRemote(Sum, x=1, y=2)   # {"total": 3}
 """
 
-from netsuite.rpc._amp import GetSkill, Sum, command_for
 from netsuite.rpc._core import (
     INT64_MAX,
     INT64_MIN,
+    MAX_DEPTH,
+    MAX_REQUEST,
     SERVICE,
     ApplicationError,
+    CallContext,
+    DeadlineExceeded,
     IllFormedName,
     Int64Overflow,
+    InternalError,
     InvalidParams,
     Method,
     Param,
@@ -26,15 +30,21 @@ from netsuite.rpc._core import (
     UnknownMethod,
     UnknownService,
 )
+from netsuite.rpc.amp._protocol import GetSkill, Sum, command_for
 
 __all__ = [
     "INT64_MAX",
     "INT64_MIN",
+    "MAX_DEPTH",
+    "MAX_REQUEST",
     "SERVICE",
     "ApplicationError",
+    "CallContext",
+    "DeadlineExceeded",
     "GetSkill",
     "IllFormedName",
     "Int64Overflow",
+    "InternalError",
     "InvalidParams",
     "Method",
     "Param",

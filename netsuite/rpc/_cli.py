@@ -25,11 +25,11 @@ __all__ = ["CLIENTS", "DESCRIPTION", "configure", "run"]
 #: transport -> module providing ``async def call(reactor, host, port, method, args, *,
 #: tls, insecure, timeout)``.
 CLIENTS: dict[str, str] = {
-    "xmlrpc": "netsuite.rpc._xmlrpc_client",
-    "amp": "netsuite.rpc._amp_client",
-    "jsonrpc": "netsuite.rpc._jsonrpc_client",
-    "gob": "netsuite.rpc._gob_client",
-    "grpc": "netsuite.rpc._grpc_client",
+    "xmlrpc": "netsuite.rpc.xmlrpc._client",
+    "amp": "netsuite.rpc.amp._client",
+    "jsonrpc": "netsuite.rpc.jsonrpc._client",
+    "gob": "netsuite.rpc.gob._client",
+    "grpc": "netsuite.rpc.grpc._client",
 }
 
 DESCRIPTION = (

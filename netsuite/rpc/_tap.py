@@ -19,18 +19,17 @@ import importlib.util
 from collections.abc import Callable
 from typing import Any
 
-import attrs
 from twisted.application.service import IService, MultiService, Service
 from twisted.internet import defer
-from twisted.internet.interfaces import ILoggingContext, IProtocolFactory
+from twisted.internet.interfaces import IProtocolFactory
 from twisted.logger import Logger
 from twisted.python import usage
-from zope.interface import implementer
 
 from netsuite._endpoints import ListenerService, optional_listen_description
 from netsuite._metrics import metrics_option, rpc_collectors, with_metrics
 from netsuite._options import non_negative_float, positive_int
 from netsuite.rpc._core import MAX_REQUEST, SERVICE, Registry
+from netsuite.rpc._tracker import ConnectionTracker, RpcStats
 
 __all__ = ["ConnectionTracker", "Options", "RpcService", "RpcStats", "makeService"]
 
@@ -90,7 +89,7 @@ class Options(usage.Options):
             raise usage.UsageError("every transport is 'none': nothing to serve")
         if self["grpc"] and "grpc" in self["explicit"] and not grpc_available():
             raise usage.UsageError(
-                "--grpc needs grpcio and netsuite.rpc._grpc: pip install 'netsuite[grpc]' "
+                "--grpc needs grpcio and netsuite.rpc.grpc._protocol: pip install 'netsuite[grpc]' "
                 "(or --grpc none)"
             )
 
@@ -105,132 +104,9 @@ def grpc_available() -> bool:
     try:
         importlib.import_module("grpc")
         importlib.import_module("google.protobuf")
-        return importlib.util.find_spec("netsuite.rpc._grpc") is not None
+        return importlib.util.find_spec("netsuite.rpc.grpc") is not None
     except (ImportError, ValueError):
         return False
-
-
-@attrs.define
-class RpcStats:
-    """Plain counters of the rpc service, per transport label (``amp``, ``jsonrpc``...).
-
-    ``connections_open``: connections open now; ``connections_total``: accepted since start;
-    ``closed_at_shutdown``: connections still open when the grace period ran out and that
-    were aborted.
-    """
-
-    connections_open: dict[str, int] = attrs.field(factory=dict)
-    connections_total: dict[str, int] = attrs.field(factory=dict)
-    closed_at_shutdown: int = 0
-
-
-class ConnectionTracker:
-    """Knows every open connection of the service, for a graceful shutdown.
-
-    A protocol may define ``graceful_close()``: stop taking new requests and close the
-    connection once every request already received is answered.  Protocols without it are
-    left alone until the grace period ends.  When the grace period ends whatever is still
-    open is aborted.
-    """
-
-    def __init__(self, stats: RpcStats) -> None:
-        self.stats = stats
-        self.protocols: dict[Any, str] = {}
-        self._all_closed: list[defer.Deferred[None]] = []
-
-    def wrap(self, factory: IProtocolFactory, label: str) -> IProtocolFactory:
-        """A factory that builds ``factory``'s protocols and tracks them under ``label``."""
-        return _TrackingFactory(factory, self, label)
-
-    def add(self, protocol: Any, label: str) -> None:
-        """Track ``protocol`` until its ``connectionLost``."""
-        self.protocols[protocol] = label
-        stats = self.stats
-        stats.connections_open[label] = stats.connections_open.get(label, 0) + 1
-        stats.connections_total[label] = stats.connections_total.get(label, 0) + 1
-        original = protocol.connectionLost
-
-        def connectionLost(reason: Any) -> None:
-            try:
-                original(reason)
-            finally:
-                self._remove(protocol)
-
-        protocol.connectionLost = connectionLost
-
-    def _remove(self, protocol: Any) -> None:
-        label = self.protocols.pop(protocol, None)
-        if label is None:
-            return
-        self.stats.connections_open[label] -= 1
-        if not self.protocols:
-            waiting, self._all_closed = self._all_closed, []
-            for d in waiting:
-                d.callback(None)
-
-    def close_all(self, grace: float, clock: Any) -> defer.Deferred[None]:
-        """Ask every connection to finish; abort the rest after ``grace`` seconds."""
-        if not self.protocols:
-            return defer.succeed(None)
-        done: defer.Deferred[None] = defer.Deferred()
-        self._all_closed.append(done)
-        for protocol in list(self.protocols):
-            closer = getattr(protocol, "graceful_close", None)
-            if closer is not None:
-                closer()
-
-        def expire() -> None:
-            remaining = list(self.protocols)
-            if remaining:
-                log.info("rpc: grace period over, closing {count} connection(s)",
-                         count=len(remaining))
-            for protocol in remaining:
-                self.stats.closed_at_shutdown += 1
-                transport = getattr(protocol, "transport", None)
-                if transport is None:
-                    self._remove(protocol)
-                elif hasattr(transport, "abortConnection"):
-                    transport.abortConnection()
-                else:
-                    transport.loseConnection()
-
-        timer = clock.callLater(grace, expire)
-
-        def finished(result: None) -> None:
-            if timer.active():
-                timer.cancel()
-            return result
-
-        return done.addBoth(finished)
-
-
-@implementer(IProtocolFactory, ILoggingContext)
-class _TrackingFactory:
-    """Delegates to a factory and hands every protocol it builds to a tracker."""
-
-    def __init__(self, wrapped: IProtocolFactory, tracker: ConnectionTracker, label: str) -> None:
-        self.wrapped = wrapped
-        self.tracker = tracker
-        self.label = label
-
-    def buildProtocol(self, addr: Any) -> Any:
-        protocol = self.wrapped.buildProtocol(addr)
-        if protocol is not None:
-            self.tracker.add(protocol, self.label)
-        return protocol
-
-    def doStart(self) -> None:
-        self.wrapped.doStart()
-
-    def doStop(self) -> None:
-        self.wrapped.doStop()
-
-    def logPrefix(self) -> str:
-        prefix = getattr(self.wrapped, "logPrefix", None)
-        return prefix() if prefix is not None else self.wrapped.__class__.__name__
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.wrapped, name)
 
 
 class RpcService(MultiService):
@@ -285,26 +161,25 @@ def _transport_module(name: str) -> Any:
 def _factories(registry: Registry, options: Options, reactor: Any
                ) -> dict[str, Callable[[], IProtocolFactory]]:
     def xmlrpc() -> IProtocolFactory:
-        factory = _transport_module("_xmlrpc").xmlrpc_factory(
+        factory = _transport_module("xmlrpc._protocol").xmlrpc_factory(
             registry, reactor=reactor, max_body=options["max-request"],
             max_depth=options["max-depth"])
-        if importlib.util.find_spec("netsuite.rpc._gobrpc") is not None:
-            gobrpc = _transport_module("_gobrpc")
-            factory = gobrpc.with_go_http_connect(factory, registry,
-                                                  max_message=options["max-request"],
-                                                  max_depth=options["max-depth"])
+        if importlib.util.find_spec("netsuite.rpc.gob") is not None:
+            factory = _transport_module("gob._http").with_go_http_connect(
+                factory, registry, max_message=options["max-request"],
+                max_depth=options["max-depth"])
         return factory
 
     def amp() -> IProtocolFactory:
-        return _transport_module("_amp").amp_factory(
+        return _transport_module("amp._protocol").amp_factory(
             registry, max_box=options["max-request"])
 
     def jsonrpc() -> IProtocolFactory:
-        return _transport_module("_jsonrpc").jsonrpc_factory(
+        return _transport_module("jsonrpc._protocol").jsonrpc_factory(
             registry, max_request=options["max-request"], max_depth=options["max-depth"])
 
     def gob() -> IProtocolFactory:
-        return _transport_module("_gobrpc").gob_factory(
+        return _transport_module("gob._protocol").gob_factory(
             registry, max_message=options["max-request"], max_depth=options["max-depth"])
 
     return {"xmlrpc": xmlrpc, "amp": amp, "jsonrpc": jsonrpc, "gob": gob}
@@ -326,10 +201,10 @@ def makeService(options: Options, reactor: Any = None, registry: Registry | None
             continue
         if label == "grpc":
             if not grpc_available():
-                log.info("grpc: not served (grpcio or netsuite.rpc._grpc not installed; "
+                log.info("grpc: not served (grpcio or netsuite.rpc.grpc._protocol not installed; "
                          "pip install 'netsuite[grpc]')")
                 continue
-            grpc_service: IService = _transport_module("_grpc").grpc_service(
+            grpc_service: IService = _transport_module("grpc._protocol").grpc_service(
                 registry, description, reactor, grace=options["grace"],
                 max_message=options["max-request"])
             grpc_service.setName("grpc")

@@ -14,9 +14,9 @@ from twisted.internet import endpoints
 
 from netsuite._cli import CommandFailed, UsageFailure, build_parser
 from netsuite.rpc import SERVICE
-from netsuite.rpc._amp import amp_factory
 from netsuite.rpc._cli import CLIENTS, run
-from netsuite.rpc._jsonrpc import jsonrpc_factory
+from netsuite.rpc.amp._protocol import amp_factory
+from netsuite.rpc.jsonrpc._protocol import jsonrpc_factory
 
 NETSUITE = str(Path(sys.executable).with_name("netsuite"))
 FACTORIES = {"amp": amp_factory, "jsonrpc": jsonrpc_factory}

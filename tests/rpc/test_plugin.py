@@ -83,8 +83,8 @@ def test_tracker_graceful_then_abort_after_grace() -> None:
     from twisted.internet.task import Clock
     from twisted.internet.testing import StringTransport
 
-    from netsuite.rpc._jsonrpc import jsonrpc_factory
     from netsuite.rpc._tap import ConnectionTracker, RpcStats
+    from netsuite.rpc.jsonrpc._protocol import jsonrpc_factory
 
     stats = RpcStats()
     tracker = ConnectionTracker(stats)
@@ -112,8 +112,8 @@ def test_tracker_finishes_early_when_requests_complete() -> None:
     from twisted.internet.task import Clock
     from twisted.internet.testing import StringTransport
 
-    from netsuite.rpc._amp import amp_factory
     from netsuite.rpc._tap import ConnectionTracker, RpcStats
+    from netsuite.rpc.amp._protocol import amp_factory
 
     tracker = ConnectionTracker(RpcStats())
     busy = tracker.wrap(amp_factory(), "amp").buildProtocol(None)
@@ -223,7 +223,7 @@ def test_twistd_without_grpcio(tmp_path: Path) -> None:
     env = {**os.environ, "PYTHONPATH": str(tmp_path / "stub")}
     with TwistdProcess("rpc", "--xmlrpc", "none", "--amp", LOCAL, "--jsonrpc", "none",
                        env=env) as proc:
-        proc.wait_for(r"grpc: not served \(grpcio or netsuite.rpc._grpc not installed")
+        proc.wait_for(r"grpc: not served \(grpcio or netsuite.rpc.grpc._protocol not installed")
         probe({"amp": proc.port("amp")})
     explicit = subprocess.run(
         [TWISTD, "-n", "--pidfile=", "rpc", "--xmlrpc", "none", "--amp", LOCAL, "--grpc",
@@ -238,8 +238,8 @@ def test_stop_service_runs_other_children_alongside_the_grace_period() -> None:
     from twisted.internet.testing import MemoryReactorClock, StringTransport
 
     from netsuite.rpc import SERVICE
-    from netsuite.rpc._jsonrpc import jsonrpc_factory
     from netsuite.rpc._tap import RpcService
+    from netsuite.rpc.jsonrpc._protocol import jsonrpc_factory
 
     reactor = MemoryReactorClock()
     service = RpcService(SERVICE, 5.0, reactor)

@@ -1,0 +1,411 @@
+"""Methods registered once, by their full name, with typed parameters and result.
+
+A :class:`Registry` holds :class:`Method` s by their full name (``Service.Method``, as Go's
+``net/rpc`` names them).  Each transport decodes its wire form, calls :meth:`Registry.call`
+with positional arguments or a struct (mapping), and encodes the result -- or the
+:class:`~netsuite.rpc.RpcError` raised -- in its own form.  Parameter and result types are
+:class:`~netsuite.rpc._types.TypeSpec` s, read from the function's annotations by
+:meth:`Registry.method` (or given as Python types to :meth:`Registry.register`).
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import typing
+from collections.abc import Awaitable, Callable, Coroutine, Iterator, Mapping, Sequence
+from time import perf_counter
+from typing import Any, TypeVar
+
+import attrs
+from twisted.internet.defer import Deferred
+from twisted.logger import Logger
+
+from netsuite.rpc._errors import (
+    IllFormedName,
+    InternalError,
+    InvalidParams,
+    RpcError,
+    UnknownMethod,
+    UnknownService,
+    outcome_of,
+)
+from netsuite.rpc._types import (
+    BOOL,
+    BYTES,
+    FLOAT64,
+    INT64,
+    MISSING,
+    STR,
+    TypeSpec,
+    check,
+    spec_from_annotation,
+    to_plain,
+    type_name,
+    zero_value,
+)
+
+__all__ = ["CallContext", "CallObserver", "Method", "Param", "Registry"]
+
+log = Logger()
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+#: The Python type of each scalar spec (what today's scalar-only transport code asks for).
+_PY_TYPES: dict[TypeSpec, type] = {INT64: int, FLOAT64: float, BOOL: bool, STR: str,
+                                   BYTES: bytes}
+
+
+@attrs.frozen
+class CallContext:
+    """What a method may learn of its call: declare a parameter annotated ``CallContext``.
+
+    ``transport`` is ``xmlrpc``, ``amp``, ``jsonrpc``, ``gob``, ``grpc`` (or ``direct`` for
+    :meth:`Registry.call` from Python); ``peer`` the client's ``HOST:PORT``;
+    ``peer_certificate`` the client's ``cryptography.x509.Certificate`` under mutual TLS.
+    """
+
+    transport: str
+    peer: str = ""
+    peer_certificate: Any = None
+
+
+@attrs.frozen
+class Param:
+    """One wire parameter: its name, type and default (:data:`~netsuite.rpc._types.MISSING`:
+    none, the caller must give it)."""
+
+    name: str
+    spec: TypeSpec
+    default: Any = MISSING
+
+    @property
+    def go_name(self) -> str:
+        """The Go struct field name: first letter upper-cased (``x`` -> ``X``)."""
+        return self.name[:1].upper() + self.name[1:]
+
+    @property
+    def type(self) -> type | None:
+        """The Python type of a scalar parameter (``int``, ``str``...), else ``None``."""
+        return _PY_TYPES.get(self.spec)
+
+    @property
+    def type_name(self) -> str:
+        """``int64``, ``string``, ``[]int64``, ``Point``... (see :func:`type_name`)."""
+        return type_name(self.spec)
+
+    @property
+    def required(self) -> bool:
+        """Whether a call must give this parameter."""
+        return self.default is MISSING
+
+    def check(self, value: Any) -> Any:
+        """``value`` as the method receives it, else :class:`InvalidParams` (with the path)."""
+        return check(self.spec, value, self.name)
+
+    def parse(self, text: str) -> Any:
+        """Parse a command-line argument: an integer (``12``, ``-0x10``), a float, ``true`` /
+        ``false``, a string as is, bytes as UTF-8, anything else as JSON."""
+        if self.spec == INT64:
+            try:
+                value: Any = int(text, 0)
+            except ValueError:
+                raise InvalidParams(f"{self.name}: {text!r} is not an integer") from None
+        elif self.spec == STR:
+            value = text
+        elif self.spec == BYTES:
+            value = text.encode()
+        elif self.spec == FLOAT64:
+            try:
+                value = float(text)
+            except ValueError:
+                raise InvalidParams(f"{self.name}: {text!r} is not a number") from None
+        elif self.spec == BOOL and text in ("true", "false"):
+            value = text == "true"
+        else:
+            try:
+                value = json.loads(text)
+            except ValueError:
+                raise InvalidParams(f"{self.name}: {text!r} is not JSON") from None
+        return self.check(value)
+
+
+@attrs.frozen
+class Method:
+    """A registered method: full name, wire parameters, result type, help text, function.
+
+    ``context`` names the function's :class:`CallContext` parameter (``None``: it has none);
+    ``timeout`` is the longest a call may run, in seconds (``None``: no limit).
+    """
+
+    name: str
+    params: tuple[Param, ...]
+    result: TypeSpec
+    help: str
+    function: Callable[..., Any] = attrs.field(eq=False, repr=False)
+    #: The result's name where a transport names it (the AMP response key): ``total``.
+    result_name: str = "result"
+    timeout: float | None = None
+    context: str | None = None
+
+    @property
+    def service(self) -> str:
+        """``Algorithm`` of ``Algorithm.Sum``."""
+        return self.name.rpartition(".")[0]
+
+    @property
+    def method(self) -> str:
+        """``Sum`` of ``Algorithm.Sum``."""
+        return self.name.rpartition(".")[2]
+
+    @property
+    def result_type(self) -> type | None:
+        """The Python type of a scalar result (``int``, ``str``...), else ``None``."""
+        return _PY_TYPES.get(self.result)
+
+    @property
+    def result_type_name(self) -> str:
+        """``int64``, ``string``, ``Point``..."""
+        return type_name(self.result)
+
+    def bind(self, args: Sequence[Any] | Mapping[str, Any], *, go_struct: bool = False
+             ) -> dict[str, Any]:
+        """Validate positional arguments or a struct against the signature; keyword arguments.
+
+        Trailing parameters with a default may be left out.  A struct's keys are the
+        parameter names or their Go field names.  With ``go_struct`` the struct is read as
+        Go's ``encoding/json`` and ``encoding/gob`` fill a Go struct: keys match field names
+        ignoring case, unknown keys are ignored, and missing fields take their default or
+        the zero value (0, ``""``, empty list...).
+        """
+        if isinstance(args, Mapping):
+            return self._bind_struct(args, go_struct)
+        if isinstance(args, str | bytes) or not isinstance(args, Sequence):
+            raise InvalidParams(f"{self.name}: expected a list or a struct of arguments")
+        required = sum(1 for p in self.params if p.required)
+        if not required <= len(args) <= len(self.params):
+            count = (str(len(self.params)) if required == len(self.params)
+                     else f"{required} to {len(self.params)}")
+            raise InvalidParams(
+                f"{self.name} takes {count} arguments "
+                f"({', '.join(p.name for p in self.params)}), got {len(args)}"
+            )
+        return {p.name: p.check(value) for p, value in zip(self.params, args, strict=False)}
+
+    def _bind_struct(self, struct: Mapping[str, Any], go_struct: bool) -> dict[str, Any]:
+        bound: dict[str, Any] = {}
+        if go_struct:
+            folded = {str(k).lower(): v for k, v in struct.items()}
+            for p in self.params:
+                key = p.name.lower()
+                if key in folded:
+                    bound[p.name] = p.check(folded[key])
+                elif p.required:
+                    bound[p.name] = p.check(zero_value(p.spec))
+            return bound
+        known = {p.name: p for p in self.params} | {p.go_name: p for p in self.params}
+        for key, value in struct.items():
+            param = known.get(key)
+            if param is None:
+                raise InvalidParams(f"{self.name}: unexpected member {key!r}")
+            if param.name in bound:
+                raise InvalidParams(f"{self.name}: member {param.go_name!r} given twice")
+            bound[param.name] = param.check(value)
+        missing = [p.go_name for p in self.params if p.required and p.name not in bound]
+        if missing:
+            raise InvalidParams(f"{self.name}: missing member(s) {', '.join(missing)}")
+        return bound
+
+    def invoke(self, kwargs: Mapping[str, Any], context: CallContext | None = None, *,
+               transport: str = "direct") -> Any:
+        """Call the function with validated arguments; the result as plain data.
+
+        The :class:`CallContext` parameter, if any, gets ``context`` (or one naming
+        ``transport``).  A result of the wrong type is :class:`InternalError` (and logged);
+        an integer result outside the signed 64-bit range :class:`Int64Overflow`.
+        """
+        if self.context is not None:
+            kwargs = {**kwargs, self.context: context or CallContext(transport)}
+        result = self.function(**kwargs)
+        try:
+            return to_plain(self.result, result)
+        except InternalError as e:
+            error = e
+        if isinstance(result, Coroutine | Deferred):  # the next layer up serves these
+            if isinstance(result, Coroutine):
+                result.close()
+            else:
+                result.cancel()
+            error = InternalError(f"{self.name}: asynchronous results are not served here")
+        log.error("rpc: {method} returned a bad result: {error}", method=self.name, error=error)
+        raise error
+
+
+#: Told of every call: ``(transport, method name, outcome, seconds)``; see ``outcome_of``.
+CallObserver = Callable[[str, str, str, float], None]
+
+
+def _check_name(name: str) -> None:
+    service, dot, method = name.rpartition(".")
+    if not dot or not service or not method:
+        raise ValueError(f"method name {name!r} must be Service.Method")
+
+
+def _as_spec(kind: Any, where: str) -> TypeSpec:
+    """A type given to :meth:`Registry.register`: a Python type, or a TypeSpec as is."""
+    return kind if isinstance(kind, TypeSpec) else spec_from_annotation(kind, where)
+
+
+def _unwrap_result(annotation: Any) -> Any:
+    """``T`` of ``Deferred[T]``, ``Awaitable[T]`` and ``Coroutine[..., T]``; else itself."""
+    origin = typing.get_origin(annotation)
+    args = typing.get_args(annotation)
+    if origin is Deferred and len(args) == 1:
+        return args[0]
+    if origin in (Awaitable, Coroutine) and args:
+        return args[-1]
+    return annotation
+
+
+@attrs.define
+class Registry:
+    """Methods by full name.  ``SERVICE`` is the one every transport serves by default.
+
+    ``observers`` are told of every call made through :meth:`call` (metrics hook up here);
+    with none registered a call costs nothing extra.
+    """
+
+    _methods: dict[str, Method] = attrs.field(factory=dict)
+    observers: list[CallObserver] = attrs.field(factory=list)
+
+    def _add(self, method: Method) -> None:
+        if method.name in self._methods:
+            raise ValueError(f"method {method.name!r} is already registered")
+        self._methods[method.name] = method
+
+    def register(self, name: str, params: Sequence[tuple[str, Any]], result: Any,
+                 help: str, *, result_name: str = "result") -> Callable[[F], F]:
+        """Decorator: register the function as method ``name`` (``Service.Method``) with the
+        parameter types and result type given (``int``, ``str``, any type
+        :meth:`method` reads from annotations, or a :class:`TypeSpec`).
+
+        ``result_name`` names the result where a transport needs a name for it (the AMP
+        response key).
+        """
+        _check_name(name)
+        if name in self._methods:
+            raise ValueError(f"method {name!r} is already registered")
+        specs = tuple(Param(n, _as_spec(t, f"parameter {n!r} of {name}")) for n, t in params)
+        result_spec = _as_spec(result, f"result of {name}")
+
+        def decorator(function: F) -> F:
+            self._add(Method(name, specs, result_spec, help, function, result_name))
+            return function
+
+        return decorator
+
+    def method(self, name: str, *, timeout: float | None = None,
+               result_name: str = "result") -> Callable[[F], F]:
+        """Decorator: register the function as method ``name`` from its annotations.
+
+        The docstring is the help text.  A parameter annotated :class:`CallContext` is not
+        a wire parameter; a parameter with a default may be left out by callers.  The
+        result is the return annotation, unwrapped from ``Deferred[T]`` /
+        ``Awaitable[T]``.  ``timeout`` (seconds) bounds each call.  An annotation outside
+        the supported types is a ``TypeError`` naming the parameter.
+        """
+        _check_name(name)
+        if timeout is not None and not timeout > 0:
+            raise ValueError(f"{name}: timeout must be a positive number of seconds")
+
+        def decorator(function: F) -> F:
+            self._add(_method_from_function(name, function, timeout, result_name))
+            return function
+
+        return decorator
+
+    def lookup(self, name: str) -> Method:
+        """The method called ``name``, or the error Go's ``net/rpc`` server would give."""
+        method = self._methods.get(name)
+        if method is not None:
+            return method
+        service, dot, _ = name.rpartition(".")
+        if not dot:
+            raise IllFormedName(name)
+        if not any(m.service == service for m in self._methods.values()):
+            raise UnknownService(name)
+        raise UnknownMethod(name)
+
+    def call(self, name: str, args: Sequence[Any] | Mapping[str, Any], *,
+             go_struct: bool = False, transport: str = "direct",
+             context: CallContext | None = None) -> Any:
+        """Look up, validate, run: the result as plain data, or an :class:`RpcError`.
+
+        ``transport`` labels the call for :attr:`observers` (``xmlrpc``, ``amp``, ...) and
+        is the :class:`CallContext`'s transport unless ``context`` is given.
+        """
+        if not self.observers:
+            method = self.lookup(name)
+            return method.invoke(method.bind(args, go_struct=go_struct), context,
+                                 transport=transport)
+        start = perf_counter()
+        error: BaseException | None = None
+        try:
+            method = self.lookup(name)
+            return method.invoke(method.bind(args, go_struct=go_struct), context,
+                                 transport=transport)
+        except BaseException as e:
+            error = e
+            raise
+        finally:
+            elapsed = perf_counter() - start
+            outcome = outcome_of(error)
+            for observer in self.observers:
+                observer(transport, name, outcome, elapsed)
+
+    def refused(self, name: str, error: RpcError, *, transport: str) -> None:
+        """Tell :attr:`observers` of a call its transport refused before :meth:`call` (its
+        arguments did not decode, say), so metrics count it like any other outcome."""
+        if self.observers:
+            outcome = outcome_of(error)
+            for observer in self.observers:
+                observer(transport, name, outcome, 0.0)
+
+    def __iter__(self) -> Iterator[Method]:
+        return iter(sorted(self._methods.values(), key=lambda m: m.name))
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._methods
+
+    def names(self) -> list[str]:
+        """Every method name, sorted."""
+        return sorted(self._methods)
+
+
+def _method_from_function(name: str, function: Callable[..., Any], timeout: float | None,
+                          result_name: str) -> Method:
+    try:
+        hints = typing.get_type_hints(function)
+    except Exception as e:
+        raise TypeError(f"{name}: cannot resolve the annotations: {e}") from None
+    params: list[Param] = []
+    context: str | None = None
+    for p in inspect.signature(function).parameters.values():
+        where = f"parameter {p.name!r} of {name}"
+        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD, p.POSITIONAL_ONLY):
+            raise TypeError(f"{where}: *args, **kwargs and positional-only parameters "
+                            "are not supported")
+        if p.name not in hints:
+            raise TypeError(f"{where}: no type annotation")
+        if hints[p.name] is CallContext:
+            if context is not None:
+                raise TypeError(f"{where}: a second CallContext parameter")
+            context = p.name
+            continue
+        default = MISSING if p.default is p.empty else p.default
+        params.append(Param(p.name, spec_from_annotation(hints[p.name], where), default))
+    if "return" not in hints:
+        raise TypeError(f"result of {name}: no return annotation")
+    result = spec_from_annotation(_unwrap_result(hints["return"]), f"result of {name}")
+    return Method(name, tuple(params), result, inspect.getdoc(function) or "", function,
+                  result_name, timeout, context)

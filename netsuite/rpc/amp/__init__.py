@@ -1,0 +1,1 @@
+"""AMP: the commands, the server protocol and the client."""

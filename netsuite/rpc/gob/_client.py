@@ -1,0 +1,214 @@
+"""A Go ``net/rpc`` (gob) client on Twisted: ``netsuite call gob HOST:PORT METHOD ARGS...``.
+
+Like Go's ``rpc.DialHTTP`` it first sends ``CONNECT /_goRPC_ HTTP/1.0`` and waits for
+``HTTP/1.0 200 Connected to Go RPC``; ``raw=True`` skips that, like ``rpc.Dial`` (needed
+for a Go server started with ``rpc.Accept``; netsuite's own ``--gob`` listener accepts
+both).  Arguments go as a struct ``Args`` whose fields are the method's Go field names
+(``X``, ``Y`` / ``Java``, ``Go``), as the book's Go clients send them; calls on one
+connection are pipelined and matched to their answers by ``Seq``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from twisted.internet import defer
+from twisted.internet.protocol import Factory, Protocol, connectionDone
+from twisted.python.failure import Failure
+
+from netsuite._endpoints import client_endpoint
+from netsuite.rpc._core import MAX_REQUEST, Method, RpcError
+from netsuite.rpc.gob._codec import (
+    INT,
+    STRING,
+    Decoder,
+    Encoder,
+    Field,
+    GobError,
+    Struct,
+    split_message,
+)
+from netsuite.rpc.gob._protocol import REQUEST, _bytes_needed
+
+__all__ = ["GobClient", "GobClientProtocol", "args_type", "call", "connect"]
+
+CONNECT = b"CONNECT /_goRPC_ HTTP/1.0\n\n"
+CONNECTED_STATUS = b"200 Connected to Go RPC"
+
+
+class ConnectionClosed(ConnectionError):
+    """The server closed the connection before answering."""
+
+
+def args_type(method: Method) -> Struct:
+    """The Go struct a method's arguments travel in: ``Args{X, Y int}`` for Sum."""
+    return Struct("Args", tuple(Field(p.go_name, INT if p.type is int else STRING)
+                                for p in method.params))
+
+
+#: Largest answer the client accepts: above the server's request limit, since an answer
+#: may be a little longer than the request it answers (GetSkill's skill line).
+MAX_ANSWER = 16 * MAX_REQUEST
+
+
+class GobClientProtocol(Protocol):
+    """The client side of one net/rpc gob connection."""
+
+    def __init__(self, raw: bool = False, max_message: int = MAX_ANSWER) -> None:
+        self.raw = raw
+        self.max_message = max_message
+        self.ready: defer.Deferred[GobClientProtocol] = defer.Deferred()
+        self._handshaken = raw
+        self._buffer = b""  # the start of an incomplete message (or HTTP answer)
+        self._pieces: list[bytes] = []  # what arrived after it, not yet joined
+        self._held = 0
+        self._wanted = 0  # total length at which the held bytes can make progress
+        self._encoder = Encoder()
+        self._decoder = Decoder()
+        self._seq = 0
+        self._calls: dict[int, defer.Deferred[Any]] = {}
+        self._header: dict[str, Any] | None = None
+        self._error: BaseException | None = None
+
+    def connectionMade(self) -> None:
+        if self.raw:
+            self.ready.callback(self)
+        else:
+            self.transport.write(CONNECT)
+
+    def dataReceived(self, data: bytes) -> None:
+        if self._error is not None:
+            return  # failed: closing
+        if self._buffer:
+            self._pieces.append(data)
+            self._held += len(data)
+            if len(self._buffer) + self._held < self._wanted:
+                return  # a large answer still arriving: join its pieces once, not per read
+            buf = self._buffer + b"".join(self._pieces)
+            self._pieces, self._held = [], 0
+        else:
+            buf = data
+        try:
+            if not self._handshaken:
+                end = buf.find(b"\n\n")
+                end_crlf = buf.find(b"\r\n\r\n")
+                if end < 0 and end_crlf < 0:
+                    if len(buf) > 8192:
+                        raise GobError("over-long HTTP response to CONNECT")
+                    self._buffer, self._wanted = buf, len(buf) + 1
+                    return
+                cut = min(e for e in (end, end_crlf) if e >= 0)
+                status_line = buf[: buf.find(b"\n")].rstrip(b"\r")
+                status = status_line.partition(b" ")[2]
+                if status != CONNECTED_STATUS:
+                    raise GobError("unexpected HTTP response: "
+                                   + status.decode("latin-1", "replace"))
+                buf = buf[cut + (2 if cut == end else 4):]
+                self._handshaken = True
+                self.ready.callback(self)
+            pos = 0
+            while True:
+                found = split_message(buf, pos, self.max_message)
+                if found is None:
+                    break
+                start, pos = found
+                self._message(buf[start:pos])
+            self._buffer = buf[pos:]
+            self._wanted = _bytes_needed(self._buffer) if self._buffer else 0
+        except GobError as e:
+            self._buffer = b""
+            self._fail(e)
+            self.transport.loseConnection()
+
+    def _message(self, payload: bytes) -> None:
+        item = self._decoder.decode_message(payload)
+        if item is None:
+            return
+        _, value = item
+        if self._header is None:
+            if not isinstance(value, dict) or type(value.get("Seq")) is not int:
+                raise GobError("response header is not an rpc.Response")
+            self._header = value
+            return
+        header, self._header = self._header, None
+        d = self._calls.pop(header["Seq"], None)
+        if d is None:
+            return  # Go's client also ignores an answer to no call
+        error = header.get("Error") or ""
+        if error:
+            d.errback(RpcError(error))
+        else:
+            d.callback(value)
+
+    def call(self, name: str, struct_type: Struct, args: dict[str, Any]) -> defer.Deferred[Any]:
+        """Send one call; the Deferred fires with the reply or fails with :class:`RpcError`."""
+        if self._error is not None:
+            return defer.fail(self._error)
+        seq = self._seq
+        self._seq += 1
+        d: defer.Deferred[Any] = defer.Deferred()
+        self._calls[seq] = d
+        self.transport.write(self._encoder.encode(REQUEST, {"ServiceMethod": name, "Seq": seq})
+                             + self._encoder.encode(struct_type, args))
+        return d
+
+    def _fail(self, error: BaseException) -> None:
+        if self._error is None:
+            self._error = error
+        if not self.ready.called:
+            self.ready.errback(error)
+        calls, self._calls = self._calls, {}
+        for d in calls.values():
+            d.errback(error)
+
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
+        self._fail(ConnectionClosed(f"connection closed: {reason.getErrorMessage()}"))
+
+
+class GobClient:
+    """A connected net/rpc gob client: :meth:`call` as often as wanted, then :meth:`close`."""
+
+    def __init__(self, protocol: GobClientProtocol) -> None:
+        self.protocol = protocol
+
+    def call(self, method: Method, args: list[Any]) -> defer.Deferred[Any]:
+        """Call ``method`` with positional ``args`` (sent as the Go struct)."""
+        struct_type = args_type(method)
+        return self.protocol.call(
+            method.name, struct_type,
+            {f.name: a for f, a in zip(struct_type.fields, args, strict=True)})
+
+    def close(self) -> None:
+        """Close the connection."""
+        self.protocol.transport.loseConnection()
+
+
+async def connect(reactor: Any, host: str, port: int, *, tls: bool = False,
+                  insecure: bool = False, timeout: float = 30, raw: bool = False) -> GobClient:
+    """Connect (and do the CONNECT handshake unless ``raw``)."""
+    endpoint = client_endpoint(reactor, host, port, tls=tls, insecure=insecure, timeout=timeout)
+    factory = Factory.forProtocol(lambda: GobClientProtocol(raw=raw))
+    protocol = await endpoint.connect(factory)
+    ready = protocol.ready
+    ready.addTimeout(timeout, reactor)
+    try:
+        await ready
+    except BaseException:
+        protocol.transport.abortConnection()
+        raise
+    return GobClient(protocol)
+
+
+async def call(reactor: Any, host: str, port: int, method: Method, args: list, *, tls: bool,
+               insecure: bool, timeout: float, raw: bool = False) -> object:
+    """One call over a fresh connection (the ``netsuite call gob`` contract)."""
+    deferred = defer.ensureDeferred(
+        connect(reactor, host, port, tls=tls, insecure=insecure, timeout=timeout, raw=raw))
+    deferred.addTimeout(timeout, reactor)
+    client = await deferred
+    try:
+        d = client.call(method, args)
+        d.addTimeout(timeout, reactor)
+        return await d
+    finally:
+        client.close()

@@ -1,0 +1,430 @@
+"""Go's ``net/rpc`` over gob: the server protocol, raw (``rpc.Dial``) and behind HTTP CONNECT.
+
+Wire protocol (Go's ``net/rpc`` with its default gob codec): each direction of a connection
+is one gob stream (see :mod:`netsuite.rpc.gob._codec`).  The client sends, per call, a
+``rpc.Request{ServiceMethod string; Seq uint64}`` value followed by the argument value (for
+the book's methods the structs ``Args{X, Y int}`` and ``{Java, Go string}``).  The server
+answers each call with ``rpc.Response{ServiceMethod string; Seq uint64; Error string}``
+followed by the reply value (an ``int`` or a ``string``) -- or, when ``Error`` is set, an
+empty struct, as Go's server sends.  Calls are matched by ``Seq``: a client may have many
+outstanding on one connection, and nothing in the protocol requires answers in order.
+
+Arguments are matched to the registered method's parameters by Go field name, the way
+Go's decoder fills a struct (case-folded, unknown fields ignored, missing fields zero):
+``registry.call(name, struct, go_struct=True, transport="gob")``.  A method unknown to the
+registry is answered with Go's own texts (``rpc: can't find service Algorithm.Mul``...).
+
+Go's ``rpc.DialHTTP`` first sends ``CONNECT /_goRPC_ HTTP/1.0`` and a blank line, and
+expects ``HTTP/1.0 200 Connected to Go RPC`` and a blank line back.
+:func:`with_go_http_connect` wraps an HTTP factory (the XML-RPC site) so that a connection
+whose first request is that CONNECT speaks gob, a non-CONNECT request for ``/_goRPC_`` gets
+Go's ``405 must CONNECT`` (and a close), and anything else goes to the HTTP factory untouched
+-- including the bytes already read.
+
+Limits: a gob message larger than ``max_message`` (1 MiB) is refused before it is buffered;
+nesting beyond 100 levels, malformed data, a header that is not a Request, or more than 1024
+type definitions close the connection (logged with the reason).  When it is the body of an
+already decoded request that is bad (too large, malformed), its caller first gets a
+``Response`` with that error.  The
+server stops reading from a client that does not read its answers (TCP back-pressure), so
+its unsent output stays bounded.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+from twisted.internet.interfaces import IAddress
+from twisted.internet.protocol import Factory, connectionDone
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+
+from netsuite.rpc._core import MAX_DEPTH, MAX_REQUEST, Registry, RpcError
+from netsuite.rpc._paced import CLOSED, PacedProtocol
+from netsuite.rpc.gob._codec import (
+    INT,
+    STRING,
+    UINT,
+    Decoder,
+    Encoder,
+    Field,
+    GobError,
+    Struct,
+    decode_int,
+    decode_uint,
+    encode_int,
+    encode_uint,
+    go_type_string,
+    split_message,
+)
+
+__all__ = [
+    "GOB_RPC_PATH",
+    "INVALID_REQUEST",
+    "REQUEST",
+    "RESPONSE",
+    "GobRpcFactory",
+    "GobRpcProtocol",
+    "GobStats",
+    "gob_factory",
+]
+
+log = Logger()
+
+#: Go's ``rpc.DefaultRPCPath``.
+GOB_RPC_PATH = b"/_goRPC_"
+#: Go's answer to the CONNECT (``"HTTP/1.0 " + connected + "\n\n"`` in net/rpc/server.go).
+CONNECTED = b"HTTP/1.0 200 Connected to Go RPC\n\n"
+#: Longest HTTP request head the sniffer buffers before handing the connection to HTTP.
+MAX_SNIFF = 8192
+
+REQUEST = Struct("Request", (Field("ServiceMethod", STRING), Field("Seq", UINT)))
+RESPONSE = Struct("Response", (Field("ServiceMethod", STRING), Field("Seq", UINT),
+                               Field("Error", STRING)))
+#: The empty struct Go's server sends as the body of an error response.
+INVALID_REQUEST = Struct("", ())
+
+_INT_BODY = encode_int(INT.id) + b"\x00"  # type id + singleton delta
+_STRING_BODY = encode_int(STRING.id) + b"\x00"
+
+
+_REQUEST_FIELDS = [("ServiceMethod", STRING), ("Seq", UINT)]
+
+
+def _bytes_needed(rest: bytes) -> int:
+    """How many bytes the incomplete message starting ``rest`` needs in all (its count and
+    payload; or one more byte while the count itself is incomplete)."""
+    first = rest[0]
+    if first < 0x80:
+        return 1 + first
+    n = 256 - first
+    if len(rest) < 1 + n:
+        return 1 + n
+    return 1 + n + int.from_bytes(rest[1 : 1 + n], "big")
+
+
+def _skip_type_id(payload: bytes) -> bytes:
+    """``payload`` after its leading type id."""
+    return payload[decode_int(payload, 0)[1]:]
+
+
+def _fast_header(payload: bytes, pos: int) -> tuple[str, int]:
+    """Decode an ``rpc.Request{ServiceMethod string; Seq uint64}`` value (Go's field
+    order, already checked against the stream's definition) without the generic decoder."""
+    name, seq, field, end = "", 0, -1, len(payload)
+    try:
+        while True:
+            delta = payload[pos]
+            if delta < 0x80:
+                pos += 1
+            else:
+                delta, pos = decode_uint(payload, pos)
+            if delta == 0:
+                break
+            field += delta
+            if field == 0:
+                n = payload[pos]
+                if n < 0x80:
+                    pos += 1
+                else:
+                    n, pos = decode_uint(payload, pos)
+                if pos + n > end:
+                    raise GobError(f"length {n} runs past the end of the message")
+                name = payload[pos : pos + n].decode("utf-8", "surrogateescape")
+                pos += n
+            elif field == 1:
+                seq, pos = decode_uint(payload, pos)
+            else:
+                raise GobError(f"field number {field} out of range for rpc.Request")
+    except IndexError:
+        raise GobError("unexpected end of data inside a request header") from None
+    if pos != end:
+        raise GobError(f"{end - pos} bytes of extra data after a request header")
+    return name, seq
+
+
+@attrs.define
+class GobStats:
+    """Plain counters of one gob listener (``factory.stats``; pass one instance to both
+    factories to count them together).
+
+    ``connections_open`` / ``connections_total``: gob connections now / since start;
+    ``calls``: requests answered; ``call_errors``: answered with ``Response.Error`` set;
+    ``protocol_errors``: connections closed for malformed, oversized or hostile input.
+    """
+
+    connections_open: int = 0
+    connections_total: int = 0
+    calls: int = 0
+    call_errors: int = 0
+    protocol_errors: int = 0
+
+
+class GobRpcProtocol(PacedProtocol):
+    """One net/rpc gob connection: requests in, responses out, in arrival order."""
+
+    def __init__(self, registry: Registry, stats: GobStats, max_message: int = MAX_REQUEST,
+                 label: str = "gob", accept_connect: bool = False,
+                 max_depth: int = MAX_DEPTH) -> None:
+        self.registry = registry
+        self._sniff = accept_connect
+        self.stats = stats
+        self.max_message = max_message
+        self.label = label
+        self._decoder = Decoder(max_depth=max_depth)
+        self._encoder = Encoder()
+        self._pieces: list[bytes] = []  # bytes received but not yet parsed
+        self._held = 0  # their length
+        self._wanted = 0  # the length at which parsing can make progress
+        self._pending: tuple[str, int] | None = None  # header read, body awaited
+        self._prefixes: dict[str, bytes] = {}
+        self._header_id = b""  # the encoded type id of the client's rpc.Request, once seen
+        # (method, wire type) -> whether the struct shares a field with the parameters;
+        # bounded by the stream's type limit times the registry's size.
+        self._matched: dict[tuple[str, Any], bool] = {}
+
+    # -- connection events
+
+    def connectionMade(self) -> None:
+        self.stats.connections_open += 1
+        self.stats.connections_total += 1
+        super().connectionMade()
+
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
+        super().connectionLost(reason)
+        log.debug("{label} connection from {peer} closed", label=self.label, peer=self.peer)
+
+    def closed(self) -> None:
+        self.stats.connections_open -= 1
+        self._pieces = []
+
+    # graceful_close: every request received so far is already answered (calls run
+    # synchronously) and ``partial`` is False, so the base class closes at once.
+
+    def dataReceived(self, data: bytes) -> None:
+        if self.state == CLOSED:
+            return
+        if self._pieces:
+            # Part of a message is held: keep adding until it can be complete, so a message
+            # trickling in byte by byte costs linear, not quadratic, copying.
+            self._pieces.append(data)
+            self._held += len(data)
+            if self._held < self._wanted:
+                return
+            buf = b"".join(self._pieces)
+            self._pieces = []
+        else:
+            buf = data
+        if self._sniff:
+            skipped = self._skip_connect(buf)
+            if skipped is None:
+                return
+            buf = skipped
+        pos = 0
+        out: list[bytes] = []
+        try:
+            while True:
+                found = split_message(buf, pos, self.max_message)
+                if found is None:
+                    break
+                start, pos = found
+                self._message(buf[start:pos], out)
+        except GobError as e:
+            self._fail(e, out)
+            return
+        if pos < len(buf):
+            rest = buf[pos:]
+            self._hold(rest, _bytes_needed(rest))
+        if out:
+            self.transport.write(b"".join(out))
+
+    def _hold(self, rest: bytes, wanted: int) -> None:
+        """Keep ``rest`` until ``wanted`` bytes (in all) have arrived."""
+        self._pieces = [rest]
+        self._held = len(rest)
+        self._wanted = wanted
+
+    def _skip_connect(self, buf: bytes) -> bytes | None:
+        """On a raw listener, also accept (and answer) Go's HTTP CONNECT preamble.
+
+        A gob stream can never start with ``CONNECT `` (its second byte would define the
+        reserved type id 40), so this is unambiguous.  Returns the bytes after the
+        preamble, or ``None`` while more are needed.
+        """
+        probe = buf[:8]
+        if not b"CONNECT ".startswith(probe):
+            self._sniff = False
+            return buf
+        if len(probe) < 8:
+            self._hold(buf, 8)
+            return None
+        line_end = buf.find(b"\n")
+        head_end = _end_of_head(buf, line_end + 1) if line_end >= 0 else None
+        if head_end is None:
+            if len(buf) > MAX_SNIFF:
+                self._fail(GobError("over-long CONNECT request"), [])
+            else:
+                self._hold(buf, len(buf) + 1)
+            return None
+        self._sniff = False
+        if buf[:line_end].rstrip(b"\r").split(b" ")[1:2] != [GOB_RPC_PATH]:
+            self.transport.write(b"HTTP/1.0 404 Not Found\r\n\r\n")
+            self._fail(GobError("CONNECT to a path other than /_goRPC_"), [])
+            return None
+        self.transport.write(CONNECTED)
+        return buf[head_end:]
+
+    # -- messages
+
+    def _message(self, payload: bytes, out: list[bytes]) -> None:
+        if self._pending is None and self._header_id and payload.startswith(self._header_id):
+            self._pending = _fast_header(payload, len(self._header_id))
+            return
+        item = self._decoder.decode_message(payload)
+        if item is None:
+            return  # a type definition
+        gob_type, value = item
+        if self._pending is None:
+            if not isinstance(value, dict):
+                raise GobError("request header is a "
+                               f"{go_type_string(gob_type)}, not an rpc.Request")
+            name = value.get("ServiceMethod", "")
+            seq = value.get("Seq", 0)
+            if not isinstance(name, str) or type(seq) is not int or seq < 0:
+                raise GobError("request header is not an rpc.Request "
+                               f"({go_type_string(gob_type)})")
+            self._pending = (name, seq)
+            if [(f.name, f.type) for f in gob_type.fields] == _REQUEST_FIELDS:
+                # Go's own Request type: later headers of this type take the fast path.
+                self._header_id = payload[: len(payload) - len(_skip_type_id(payload))]
+            return
+        name, seq = self._pending
+        self._pending = None
+        args: Any = value if isinstance(value, dict) else (value,)
+        if args is value:
+            key = (name, gob_type)
+            matched = self._matched.get(key)
+            if matched is None:
+                matched = self._fields_match(name, value)
+                if name in self.registry:  # never cache what a client can vary at will
+                    self._matched[key] = matched
+            if not matched:
+                # Go's decoder refuses a struct with no field in common with the args type.
+                self._respond_error(name, seq, "gob: type mismatch: no fields matched "
+                                    f"compiling decoder for {name} arguments", out)
+                return
+        try:
+            result = self.registry.call(name, args, go_struct=True, transport="gob")
+        except RpcError as e:
+            self._respond_error(name, seq, str(e), out)
+            return
+        except Exception:
+            log.failure("{label}: {method} failed", label=self.label, method=name)
+            self._respond_error(name, seq, "rpc: internal error", out)
+            return
+        self.stats.calls += 1
+        prefix = self._prefixes.get(name)
+        if prefix is None:
+            prefix = self._prefix(name, out)
+        if seq:
+            header = prefix + b"\x01" + encode_uint(seq) + b"\x00"
+        else:
+            header = prefix + b"\x00"
+        if type(result) is int:
+            body = _INT_BODY + encode_int(result)
+        else:
+            data = result.encode("utf-8", "surrogateescape")
+            body = _STRING_BODY + encode_uint(len(data)) + data
+        out.append(encode_uint(len(header)) + header + encode_uint(len(body)) + body)
+
+    def _fields_match(self, name: str, struct: dict[str, Any]) -> bool:
+        """Whether a struct of this wire type shares a field with ``name``'s parameters
+        (always true for a method the registry does not know: it answers that itself)."""
+        if name not in self.registry:
+            return True
+        params = self.registry.lookup(name).params
+        return not params or bool({p.name.lower() for p in params}
+                                  & {k.lower() for k in struct})
+
+    def _prefix(self, name: str, out: list[bytes]) -> bytes:
+        """The start of a Response header for ``name`` (a registered, non-empty name):
+        its type id and ServiceMethod field; sends the Response type first if needed."""
+        tid = self._encoder.type_id(RESPONSE, out)
+        raw = name.encode("utf-8", "surrogateescape")
+        prefix = self._prefixes[name] = encode_int(tid) + b"\x01" + encode_uint(len(raw)) + raw
+        return prefix
+
+    def _respond_error(self, name: str, seq: int, error: str, out: list[bytes]) -> None:
+        self.stats.calls += 1
+        self.stats.call_errors += 1
+        out.append(self._encoder.encode(RESPONSE, {"ServiceMethod": name, "Seq": seq,
+                                                   "Error": error}))
+        out.append(self._encoder.encode(INVALID_REQUEST, {}))
+
+    def _fail(self, error: GobError, out: list[bytes]) -> None:
+        """Answer what can be answered, then close: the stream can no longer be trusted."""
+        self.stats.protocol_errors += 1
+        if self._pending is not None:
+            # The header was read: its caller learns why, as Go's server would tell it.
+            name, seq = self._pending
+            self._pending = None
+            self._respond_error(name, seq, f"rpc: request body refused: {error}", out)
+        if out:
+            self.transport.write(b"".join(out))
+        log.info("{label}: closing connection from {peer}: {error}", label=self.label,
+                 peer=self.peer, error=error)
+        self.close()
+
+
+class GobRpcFactory(Factory):
+    """Builds :class:`GobRpcProtocol` s for one registry; ``stats`` counts them all."""
+
+    noisy = False  # the listener's own log line says enough
+
+    def __init__(self, registry: Registry, *, max_message: int = MAX_REQUEST,
+                 stats: GobStats | None = None, label: str = "gob",
+                 accept_connect: bool = True, max_depth: int = MAX_DEPTH) -> None:
+        self.registry = registry
+        self.max_message = max_message
+        self.max_depth = max_depth
+        self.stats = stats if stats is not None else GobStats()
+        self.label = label
+        self.accept_connect = accept_connect
+
+    def buildProtocol(self, addr: IAddress) -> GobRpcProtocol:
+        protocol = GobRpcProtocol(self.registry, self.stats, self.max_message, self.label,
+                                  self.accept_connect, self.max_depth)
+        protocol.factory = self
+        return protocol
+
+
+def gob_factory(registry: Registry, *, max_message: int = MAX_REQUEST,
+                max_depth: int = MAX_DEPTH, stats: GobStats | None = None) -> GobRpcFactory:
+    """A factory for raw net/rpc gob connections (Go's ``rpc.Dial``).
+
+    It also accepts Go's ``rpc.DialHTTP`` preamble (``CONNECT /_goRPC_ HTTP/1.0``), so one
+    client works against either listener.
+    """
+    return GobRpcFactory(registry, max_message=max_message, max_depth=max_depth, stats=stats)
+
+
+def _may_be_gorpc(partial: bytes) -> bool:
+    """Whether an incomplete first line could still become ``METHOD /_goRPC_ ...``."""
+    space = partial.find(b" ")
+    if space < 0:
+        return len(partial) <= 16 and partial.isalpha()
+    rest = partial[space + 1 :]
+    return GOB_RPC_PATH.startswith(rest[: len(GOB_RPC_PATH)])
+
+
+def _end_of_head(buf: bytes, pos: int) -> int | None:
+    """Index just past the blank line ending an HTTP head whose header lines start at
+    ``pos``, or ``None`` if it has not all arrived."""
+    while True:
+        end = buf.find(b"\n", pos)
+        if end < 0:
+            return None
+        if buf[pos:end].rstrip(b"\r") == b"":
+            return end + 1
+        pos = end + 1

@@ -1,0 +1,1 @@
+"""gRPC: the server on grpcio and the client."""

@@ -1,0 +1,229 @@
+"""The XML-RPC dispatcher: ``methodCall`` bytes in, ``methodResponse`` bytes out.
+
+No networking: decode with :mod:`netsuite.rpc.xmlrpc._codec`, call the service
+:class:`~netsuite.rpc.Registry` (``transport="xmlrpc"``), map its errors to the fault codes of
+the "specification for fault code interoperability", and answer the introspection methods
+and ``system.multicall`` here.  The HTTP adapter is :mod:`netsuite.rpc.xmlrpc._protocol`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import attrs
+from twisted.logger import Logger
+
+from netsuite.rpc._core import (
+    MAX_DEPTH,
+    MAX_REQUEST,
+    Registry,
+    RpcError,
+)
+from netsuite.rpc.xmlrpc._codec import (
+    FAULT_APPLICATION,
+    FAULT_INTERNAL,
+    FAULT_INVALID_PARAMS,
+    FAULT_METHOD_NOT_FOUND,
+    DepthExceeded,
+    EncodeError,
+    Fault,
+    XmlRpcDecodeError,
+    parse_call,
+)
+from netsuite.rpc.xmlrpc._encode import encode_fault, encode_response, encode_value
+
+__all__ = ["DEFAULT_MAX_MULTICALL", "FAULT_CODES", "Limits", "Stats", "XmlRpcDispatcher"]
+
+log = Logger()
+
+DEFAULT_MAX_MULTICALL = 1000
+
+#: The fault code of each ``RpcError.kind`` ("specification for fault code interoperability").
+FAULT_CODES: dict[str, int] = {
+    "ill-formed": FAULT_METHOD_NOT_FOUND,
+    "unknown-service": FAULT_METHOD_NOT_FOUND,
+    "unknown-method": FAULT_METHOD_NOT_FOUND,
+    "bad-params": FAULT_INVALID_PARAMS,
+    "application": FAULT_APPLICATION,
+    "overflow": FAULT_APPLICATION,
+    "deadline": FAULT_APPLICATION,
+    "internal": FAULT_INTERNAL,
+}
+
+#: XML-RPC type names of the core's parameter types.
+_XMLRPC_TYPE = {int: "int", str: "string"}
+
+
+@attrs.frozen
+class Limits:
+    """Limits of one XML-RPC site (every one a default that an option can change)."""
+
+    max_body: int = MAX_REQUEST
+    max_depth: int = MAX_DEPTH
+    max_multicall: int = DEFAULT_MAX_MULTICALL
+
+
+@attrs.define
+class Stats:
+    """Plain counters of one XML-RPC site (``site.stats``).
+
+    ``requests``: methodCall bodies handled; ``calls``: method calls made (each multicall
+    entry counts, introspection included); ``faults``: fault responses (whole-request faults
+    and multicall fault entries); ``parse_errors``: bodies refused as not well-formed or not
+    XML-RPC; ``too_large``: bodies refused with 413; ``depth_closes``: connections closed for
+    nesting too deep; ``fast_path``: requests answered without a twisted.web ``Request``.
+    """
+
+    requests: int = 0
+    calls: int = 0
+    faults: int = 0
+    parse_errors: int = 0
+    too_large: int = 0
+    depth_closes: int = 0
+    fast_path: int = 0
+
+
+class XmlRpcDispatcher:
+    """Body bytes in, response bytes out: decode, dispatch to the registry, encode.
+
+    :meth:`handle` never raises for any input; it returns the ``methodResponse`` body and
+    whether the connection must be closed after it (nesting past the depth limit).
+    """
+
+    def __init__(self, registry: Registry, limits: Limits, stats: Stats) -> None:
+        self.registry = registry
+        self.limits = limits
+        self.stats = stats
+        self._system: dict[str, tuple[Callable[[list[Any]], Any], list[str], str]] = {
+            "system.listMethods": (
+                self._list_methods, ["array"],
+                "system.listMethods(): the names of every method this server answers."),
+            "system.methodHelp": (
+                self._method_help, ["string", "string"],
+                "system.methodHelp(name): the help text of a method."),
+            "system.methodSignature": (
+                self._method_signature, ["array", "string"],
+                "system.methodSignature(name): the method's signatures, each a list of "
+                "XML-RPC type names, result first."),
+            "system.multicall": (
+                self._multicall, ["array", "array"],
+                "system.multicall(calls): run each {methodName, params} struct in turn; "
+                "answers [result] or a fault struct per call "
+                f"(at most {limits.max_multicall} calls; no nested multicall)."),
+        }
+
+    def handle(self, body: bytes) -> tuple[bytes, bool]:
+        """The response body for a request body, and whether to close the connection."""
+        stats = self.stats
+        stats.requests += 1
+        try:
+            name, params = parse_call(body, self.limits.max_depth)
+        except DepthExceeded as e:
+            stats.parse_errors += 1
+            stats.faults += 1
+            stats.depth_closes += 1
+            return encode_fault(e.code, f"parse error: {e}"), True
+        except XmlRpcDecodeError as e:
+            stats.parse_errors += 1
+            stats.faults += 1
+            kind = "parse error" if e.code == -32700 else "invalid XML-RPC request"
+            return encode_fault(e.code, f"{kind}: {e}"), False
+        try:
+            result = self.call(name, params)
+            return encode_response(result), False
+        except Fault as fault:
+            stats.faults += 1
+            return encode_fault(fault.code, fault.string), False
+        except EncodeError as e:
+            stats.faults += 1
+            return encode_fault(FAULT_INTERNAL, f"internal error: cannot encode result: {e}"), False
+
+    def call(self, name: str, params: list[Any], *, nested: bool = False) -> Any:
+        """Run one call: its result, or a :class:`Fault`."""
+        self.stats.calls += 1
+        system = self._system.get(name)
+        if system is not None:
+            if nested and name == "system.multicall":
+                raise Fault(FAULT_METHOD_NOT_FOUND,
+                            "system.multicall cannot be called from system.multicall")
+            return system[0](params)
+        if len(params) == 1 and type(params[0]) is dict:
+            args: Any = params[0]  # the struct form
+        else:
+            args = params
+        try:
+            return self.registry.call(name, args, transport="xmlrpc")
+        except RpcError as e:
+            code = FAULT_CODES.get(e.kind, FAULT_INTERNAL)
+            if code == FAULT_INTERNAL:
+                raise Fault(code, f"internal error in {name}") from None
+            raise Fault(code, str(e)) from None
+        except Exception:
+            log.failure("xmlrpc: internal error in {method}", method=name)
+            raise Fault(FAULT_INTERNAL, f"internal error in {name}") from None
+
+    # -- introspection and multicall -----------------------------------------------------------
+
+    def _names(self) -> list[str]:
+        return sorted([*self.registry.names(), *self._system])
+
+    @staticmethod
+    def _one_string(name: str, params: list[Any]) -> str:
+        if len(params) != 1 or not isinstance(params[0], str):
+            raise Fault(FAULT_INVALID_PARAMS, f"{name} takes one string (a method name)")
+        return params[0]
+
+    def _list_methods(self, params: list[Any]) -> list[str]:
+        if params:
+            raise Fault(FAULT_INVALID_PARAMS, "system.listMethods takes no arguments")
+        return self._names()
+
+    def _lookup(self, name: str) -> Any:
+        try:
+            return self.registry.lookup(name)
+        except RpcError as e:
+            raise Fault(FAULT_METHOD_NOT_FOUND, str(e)) from None
+
+    def _method_help(self, params: list[Any]) -> str:
+        name = self._one_string("system.methodHelp", params)
+        if name in self._system:
+            return self._system[name][2]
+        return self._lookup(name).help
+
+    def _method_signature(self, params: list[Any]) -> list[list[str]]:
+        name = self._one_string("system.methodSignature", params)
+        if name in self._system:
+            return [self._system[name][1]]
+        method = self._lookup(name)
+        return [[_XMLRPC_TYPE[method.result_type], *(_XMLRPC_TYPE[p.type] for p in method.params)]]
+
+    def _multicall(self, params: list[Any]) -> list[Any]:
+        if len(params) != 1 or type(params[0]) is not list:
+            raise Fault(FAULT_INVALID_PARAMS,
+                        "system.multicall takes one array of {methodName, params} structs")
+        calls = params[0]
+        if len(calls) > self.limits.max_multicall:
+            raise Fault(FAULT_INVALID_PARAMS,
+                        f"system.multicall: at most {self.limits.max_multicall} calls per "
+                        f"request, got {len(calls)}")
+        results: list[Any] = []
+        for index, entry in enumerate(calls):
+            try:
+                if (type(entry) is not dict or not isinstance(entry.get("methodName"), str)
+                        or type(entry.get("params", [])) is not list
+                        or set(entry) - {"methodName", "params"}):
+                    raise Fault(FAULT_INVALID_PARAMS,
+                                f"system.multicall: call {index} is not a "
+                                "{methodName: string, params: array} struct")
+                result = self.call(entry["methodName"], entry.get("params", []), nested=True)
+                encode_value(result, [])  # a result XML cannot carry is this entry's fault
+                results.append([result])
+            except Fault as fault:
+                self.stats.faults += 1
+                results.append({"faultCode": fault.code, "faultString": fault.string})
+            except EncodeError as e:
+                self.stats.faults += 1
+                results.append({"faultCode": FAULT_INTERNAL,
+                                "faultString": f"internal error: cannot encode result: {e}"})
+        return results

@@ -1,0 +1,395 @@
+"""XML-RPC over HTTP: a twisted.web :class:`Site` serving ``POST /RPC2`` from a :class:`Registry`.
+
+Wire behaviour (PROTOCOLS.md section 4; details in ``docs/rpc.md``):
+
+* ``POST /RPC2`` with a ``methodCall`` body; other paths 404, other methods on ``/RPC2``
+  405 (``Allow: POST``).  Answers are ``200 text/xml`` ``methodResponse`` documents, faults
+  included.  HTTP/1.1 connections stay open (keep-alive); HTTP/1.0 closes after each answer.
+* Params are positional, or a single ``<struct>`` whose members are the parameter names or
+  their Go field names (``X``/``Y``, ``Java``/``Go``).
+* Faults (fault code interoperability): -32700 parse error (not well-formed, DOCTYPE or
+  entity declaration, nesting deeper than ``max_depth`` -- the last also closes the
+  connection), -32600 well-formed but not XML-RPC, -32601 unknown method, -32602 bad params,
+  -32603 internal error, -32500 application error (``Algorithm.Sum`` overflow).
+* ``system.listMethods``, ``system.methodHelp``, ``system.methodSignature``,
+  ``system.multicall`` (at most ``max_multicall`` calls; a nested multicall is a fault entry).
+* A body over ``max_body`` bytes (1 MiB) is refused with ``413`` and the connection closed,
+  before parsing and before buffering past the limit: at once for a ``Content-Length`` over
+  it, as soon as the count passes it for a chunked body.
+* No access log line per request.
+
+Speed: a request that arrives whole in one read on an idle connection (the common case for
+keep-alive clients) is answered straight from the channel's ``dataReceived`` without
+building a twisted.web ``Request``; everything else (partial reads, pipelining, chunked
+bodies, other paths and methods, ``Expect``, ``Content-Encoding``, ``Connection: close``)
+takes the ordinary twisted.web path.  Both paths share one :class:`XmlRpcDispatcher`, so
+they answer alike.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import zlib
+from typing import Any
+
+from twisted.logger import Logger
+from twisted.web import http, pages, resource, server
+from zope.interface import implementer
+
+from netsuite._endpoints import describe_address
+from netsuite.rpc._core import MAX_DEPTH, MAX_REQUEST, Registry
+from netsuite.rpc._paced import CLOSED, DRAINING, OPEN, IGracefulClose
+from netsuite.rpc.xmlrpc._answer import (
+    DEFAULT_MAX_MULTICALL,
+    Limits,
+    Stats,
+    XmlRpcDispatcher,
+)
+
+__all__ = [
+    "DEFAULT_MAX_MULTICALL",
+    "Limits",
+    "Stats",
+    "XmlRpcDispatcher",
+    "XmlRpcSite",
+    "xmlrpc_factory",
+]
+
+log = Logger()
+
+DEFAULT_IDLE_TIMEOUT = 60.0
+#: After a 413 the connection drains (discards) input so the client, still sending its body,
+#: reads the answer instead of a reset: until the client closes, for at most LINGER seconds,
+#: and no longer than LINGER_IDLE seconds without input (nginx's lingering close).
+LINGER = 30.0
+LINGER_IDLE = 5.0
+
+
+_NOT_FOUND = pages.notFound("No Such Resource", "XML-RPC is served at POST /RPC2.")
+
+
+class XmlRpcResource(resource.Resource):
+    """``/RPC2``: POST only (other methods get 405 with ``Allow: POST``)."""
+
+    isLeaf = True
+
+    def __init__(self, dispatcher: XmlRpcDispatcher) -> None:
+        super().__init__()
+        self.dispatcher = dispatcher
+
+    def render(self, request: server.Request) -> bytes:
+        if request.postpath:  # /RPC2/anything
+            return _NOT_FOUND.render(request)
+        if request.method != b"POST":
+            request.setResponseCode(http.NOT_ALLOWED)
+            request.setHeader(b"allow", b"POST")
+            request.setHeader(b"content-type", b"text/plain; charset=utf-8")
+            return b"405 Method Not Allowed: XML-RPC calls are POST requests to /RPC2\n"
+        body = request.content.getvalue()
+        encoding = (request.getHeader(b"content-encoding") or b"identity").strip().lower()
+        if encoding != b"identity":
+            if encoding not in (b"gzip", b"x-gzip"):
+                return _refuse(request, http.UNSUPPORTED_MEDIA_TYPE,
+                               "unsupported Content-Encoding (gzip and identity are)")
+            limit = self.dispatcher.limits.max_body
+            try:
+                body = _gunzip(body, limit)
+            except ValueError as e:
+                return _refuse(request, http.BAD_REQUEST, f"bad gzip body: {e}")
+            if body is None:
+                self.dispatcher.stats.too_large += 1
+                request.channel.persistent = False
+                request.setHeader(b"connection", b"close")
+                return _refuse(request, http.REQUEST_ENTITY_TOO_LARGE,
+                               f"request body larger than {limit} bytes once decompressed")
+        response, close = self.dispatcher.handle(body)
+        request.setHeader(b"content-type", b"text/xml")
+        if close or getattr(request.channel, "state", OPEN) == DRAINING:
+            request.setHeader(b"connection", b"close")
+            request.channel.persistent = False
+        return response
+
+
+def _refuse(request: server.Request, code: int, text: str) -> bytes:
+    request.setResponseCode(code)
+    request.setHeader(b"content-type", b"text/plain; charset=utf-8")
+    return f"{code} {http.RESPONSES[code].decode()}: {text}\n".encode()
+
+
+def _gunzip(data: bytes, limit: int) -> bytes | None:
+    """The gzip-decoded ``data``; ``None`` past ``limit`` bytes (never inflating further)."""
+    inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+    try:
+        out = inflater.decompress(data, limit + 1)
+    except zlib.error as e:
+        raise ValueError(str(e)) from None
+    if len(out) > limit:
+        return None
+    if not inflater.eof or inflater.unused_data:
+        raise ValueError("truncated or trailing data")
+    return out
+
+
+class _Root(resource.Resource):
+    """The root: only ``/RPC2`` exists; every other path is 404."""
+
+    def __init__(self, rpc2: resource.Resource) -> None:
+        super().__init__()
+        self.rpc2 = rpc2
+
+    def getChildWithDefault(self, path: bytes, request: server.Request) -> resource.Resource:
+        if path == b"RPC2":
+            return self.rpc2
+        return _NOT_FOUND
+
+    def render(self, request: server.Request) -> bytes:
+        return _NOT_FOUND.render(request)
+
+
+class _XmlRpcRequest(server.Request):
+    """A request whose body is kept in memory and counted against the site's body limit."""
+
+    _received = 0
+
+    def gotLength(self, length: int | None) -> None:
+        # Always in memory (twisted.web spills bodies over 100 kB to a temporary file);
+        # a Content-Length over the limit never gets here (see _XmlRpcChannel).
+        self.content = io.BytesIO()
+        self._received = 0
+
+    def handleContentChunk(self, data: bytes) -> None:
+        channel = self.channel
+        if channel is None or channel._refused:
+            return
+        self._received += len(data)
+        if self._received > channel.site.limits.max_body:
+            channel.refuse_too_large()
+            return
+        self.content.write(data)
+
+
+_FAST_PREFIX = b"POST /RPC2 HTTP/1.1\r\n"
+# Header lines the fast path handles: a token name and a value of visible characters.
+_SIMPLE_HEADERS = re.compile(rb"(?:[!#$%&'*+.^_`|~0-9A-Za-z-]+:[ \t]*[\x21-\x7e][\x20-\x7e]*\r\n)*")
+# Headers that need twisted.web's own handling.
+_SLOW_HEADERS = frozenset((b"transfer-encoding", b"expect", b"connection",
+                           b"content-encoding"))
+
+
+@implementer(IGracefulClose)
+class _XmlRpcChannel(http.HTTPChannel):
+    """HTTP/1.1 channel with the body limit enforced early and a fast path for whole requests."""
+
+    site: XmlRpcSite
+    _refused = False
+    state: str = OPEN
+    _linger: Any = None
+    _linger_idle: Any = None
+
+    def graceful_close(self) -> None:
+        """Shutting down: close now if idle, else once the request in progress is answered.
+
+        Called by the rpc service's connection tracker on SIGTERM (``--grace``).
+        """
+        if self.state != OPEN:
+            return
+        self.state = DRAINING
+        if self._refused:
+            return
+        if (not self._handlingRequest and not self.requests and self.line_mode
+                and not self._buffer):
+            self.loseConnection()
+        else:
+            self.persistent = False
+
+    def checkPersistence(self, request: Any, version: bytes) -> bool:
+        if self.state == DRAINING:
+            request.responseHeaders.setRawHeaders(b"Connection", [b"close"])
+            return False
+        return super().checkPersistence(request, version)
+
+    def dataReceived(self, data: bytes) -> None:
+        if self._linger is not None:
+            self._linger_idle.reset(LINGER_IDLE)  # still sending its refused body
+            return
+        if self._refused or self.transport.disconnecting:
+            # Draining a refused body, or closing (after a 400, an HTTP/1.0 answer...):
+            # whatever else arrives is not read as requests.
+            return
+        if (
+            not self._handlingRequest
+            and not self.requests
+            and self.line_mode
+            and not self._buffer
+            and self.state == OPEN
+            and data.startswith(_FAST_PREFIX)
+        ):
+            answer = self.site._fast(data)
+            if answer is not None:
+                self.resetTimeout()
+                self.transport.write(answer[0])
+                if answer[1]:
+                    self.persistent = False
+                    self.loseConnection()
+                return
+        super().dataReceived(data)
+
+    def requestDone(self, request: Any) -> None:
+        super().requestDone(request)
+        # twisted.web pauses reading when the transport's buffer fills only if no request is
+        # being handled; an answer written synchronously fills it *while* handling, and
+        # requestDone then reads on.  A client that sends and never reads would make us
+        # buffer answers without bound: stop reading until the transport drains (its
+        # resumeProducing resumes us).
+        if self._waitingForTransport and self.transport is not None and self.transport.connected:
+            self._networkProducer.pauseProducing()
+
+    def lineReceived(self, line: bytes) -> None:
+        if not self._refused:
+            super().lineReceived(line)
+
+    def lineLengthExceeded(self, line: bytes) -> None:
+        # twisted.web closes without a word on a request or header line over MAX_LENGTH.
+        self._respondToBadRequestAndDisconnect()
+
+    def _maybeChooseTransferDecoder(self, header: bytes, data: bytes) -> bool:
+        # A Content-Length of more than 18 digits is over any body limit, and one of 4300+
+        # digits would make twisted.web's int() raise out of dataReceived: refuse it here.
+        if header == b"Content-Length" and data.isdigit() and len(data) > 18:
+            self.refuse_too_large()
+            return False
+        return super()._maybeChooseTransferDecoder(header, data)
+
+    def allHeadersReceived(self) -> None:
+        if self.length is not None and self.length > self.site.limits.max_body:
+            self.refuse_too_large()
+            return
+        super().allHeadersReceived()
+
+    def rawDataReceived(self, data: bytes) -> None:
+        if not self._refused:
+            super().rawDataReceived(data)
+
+    def allContentReceived(self) -> None:
+        if not self._refused:
+            super().allContentReceived()
+
+    def refuse_too_large(self) -> None:
+        """Answer 413, stop reading the request, and close once the client has the answer.
+
+        The write side is shut at once; input is drained (discarded) while it keeps coming
+        (:data:`LINGER_IDLE`), for at most :data:`LINGER` seconds, so the client is not
+        reset before it reads the 413.
+        """
+        if self._refused:
+            return
+        self._refused = True
+        site = self.site
+        site.stats.too_large += 1
+        limit = site.limits.max_body
+        log.info("xmlrpc: refused a request body over {limit} bytes from {peer}; closing",
+                 limit=limit, peer=describe_address(self.transport.getPeer()))
+        text = f"request body larger than {limit} bytes\n".encode()
+        self.transport.write(
+            b"HTTP/1.1 413 Request Entity Too Large\r\nContent-Type: text/plain\r\n"
+            b"Connection: close\r\nContent-Length: %d\r\n\r\n%s" % (len(text), text)
+        )
+        self.setTimeout(None)
+        try:
+            self.transport.loseWriteConnection()
+        except (AttributeError, NotImplementedError):
+            self.loseConnection()
+            return
+        self._linger = self.callLater(LINGER, self._abort)
+        self._linger_idle = self.callLater(LINGER_IDLE, self._abort)
+
+    def _abort(self) -> None:
+        self._stop_lingering()
+        self.transport.abortConnection()
+
+    def _stop_lingering(self) -> None:
+        for timer in (self._linger, self._linger_idle):
+            if timer is not None and timer.active():
+                timer.cancel()
+        self._linger = self._linger_idle = None
+
+    def connectionLost(self, reason: Any) -> None:
+        self.state = CLOSED
+        self._stop_lingering()
+        super().connectionLost(reason)
+
+
+class XmlRpcSite(server.Site):
+    """The XML-RPC site: ``/RPC2`` only, quiet (no access log), limits in :attr:`limits`.
+
+    :attr:`stats` holds the counters (:class:`Stats`), :attr:`dispatcher` the
+    :class:`XmlRpcDispatcher` shared by the fast path and the twisted.web resource.
+    """
+
+    protocol = _XmlRpcChannel
+    requestFactory = _XmlRpcRequest
+    noisy = False  # no "Starting factory" lines: the listener logs its own line
+
+    def __init__(self, registry: Registry, *, limits: Limits | None = None,
+                 timeout: float | None = DEFAULT_IDLE_TIMEOUT, reactor: Any = None) -> None:
+        self.limits = limits or Limits()
+        self.stats = Stats()
+        self.dispatcher = XmlRpcDispatcher(registry, self.limits, self.stats)
+        super().__init__(_Root(XmlRpcResource(self.dispatcher)), timeout=timeout,
+                         reactor=reactor, parsePOSTFormSubmission=False)
+        self._date_second = -1
+        self._date = b""
+        self._server_header = b"Server: " + server.version + b"\r\n"
+
+    def log(self, request: Any) -> None:
+        """No access log line per request (it costs ~20% of throughput)."""
+
+    def _fast(self, data: bytes) -> tuple[bytes, bool] | None:
+        """The whole HTTP response to ``data`` if it is exactly one simple ``POST /RPC2``,
+        and whether to close the connection after it; ``None`` for anything else."""
+        end = data.find(b"\r\n\r\n", len(_FAST_PREFIX) - 2)
+        if end < 0 or end > 8192:
+            return None
+        headers = data[len(_FAST_PREFIX) : end + 2]
+        if _SIMPLE_HEADERS.fullmatch(headers) is None:
+            return None
+        length = -1
+        for line in headers.split(b"\r\n")[:-1]:
+            name, _, value = line.partition(b":")
+            name = name.lower()
+            if name == b"content-length":
+                value = value.strip()
+                if length >= 0 or not value.isdigit() or len(value) > 18:
+                    return None
+                length = int(value)
+            elif name in _SLOW_HEADERS:
+                if name != b"connection" or value.strip().lower() != b"keep-alive":
+                    return None
+        if length < 0 or length > self.limits.max_body or len(data) - end - 4 != length:
+            return None
+        self.stats.fast_path += 1
+        body, close = self.dispatcher.handle(data[end + 4 :])
+        now = int(self.reactor.seconds())
+        if now != self._date_second:
+            self._date_second = now
+            self._date = b"Date: " + http.datetimeToString(now) + b"\r\n"
+        return b"".join((
+            b"HTTP/1.1 200 OK\r\n", self._server_header, self._date,
+            b"Connection: close\r\n" if close else b"",
+            b"Content-Type: text/xml\r\nContent-Length: %d\r\n\r\n" % len(body), body,
+        )), close
+
+
+def xmlrpc_factory(registry: Registry, *, reactor: Any = None, max_body: int = MAX_REQUEST,
+                   max_depth: int = MAX_DEPTH, max_multicall: int = DEFAULT_MAX_MULTICALL,
+                   idle_timeout: float | None = DEFAULT_IDLE_TIMEOUT) -> XmlRpcSite:
+    """The XML-RPC protocol factory: a twisted.web :class:`XmlRpcSite` serving ``POST /RPC2``.
+
+    ``max_body`` bytes per request body (413 past it), ``max_depth`` levels of element
+    nesting, ``max_multicall`` calls per ``system.multicall``; a connection idle for
+    ``idle_timeout`` seconds is closed (``None``: never).  Counters are in ``.stats``.
+    """
+    limits = Limits(max_body=max_body, max_depth=max_depth, max_multicall=max_multicall)
+    return XmlRpcSite(registry, limits=limits, timeout=idle_timeout, reactor=reactor)
+
