@@ -8,11 +8,12 @@ from twisted.application.service import MultiService
 from twisted.internet import defer
 from twisted.python import usage
 
-from netsuite._endpoints import ListenerService, listen_description
+from netsuite._endpoints import ListenerService, listen_description, optional_listen_description
 from netsuite._metrics import chat_collectors, metrics_option, with_metrics
 from netsuite._options import non_negative_float, non_negative_int, positive_float, positive_int
 from netsuite.chat._protocol import ChatFactory
 from netsuite.chat._room import Room, RoomLimits, Stats
+from netsuite.chat.web import WebListener, web_collectors, web_origin
 
 __all__ = ["ChatService", "Options", "makeService"]
 
@@ -41,7 +42,17 @@ class Options(usage.Options):
         ["shutdown-timeout", None, 5.0,
          "On SIGTERM/SIGINT, wait this long for BYE to reach clients.", positive_float],
         metrics_option(),
+        ["web", None, None, "Also serve the chat page at / and a WebSocket at /ws on this "
+         "endpoint (ssl:... for https and wss); default: none.", optional_listen_description],
     ]
+
+    def opt_web_origin(self, origin: str) -> None:
+        """Also accept WebSockets from pages of this origin, e.g. https://chat.example.com
+        (repeatable; the page's own origin is always accepted)."""
+        try:
+            self.setdefault("web-origin", []).append(web_origin(origin))
+        except ValueError as e:
+            raise usage.UsageError(str(e)) from None
 
     def limits(self) -> RoomLimits:
         """The room limits these options describe."""
@@ -67,7 +78,8 @@ class ChatService(MultiService):
     client has closed or ``--shutdown-timeout`` has passed.
     """
 
-    def __init__(self, description: str, limits: RoomLimits, reactor: Any = None) -> None:
+    def __init__(self, description: str, limits: RoomLimits, reactor: Any = None,
+                 web: str | None = None, web_origins: Any = ()) -> None:
         super().__init__()
         if reactor is None:
             from twisted.internet import reactor as default_reactor
@@ -76,6 +88,12 @@ class ChatService(MultiService):
         self.factory = ChatFactory(reactor, limits)
         self.listener = ListenerService(description, self.factory, "chat", reactor)
         self.listener.setServiceParent(self)
+        self.web: WebListener | None = None  # --web: the page and WebSocket (label chat-web)
+        if web is not None:
+            self.web = WebListener(web, self.factory, max_line=limits.max_line,
+                                   idle_timeout=limits.idle_timeout, origins=web_origins,
+                                   reactor=reactor)
+            self.web.setServiceParent(self)
 
     @property
     def room(self) -> Room:
@@ -93,5 +111,7 @@ class ChatService(MultiService):
 
 def makeService(options: Options, reactor: Any = None) -> ChatService:
     """The ``chat`` service for parsed ``options`` (with ``--metrics``, its endpoint too)."""
-    service = ChatService(options["port"], options.limits(), reactor)
-    return with_metrics(service, options["metrics"], chat_collectors(service), reactor)
+    service = ChatService(options["port"], options.limits(), reactor,
+                          web=options["web"], web_origins=options.get("web-origin", ()))
+    collectors = chat_collectors(service) + web_collectors(service.web)
+    return with_metrics(service, options["metrics"], collectors, reactor)
