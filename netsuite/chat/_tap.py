@@ -13,17 +13,30 @@ from netsuite._metrics import chat_collectors, metrics_option, with_metrics
 from netsuite._options import non_negative_float, non_negative_int, positive_float, positive_int
 from netsuite.chat._protocol import ChatFactory
 from netsuite.chat._room import Room, RoomLimits, Stats
+from netsuite.chat._wire import is_valid_nick
 from netsuite.chat.web import WebListener, web_collectors, web_origin
 
 __all__ = ["ChatService", "Options", "makeService"]
+
+
+def room_name(value: str) -> str:
+    """A room name (a leading ``#`` is dropped); ValueError unless 1-32 of ``A-Za-z0-9_-``."""
+    name = value[1:] if value.startswith("#") else value
+    if not is_valid_nick(name):
+        raise ValueError(f"{value!r} is not a room name: use 1-32 ASCII letters, digits, _ or -")
+    return name
+
+
+room_name.coerceDoc = "1-32 ASCII letters, digits, _ or -."  # type: ignore[attr-defined]
 
 
 class Options(usage.Options):
     """Command-line options of the ``chat`` plugin."""
 
     synopsis = "[--port tcp:8086] [--idle-timeout 60] [--max-clients 10000] ..."
-    longdesc = ("A line-based TCP chat room: nicknames, /who /msg /me /ping /quit /help, "
-                "heartbeats, idle timeout, slow-consumer and flood limits.")
+    longdesc = ("A line-based TCP chat with rooms and history: nicknames, /join /rooms /who "
+                "/msg /me /ping /quit /help, heartbeats, idle timeout, slow-consumer and "
+                "flood limits.")
 
     optParameters = [
         ["port", "p", "tcp:8086",
@@ -41,6 +54,15 @@ class Options(usage.Options):
         ["max-clients", None, 10000, "Most clients connected at once.", positive_int],
         ["shutdown-timeout", None, 5.0,
          "On SIGTERM/SIGINT, wait this long for BYE to reach clients.", positive_float],
+        ["history", None, 50,
+         "MSG/ACTION lines kept per room and replayed on entering it (0 = off).",
+         non_negative_int],
+        ["history-bytes", None, 64 * 1024,
+         "At most this many bytes of history (HIST lines) per room.", positive_int],
+        ["default-room", None, "lobby",
+         "The room every client is in on connect (1-32 letters, digits, _ or -).", room_name],
+        ["max-rooms", None, 1000,
+         "Most rooms at once (a room exists while it has members or history).", positive_int],
         metrics_option(),
         ["web", None, None, "Also serve the chat page at / and a WebSocket at /ws on this "
          "endpoint (ssl:... for https and wss); default: none.", optional_listen_description],
@@ -64,6 +86,10 @@ class Options(usage.Options):
             flood_drop_after=self["flood-drop-after"],
             max_clients=self["max-clients"],
             shutdown_timeout=self["shutdown-timeout"],
+            history=self["history"],
+            history_bytes=self["history-bytes"],
+            default_room=self["default-room"],
+            max_rooms=self["max-rooms"],
         )
 
 

@@ -136,3 +136,25 @@ def test_flood_drop_after_option() -> None:
     defaults = Options()
     defaults.parseOptions([])
     assert defaults.limits().flood_drop_after == 10.0
+
+
+def test_room_and_history_options() -> None:
+    defaults = Options()
+    defaults.parseOptions([])
+    limits = defaults.limits()
+    assert (limits.history, limits.history_bytes, limits.default_room, limits.max_rooms) == (
+        50, 64 * 1024, "lobby", 1000)
+    options = Options()
+    options.parseOptions(["--history", "0", "--history-bytes", "1000", "--default-room",
+                          "#Main", "--max-rooms", "3"])
+    limits = options.limits()
+    assert (limits.history, limits.history_bytes, limits.default_room, limits.max_rooms) == (
+        0, 1000, "Main", 3)
+
+
+@pytest.mark.parametrize("args", [["--default-room", "no spaces"], ["--default-room", "#"],
+                                  ["--default-room", "x" * 33], ["--max-rooms", "0"],
+                                  ["--history", "-1"], ["--history-bytes", "0"]])
+def test_room_options_rejected(args: list[str]) -> None:
+    with pytest.raises(usage.UsageError):
+        Options().parseOptions(args)

@@ -21,16 +21,16 @@ def three(chat: Chat):
 
 def test_welcome_guest_names_and_join(chat: Chat) -> None:
     a = chat.connect()
-    assert a.take() == ["WELCOME guest1"]
+    assert a.take() == ["WELCOME guest1", "ROOM lobby"]
     b = chat.connect()
-    assert b.take() == ["WELCOME guest2"]
+    assert b.take() == ["WELCOME guest2", "ROOM lobby"]
     assert a.take() == ["JOIN guest2"]
 
 
 def test_guest_name_skips_a_taken_one(chat: Chat) -> None:
     a = chat.connect("GUEST2")
     b = chat.connect()
-    assert b.take() == ["WELCOME guest3"]
+    assert b.take() == ["WELCOME guest3", "ROOM lobby"]
     assert a.nick == "GUEST2"
 
 
@@ -327,7 +327,9 @@ def test_member_joining_mid_turn_sees_only_later_lines(chat: Chat) -> None:
     a.send("before\n", turn=False)
     b = chat.connect()  # turns run here
     a.send("after\n")
-    assert b.take() == ["WELCOME guest2", "MSG a after"]
+    # "before" was said before b entered: b has it as history, not as a message
+    assert b.take() == ["WELCOME guest2", "ROOM lobby",
+                        "HIST 1970-01-12T13:46:40.000Z MSG a before", "MSG a after"]
 
 
 def test_shutdown_sends_bye_and_fires(chat: Chat) -> None:
