@@ -51,6 +51,12 @@ def chromium(width: int = 1100, height: int = 720) -> Iterator[Any]:
         options.add_argument(f"--user-data-dir={profile}")
         options.add_argument(f"--window-size={width},{height}")
         driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
+        # The exact viewport (headless windows have a 500 px minimum width), and a
+        # phone's touch and device-pixel ratio when narrow.
+        phone = width < 600
+        driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
+            "width": width, "height": height, "deviceScaleFactor": 2 if phone else 1,
+            "mobile": phone})
         try:
             yield driver
         finally:

@@ -38,45 +38,48 @@ def main(folder: str) -> None:
         sys.exit(reason)
     out = Path(folder)
     out.mkdir(parents=True, exist_ok=True)
-    with TwistdProcess("chat", "--port", "tcp:0:interface=127.0.0.1",
-                       "--web", "tcp:0:interface=127.0.0.1") as server:
-        port, web = server.port("chat"), server.port("chat-web")
-        ada, bob = tcp_user(port, "ada"), tcp_user(port, "bob")
-        for sock in (ada, bob):
-            sock.sendall(b"/join dev\n")
-        read_until(bob, b"JOIN ada")
-        talk = [
-            (ada, "morning! the release branch is cut"),
-            (bob, "great, I'll start the load test on staging"),
-            (ada, "/me pours coffee"),
-            (bob, "fan-out numbers look good: 2k clients, no drops"),
-        ]
-        for sock, line in talk:
-            sock.sendall(line.encode() + b"\n")
-        read_until(ada, b"no drops")
-        for name, size in (("desktop", (1100, 680)), ("phone", (390, 760))):
-            with chromium(*size) as driver:
-                driver.get(f"http://127.0.0.1:{web}/")
-                wait_until(driver, lambda d: d.find_element("id", "status").text == "connected",
-                           what="connected")
-                driver.execute_script("sessionStorage.clear()")
-                box = driver.find_element("id", "input")
-                box.send_keys("/nick carol\n")
-                box.send_keys("/join dev\n")
-                wait_until(driver, lambda d: d.find_element("id", "room-name").text == "dev",
-                           what="room dev")
-                ada.sendall(b"hi carol! welcome to #dev\n")
-                wait_until(driver, lambda d: "welcome to #dev" in d.find_element("id", "log").text,
-                           what="ada's greeting")
-                box.send_keys("thanks! reading the history now\n")
-                read_until(ada, b"reading the history")
-                wait_until(driver, lambda d: len(d.find_elements("css selector", "#members li"))
-                           == 3, what="three members")
-                driver.save_screenshot(str(out / f"chat-web-{name}.png"))
-                driver.execute_script("sessionStorage.clear()")
-        ada.close()
-        bob.close()
+    for name, size in (("desktop", (1100, 620)), ("phone", (390, 760))):
+        with TwistdProcess("chat", "--port", "tcp:0:interface=127.0.0.1",
+                           "--web", "tcp:0:interface=127.0.0.1") as server:
+            shoot(server.port("chat"), server.port("chat-web"), size,
+                  out / f"chat-web-{name}.png")
 
+
+def shoot(port: int, web: int, size: tuple[int, int], path: Path) -> None:
+    bob = tcp_user(port, "bob")
+    bob.sendall(b"/join dev\n")
+    read_until(bob, b"ROOM dev")
+    ada = tcp_user(port, "ada")
+    ada.sendall(b"/join dev\n")
+    read_until(bob, b"JOIN ada")
+    talk = [
+        (ada, "morning! the release branch is cut"),
+        (bob, "great, I'll start the load test on staging"),
+        (ada, "/me pours coffee"),
+        (bob, "fan-out numbers look good: 2k clients, no drops"),
+    ]
+    for sock, line in talk:
+        sock.sendall(line.encode() + b"\n")
+    read_until(ada, b"no drops")
+    with chromium(*size) as driver:
+        driver.get(f"http://127.0.0.1:{web}/")
+        wait_until(driver, lambda d: d.find_element("id", "status").text == "connected",
+                   what="connected")
+        box = driver.find_element("id", "input")
+        box.send_keys("/nick carol\n")
+        box.send_keys("/join dev\n")
+        wait_until(driver, lambda d: d.find_element("id", "room-name").text == "dev",
+                   what="room dev")
+        ada.sendall(b"hi carol! welcome to #dev\n")
+        wait_until(driver, lambda d: "welcome to #dev" in d.find_element("id", "log").text,
+                   what="ada's greeting")
+        box.send_keys("thanks! reading the history now\n")
+        read_until(ada, b"reading the history")
+        wait_until(driver, lambda d: len(d.find_elements("css selector", "#members li")) == 3,
+                   what="three members")
+        driver.save_screenshot(str(path))
+    ada.close()
+    bob.close()
 
 if __name__ == "__main__":
     main(sys.argv[1] if len(sys.argv) > 1 else "docs/images")
