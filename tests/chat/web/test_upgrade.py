@@ -1,0 +1,161 @@
+"""The adapter in memory, and the Twisted internals it relies on (these tests fail loudly
+when a Twisted release changes them)."""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+from typing import Any
+
+from twisted.internet.address import IPv4Address
+from twisted.internet.interfaces import IHalfCloseableProtocol
+from twisted.internet.protocol import Factory, Protocol
+from twisted.internet.testing import StringTransport
+from twisted.web.http import HTTPChannel
+from zope.interface import implementer
+
+from netsuite.chat.web import WebSocketLineTransport, WebStats
+
+
+def test_twisted_internals_used_by_the_upgrade() -> None:
+    from twisted.web import _websocket_impl as impl
+
+    fields = [f.name for f in dataclasses.fields(impl._WebSocketWireProtocol)]
+    assert fields[:3] == ["_wsconn", "_bootstrap", "_wsp"]
+    assert "transport" in fields
+    for name in ("dataReceived", "sendTextMessage", "loseConnection", "connectionLost"):
+        assert callable(getattr(impl._WebSocketWireProtocol, name)), name
+    assert "code" in inspect.signature(impl._WebSocketWireProtocol.loseConnection).parameters
+    assert callable(impl._handleEvent) and callable(impl.serverBootstrap)
+    assert callable(HTTPChannel._protocolUpgradeForWebsockets)
+    # Twisted's resource is what our accept() mirrors: it must still upgrade this way.
+    source = inspect.getsource(impl.WebSocketResource.render_GET)
+    assert "_protocolUpgradeForWebsockets" in source and "_WebSocketWireProtocol(" in source
+
+
+@implementer(IHalfCloseableProtocol)
+class Recorder(Protocol):
+    def __init__(self) -> None:
+        self.data: list[bytes] = []
+        self.half_closed = False
+
+    def dataReceived(self, data: bytes) -> None:
+        self.data.append(data)
+
+    def readConnectionLost(self) -> None:
+        self.half_closed = True
+        self.transport.loseConnection()
+
+    def writeConnectionLost(self) -> None:
+        pass
+
+
+class FakeWire:
+    """Stands in for Twisted's wire protocol: records text messages and the close."""
+
+    def __init__(self) -> None:
+        self.transport = StringTransport(peerAddress=IPv4Address("TCP", "127.0.0.1", 5555))
+        self.sent: list[str] = []
+        self.closed_with: int | None = None
+
+    def sendTextMessage(self, text: str) -> None:
+        self.sent.append(text)
+
+    def loseConnection(self, code: int = 1000) -> None:
+        self.closed_with = code
+
+
+class FakeChannel:
+    def __init__(self, wire: FakeWire) -> None:
+        self.transport = wire.transport
+        self.producer: Any = None
+
+    def registerProducer(self, producer: Any, streaming: bool) -> None:
+        self.producer = producer
+
+    def unregisterProducer(self) -> None:
+        self.producer = None
+
+
+def connected(max_line: int = 10) -> tuple[WebSocketLineTransport, Recorder, FakeWire, WebStats]:
+    wire, stats = FakeWire(), WebStats()
+    factory = Factory.forProtocol(Recorder)
+    adapter = WebSocketLineTransport(factory, FakeChannel(wire), max_line, stats)
+    adapter.negotiationStarted(wire)
+    adapter.negotiationFinished()
+    return adapter, adapter.protocol, wire, stats
+
+
+def test_chunks_become_one_line_each_message() -> None:
+    adapter, protocol, _, stats = connected()
+    adapter.part("ab", False)
+    adapter.part("cd", True)
+    adapter.part(b"\xc3\xa9\n", True)
+    adapter.part("x\r\n", True)
+    assert protocol.data == [b"abcd\n", b"\xc3\xa9\n", b"x\r\n"]
+    assert stats.clients == 1 and stats.connections == 1
+
+
+def test_exact_limit_with_line_end_is_accepted() -> None:
+    adapter, protocol, wire, _ = connected(max_line=4)
+    adapter.part("abcd\r\n", True)
+    adapter.part("abcd", True)
+    assert protocol.data == [b"abcd\r\n", b"abcd\n"]
+    assert adapter.accepting and wire.closed_with is None
+
+
+def test_too_long_stops_reading_mid_message() -> None:
+    adapter, protocol, wire, stats = connected(max_line=4)
+    adapter.part("abc", False)
+    adapter.part("defgh", False)  # passes max_line + 2 before the message ends
+    assert not adapter.accepting
+    assert wire.transport.producerState == "paused"  # no more is read from the socket
+    assert protocol.data == [b"x" * 5 + b"\n"]  # the protocol's own too-long rule answers
+    assert adapter.close_code == 1009
+    assert stats.closed == {"too-big": 1}
+
+
+def test_bad_stream_half_closes_with_its_code() -> None:
+    adapter, protocol, wire, stats = connected()
+    adapter.stream_failed(1007)
+    assert protocol.data == [b"\xff\n"]  # answered with ERR bad-encoding by the protocol
+    assert protocol.half_closed
+    assert wire.closed_with == 1007
+    assert stats.closed == {"bad-encoding": 1}
+
+
+def test_writes_go_out_as_text_messages_and_stop_once_closing() -> None:
+    adapter, _, wire, stats = connected()
+    adapter.write(b"MSG a hi\n")
+    adapter.writeSequence([b"MSG b x\n", b"MSG b y\n"])
+    adapter.loseConnection()
+    adapter.write(b"late\n")
+    assert wire.sent == ["MSG a hi\n", "MSG b x\nMSG b y\n"]
+    assert wire.closed_with == 1000
+    adapter.connectionLost(None)
+    assert stats.clients == 0
+
+
+def test_output_producer_reports_a_full_socket() -> None:
+    adapter, *_ = connected()
+    channel = adapter._channel
+    paused: list[str] = []
+
+    class Producer:
+        def pauseProducing(self) -> None:
+            paused.append("pause")
+
+        def resumeProducing(self) -> None:
+            paused.append("resume")
+
+        def stopProducing(self) -> None:
+            paused.append("stop")
+
+    adapter.registerProducer(Producer(), True)
+    assert adapter.writable
+    channel.producer.pauseProducing()
+    assert not adapter.writable  # pings go unanswered now
+    channel.producer.resumeProducing()
+    assert adapter.writable and paused == ["pause", "resume"]
+    adapter.unregisterProducer()
+    assert channel.producer is None
