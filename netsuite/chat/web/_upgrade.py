@@ -14,9 +14,10 @@ two things:
   protocol error: 1002) goes to the application (``stream_failed``) instead of an
   immediate close, so it can say why before it closes with that code.
 
-Everything else (the handshake checks, pings, the close handshake, the TCP upgrade of
-the HTTP channel) is Twisted's.  ``tests/chat/web/test_upgrade.py`` fails loudly if
-the Twisted internals used here change.
+It also hands over frames that a client sent in the same packet as its handshake (Twisted
+would leave them in the HTTP channel's buffer).  Everything else (the handshake checks,
+pings, the close handshake, the TCP upgrade of the HTTP channel) is Twisted's.
+``tests/chat/web/test_upgrade.py`` fails loudly if the Twisted internals used here change.
 """
 
 from __future__ import annotations
@@ -115,7 +116,11 @@ def accept(request: Request, sink: MessageSink) -> bytes | int:
     transport = request.channel.transport
     assert connection is not None and transport is not None
     wire = _ChunkedWire(connection, serverBootstrap, sink)
-    request.channel._protocolUpgradeForWebsockets(wire)
+    channel = request.channel
+    channel._protocolUpgradeForWebsockets(wire)
+    # Frames that came in the same read as the handshake are still in the HTTP channel's
+    # line buffer; it passes them on as raw data once this request is rendered.
+    channel.rawDataReceived = wire.dataReceived
     transport.write(reply)
     sink.negotiationFinished()
     return NOT_DONE_YET

@@ -28,6 +28,7 @@ def test_twisted_internals_used_by_the_upgrade() -> None:
     assert "code" in inspect.signature(impl._WebSocketWireProtocol.loseConnection).parameters
     assert callable(impl._handleEvent) and callable(impl.serverBootstrap)
     assert callable(HTTPChannel._protocolUpgradeForWebsockets)
+    assert callable(HTTPChannel.rawDataReceived)  # replaced per channel to pass on early frames
     # Twisted's resource is what our accept() mirrors: it must still upgrade this way.
     source = inspect.getsource(impl.WebSocketResource.render_GET)
     assert "_protocolUpgradeForWebsockets" in source and "_WebSocketWireProtocol(" in source

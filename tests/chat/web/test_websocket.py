@@ -7,7 +7,7 @@ import struct
 
 import pytest_twisted
 from twisted.internet import reactor, ssl
-from twisted.internet.endpoints import SSL4ClientEndpoint, connectProtocol
+from twisted.internet.endpoints import SSL4ClientEndpoint, TCP4ClientEndpoint, connectProtocol
 
 from tests.chat.web.rawws import BINARY, CLOSE, CONT, TEXT, RawWebSocket, frame, handshake, open_ws
 from tests.chat.web.server import WebChat
@@ -285,5 +285,20 @@ async def test_wss_on_an_ssl_endpoint(tls_files) -> None:
         await client.wait_for("ROOM lobby")
         client.text("/ping tls")
         await client.wait_for("PONG tls")
+    finally:
+        await chat.stop()
+
+
+@pytest_twisted.ensureDeferred
+async def test_frames_sent_with_the_handshake_are_not_lost() -> None:
+    """A client that sends its first lines in the same packet as its handshake."""
+    chat = await WebChat.start()
+    try:
+        request = handshake("/ws", f"127.0.0.1:{chat.web_port}")
+        client = RawWebSocket(request + frame(TEXT, b"/ping early") + frame(TEXT, b"/who"))
+        await connectProtocol(TCP4ClientEndpoint(reactor, "127.0.0.1", chat.web_port), client)
+        chat.track(client)
+        await client.wait_for("PONG early")
+        await client.wait_for("WHO guest1")
     finally:
         await chat.stop()
