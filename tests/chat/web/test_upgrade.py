@@ -15,6 +15,7 @@ from twisted.web.http import HTTPChannel
 from zope.interface import implementer
 
 from netsuite.chat.web import WebSocketLineTransport, WebStats
+from netsuite.chat.web._transport import text_frame_header
 
 
 def test_twisted_internals_used_by_the_upgrade() -> None:
@@ -56,11 +57,7 @@ class FakeWire:
 
     def __init__(self) -> None:
         self.transport = StringTransport(peerAddress=IPv4Address("TCP", "127.0.0.1", 5555))
-        self.sent: list[str] = []
         self.closed_with: int | None = None
-
-    def sendTextMessage(self, text: str) -> None:
-        self.sent.append(text)
 
     def loseConnection(self, code: int = 1000) -> None:
         self.closed_with = code
@@ -131,10 +128,36 @@ def test_writes_go_out_as_text_messages_and_stop_once_closing() -> None:
     adapter.writeSequence([b"MSG b x\n", b"MSG b y\n"])
     adapter.loseConnection()
     adapter.write(b"late\n")
-    assert wire.sent == ["MSG a hi\n", "MSG b x\nMSG b y\n"]
+    assert server_messages(wire.transport.value()) == ["MSG a hi\n", "MSG b x\nMSG b y\n"]
     assert wire.closed_with == 1000
     adapter.connectionLost(None)
     assert stats.clients == 0
+
+
+def server_messages(data: bytes) -> list[str]:
+    """What a real client (wsproto's) reads from these server bytes."""
+    from wsproto.connection import Connection, ConnectionType
+    from wsproto.events import TextMessage
+
+    client = Connection(ConnectionType.CLIENT)
+    client.receive_data(data)
+    events = list(client.events())
+    assert all(isinstance(e, TextMessage) and e.message_finished for e in events), events
+    return [e.data for e in events]
+
+
+def test_text_frame_header_for_every_length_form() -> None:
+    sizes = [1, 125, 126, 127, 65535, 65536, 200_000]
+    payloads = [b"x" * (size - 1) + b"\n" for size in sizes]
+    data = b"".join(text_frame_header(len(p)) + p for p in payloads)
+    assert server_messages(data) == [p.decode() for p in payloads]
+
+
+def test_no_data_frame_after_the_peer_closed() -> None:
+    adapter, _, wire, _ = connected()
+    wire.transport.disconnecting = True  # Twisted answered the peer's close and is closing
+    adapter.write(b"MSG a too late\n")
+    assert wire.transport.value() == b""
 
 
 def test_output_producer_reports_a_full_socket() -> None:
