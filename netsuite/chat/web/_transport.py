@@ -92,8 +92,8 @@ class WebSocketLineTransport:
     protocol built by ``factory``."""
 
     __slots__ = (
-        "_channel", "_closing", "_output", "_parts", "_size", "_stats", "_tcp", "_wire",
-        "accepting",
+        "_channel", "_closing", "_lines", "_output", "_parts", "_size", "_stats", "_tcp",
+        "_wire", "accepting",
         "close_code", "factory", "max_line", "peer", "protocol",
     )
 
@@ -110,8 +110,9 @@ class WebSocketLineTransport:
         self._wire: Any = None
         self._tcp: Any = None  # the TCP (or TLS) transport beneath the WebSocket
         self._output: _Output | None = None
-        self._parts: list[bytes] = []
+        self._parts: list[bytes] = []  # chunks of the message in progress
         self._size = 0
+        self._lines: list[bytes] = []  # whole lines of this read, not handed over yet
         self._closing = False
 
     # -- the WebSocket application ------------------------------------------------------
@@ -125,10 +126,8 @@ class WebSocketLineTransport:
         self.protocol = self.factory.buildProtocol(self.peer)
         self.protocol.makeConnection(self)
 
-    def part(self, data: str | bytes, finished: bool) -> None:
-        """A chunk of a client message; a whole message goes to the protocol as one line."""
-        if isinstance(data, str):
-            data = data.encode("utf-8")
+    def part(self, data: bytes, finished: bool) -> None:
+        """A chunk of a client message; a whole message becomes one line for the protocol."""
         size = self._size + len(data)
         if size > self.max_line + 2:  # room for "\r\n"; checked exactly below
             self._refuse(CLOSE_TOO_BIG)
@@ -147,7 +146,15 @@ class WebSocketLineTransport:
         if body > self.max_line:
             self._refuse(CLOSE_TOO_BIG)
             return
-        self.protocol.dataReceived(data)
+        self._lines.append(data)
+
+    def received(self) -> None:
+        """The end of one read: its whole lines go to the protocol in one call, as the
+        lines of one TCP read do."""
+        lines = self._lines
+        if lines and self.protocol is not None:
+            self._lines = []
+            self.protocol.dataReceived(lines[0] if len(lines) == 1 else b"".join(lines))
 
     def stream_failed(self, code: int) -> None:
         self._refuse(code)
@@ -164,6 +171,7 @@ class WebSocketLineTransport:
         self.accepting = False
         self._closing = True
         self._parts = []
+        self._lines = []
         if self.protocol is not None:
             self._stats.disconnected()
             protocol, self.protocol = self.protocol, None
@@ -173,6 +181,7 @@ class WebSocketLineTransport:
         """Read nothing more from this client and have the protocol close it with ``code``:
         ``ERR line-too-long`` for 1009 (a line just over the limit makes the protocol
         say so), ``ERR bad-encoding`` for 1007, then the protocol's own close."""
+        self.received()  # the lines before this message come first
         self.accepting = False
         self._parts = []
         self.close_code = code
@@ -208,6 +217,8 @@ class WebSocketLineTransport:
         if self._closing:
             return
         self._closing = True
+        if self._tcp.disconnecting:  # the peer's close was answered: nothing more to send
+            return
         try:
             self._wire.loseConnection(self.close_code)
         except LocalProtocolError:

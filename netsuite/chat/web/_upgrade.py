@@ -3,38 +3,43 @@
 Twisted's public API (``WebSocketResource`` and the ``WebSocketProtocol`` it drives)
 reassembles every message in memory before handing it over, with no size limit, and
 turns a text message that is not UTF-8 into a close without telling the application.
-The chat needs both bounded: so this module, and only this module, uses the private
-class behind ``WebSocketResource`` (its wire protocol over ``wsproto``) and replaces
-two things:
+The chat needs both bounded, and reads many small frames: so this module, and only this
+module, uses the private class behind ``WebSocketResource`` (its wire protocol, which
+keeps Twisted's handshake, upgrade of the HTTP channel and closing handshake) and reads
+the client's frames with :class:`~netsuite.chat.web._frames.InboundFrames`:
 
 * message data goes to the application **chunk by chunk as it arrives** (``part``),
-  so the application can refuse a message as soon as it is too long, before
-  anything is allocated for the rest of it;
-* a failure of the incoming stream that ``wsproto`` reports (bad UTF-8: 1007, a
-  protocol error: 1002) goes to the application (``stream_failed``) instead of an
-  immediate close, so it can say why before it closes with that code.
+  so the application can refuse a message as soon as it is too long, before anything
+  is allocated for the rest of it; after each read, ``received`` tells it the read is
+  done (so it can hand a batch of lines on at once);
+* a broken incoming stream (bad UTF-8: 1007, a protocol error: 1002) goes to the
+  application (``stream_failed``) instead of an immediate close, so it can say why
+  before it closes with that code;
+* pings are answered only while the socket can take more (``writable``): a client
+  that sends pings and never reads cannot fill the server's memory with pongs (RFC 6455
+  lets a pong answer only the latest ping);
+* frames a client sent in the same packet as its handshake are read too (Twisted
+  would leave them in the HTTP channel's buffer).
 
-It also hands over frames that a client sent in the same packet as its handshake (Twisted
-would leave them in the HTTP channel's buffer).  Everything else (the handshake checks,
-pings, the close handshake, the TCP upgrade of the HTTP channel) is Twisted's.
-``tests/chat/web/test_upgrade.py`` fails loudly if the Twisted internals used here change.
+``tests/chat/web/test_upgrade.py`` fails loudly if the Twisted internals used here
+change.
 """
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Any, Protocol
 
 from twisted.web._websocket_impl import (  # the one place private internals are used
-    _handleEvent,
     _WebSocketWireProtocol,
     serverBootstrap,
 )
 from twisted.web.server import NOT_DONE_YET, Request
 from wsproto import ConnectionType
-from wsproto.connection import ConnectionState
-from wsproto.events import AcceptConnection, CloseConnection, Message, Ping
+from wsproto.events import AcceptConnection
 from wsproto.handshake import H11Handshake
-from wsproto.utilities import LocalProtocolError, RemoteProtocolError
+from wsproto.utilities import RemoteProtocolError
+
+from netsuite.chat.web._frames import InboundFrames
 
 __all__ = ["MessageSink", "accept"]
 
@@ -43,24 +48,26 @@ class MessageSink(Protocol):
     """A WebSocket application as :func:`accept` drives it.
 
     The ``WebSocketProtocol`` methods of ``twisted.web.websocket`` (``negotiationStarted``,
-    ``negotiationFinished``, ``pongReceived``, ``connectionLost``) plus the two below, which
-    take the place of ``textMessageReceived`` and ``bytesMessageReceived``.
+    ``negotiationFinished``, ``pongReceived``, ``connectionLost``) plus the ones below,
+    which take the place of ``textMessageReceived`` and ``bytesMessageReceived``.
     """
 
     #: False once the application wants no more input (the rest is discarded unread).
     accepting: bool
-    #: False while the socket's send buffer is full: pings then go unanswered (RFC 6455
-    #: lets a pong answer only the latest ping), so pings cannot fill the server's memory.
+    #: False while the socket's send buffer is full: pings then go unanswered.
     writable: bool
 
-    def negotiationStarted(self, transport: _WebSocketWireProtocol) -> None: ...
+    def negotiationStarted(self, transport: Any) -> None: ...
     def negotiationFinished(self) -> None: ...
     def pongReceived(self, payload: bytes) -> None: ...
     def connectionLost(self, reason: object) -> None: ...
 
-    def part(self, data: str | bytes, finished: bool) -> None:
-        """The next chunk of a message: ``str`` for text (already decoded), ``bytes``
-        for binary; ``finished`` on its last chunk."""
+    def part(self, data: bytes, finished: bool) -> None:
+        """The next chunk of a message (text already checked to be UTF-8 so far);
+        ``finished`` on its last chunk."""
+
+    def received(self) -> None:
+        """Everything in the last read has been handed over."""
 
     def stream_failed(self, code: int) -> None:
         """The incoming stream cannot be read any further; RFC 6455 wants a close with
@@ -68,30 +75,32 @@ class MessageSink(Protocol):
 
 
 class _ChunkedWire(_WebSocketWireProtocol):  # type: ignore[type-arg]
-    """Twisted's server-side wire protocol, handing over messages chunk by chunk."""
+    """Twisted's server-side wire protocol, reading frames with :class:`InboundFrames`."""
 
     def dataReceived(self, data: bytes) -> None:
         sink: MessageSink = self._wsp
         if not sink.accepting:
             return
-        conn = self._wsconn
-        try:
-            conn.receive_data(data)
-        except LocalProtocolError:  # data after the close: nothing left to read
-            return
-        for event in conn.events():
-            if isinstance(event, Message):
-                sink.part(event.data, event.message_finished)
-            elif isinstance(event, CloseConnection) and conn.state is ConnectionState.OPEN:
-                # A close *frame* from the peer moves the state on; still OPEN means
-                # wsproto failed to parse what came in.
-                sink.stream_failed(event.code)
-            elif isinstance(event, Ping) and not sink.writable:
-                continue
-            else:
-                _handleEvent(event, self)
-            if not sink.accepting:
-                return
+        self.frames.feed(data)
+        sink.received()
+
+    # -- FrameSink ------------------------------------------------------------------------
+
+    def part(self, data: bytes, finished: bool) -> None:
+        self._wsp.part(data, finished)
+
+    def ping(self, payload: bytes) -> None:
+        if self._wsp.writable:
+            self.transport.write(bytes((0x8A, len(payload))) + payload)
+
+    def close(self, code: int | None, reason: str) -> None:
+        """The peer's close: answer it with the same status and close the socket."""
+        answer = b"" if code is None else code.to_bytes(2, "big")
+        self.transport.write(bytes((0x88, len(answer))) + answer)
+        self.transport.loseConnection()
+
+    def failed(self, code: int) -> None:
+        self._wsp.stream_failed(code)
 
 
 def accept(request: Request, sink: MessageSink) -> bytes | int:
@@ -99,7 +108,7 @@ def accept(request: Request, sink: MessageSink) -> bytes | int:
 
     As ``WebSocketResource.render_GET``, except that a request that is not a valid
     WebSocket handshake gets 400 with a one-line reason (and no error in the log), and
-    the connection uses the chunked wire protocol above.
+    the connection reads its frames as described above.
     """
     handshake = H11Handshake(ConnectionType.SERVER)
     headers = [(name, value)
@@ -116,6 +125,7 @@ def accept(request: Request, sink: MessageSink) -> bytes | int:
     transport = request.channel.transport
     assert connection is not None and transport is not None
     wire = _ChunkedWire(connection, serverBootstrap, sink)
+    wire.frames = InboundFrames(wire)
     channel = request.channel
     channel._protocolUpgradeForWebsockets(wire)
     # Frames that came in the same read as the handshake are still in the HTTP channel's

@@ -27,7 +27,7 @@ def test_twisted_internals_used_by_the_upgrade() -> None:
     for name in ("dataReceived", "sendTextMessage", "loseConnection", "connectionLost"):
         assert callable(getattr(impl._WebSocketWireProtocol, name)), name
     assert "code" in inspect.signature(impl._WebSocketWireProtocol.loseConnection).parameters
-    assert callable(impl._handleEvent) and callable(impl.serverBootstrap)
+    assert callable(impl.serverBootstrap)
     assert callable(HTTPChannel._protocolUpgradeForWebsockets)
     assert callable(HTTPChannel.rawDataReceived)  # replaced per channel to pass on early frames
     # Twisted's resource is what our accept() mirrors: it must still upgrade this way.
@@ -86,29 +86,35 @@ def connected(max_line: int = 10) -> tuple[WebSocketLineTransport, Recorder, Fak
 
 def test_chunks_become_one_line_each_message() -> None:
     adapter, protocol, _, stats = connected()
-    adapter.part("ab", False)
-    adapter.part("cd", True)
+    adapter.part(b"ab", False)
+    adapter.part(b"cd", True)
     adapter.part(b"\xc3\xa9\n", True)
-    adapter.part("x\r\n", True)
-    assert protocol.data == [b"abcd\n", b"\xc3\xa9\n", b"x\r\n"]
+    assert protocol.data == []  # handed over at the end of the read
+    adapter.received()
+    adapter.part(b"x\r\n", True)
+    adapter.received()
+    assert protocol.data == [b"abcd\n\xc3\xa9\n", b"x\r\n"]
     assert stats.clients == 1 and stats.connections == 1
 
 
 def test_exact_limit_with_line_end_is_accepted() -> None:
     adapter, protocol, wire, _ = connected(max_line=4)
-    adapter.part("abcd\r\n", True)
-    adapter.part("abcd", True)
-    assert protocol.data == [b"abcd\r\n", b"abcd\n"]
+    adapter.part(b"abcd\r\n", True)
+    adapter.part(b"abcd", True)
+    adapter.received()
+    assert protocol.data == [b"abcd\r\nabcd\n"]
     assert adapter.accepting and wire.closed_with is None
 
 
 def test_too_long_stops_reading_mid_message() -> None:
     adapter, protocol, wire, stats = connected(max_line=4)
-    adapter.part("abc", False)
-    adapter.part("defgh", False)  # passes max_line + 2 before the message ends
+    adapter.part(b"ok", True)
+    adapter.part(b"abc", False)
+    adapter.part(b"defgh", False)  # passes max_line + 2 before the message ends
     assert not adapter.accepting
     assert wire.transport.producerState == "paused"  # no more is read from the socket
-    assert protocol.data == [b"x" * 5 + b"\n"]  # the protocol's own too-long rule answers
+    # the line before comes first, then the protocol's own too-long rule answers
+    assert protocol.data == [b"ok\n", b"x" * 5 + b"\n"]
     assert adapter.close_code == 1009
     assert stats.closed == {"too-big": 1}
 
