@@ -37,10 +37,10 @@ from twisted.internet.interfaces import (
     IPushProducer,
     ITransport,
 )
-from wsproto.utilities import LocalProtocolError
 from zope.interface import implementer
 
 from netsuite.chat.web._stats import WebStats
+from netsuite.chat.web._upgrade import close_frame
 
 __all__ = ["CLOSE_BAD_DATA", "CLOSE_TOO_BIG", "WebSocketLineTransport", "text_frame_header"]
 
@@ -93,7 +93,7 @@ class WebSocketLineTransport:
 
     __slots__ = (
         "_channel", "_closing", "_lines", "_output", "_parts", "_size", "_stats", "_tcp",
-        "_wire", "accepting",
+        "accepting",
         "close_code", "factory", "max_line", "peer", "protocol",
     )
 
@@ -107,7 +107,6 @@ class WebSocketLineTransport:
         self.peer: IAddress = channel.transport.getPeer()
         self._channel = channel  # the HTTP channel: the consumer for our producer
         self._stats = stats
-        self._wire: Any = None
         self._tcp: Any = None  # the TCP (or TLS) transport beneath the WebSocket
         self._output: _Output | None = None
         self._parts: list[bytes] = []  # chunks of the message in progress
@@ -118,7 +117,6 @@ class WebSocketLineTransport:
     # -- the WebSocket application ------------------------------------------------------
 
     def negotiationStarted(self, transport: Any) -> None:
-        self._wire = transport
         self._tcp = transport.transport
 
     def negotiationFinished(self) -> None:
@@ -217,12 +215,11 @@ class WebSocketLineTransport:
         if self._closing:
             return
         self._closing = True
-        if self._tcp.disconnecting:  # the peer's close was answered: nothing more to send
+        tcp = self._tcp
+        if tcp.disconnecting:  # the peer's close was answered: nothing more to send
             return
-        try:
-            self._wire.loseConnection(self.close_code)
-        except LocalProtocolError:
-            self._tcp.loseConnection()
+        tcp.write(close_frame(self.close_code))
+        tcp.loseConnection()
 
     def abortConnection(self) -> None:
         self._closing = True
