@@ -1,4 +1,5 @@
-"""Client-to-server WebSocket frames (RFC 6455 section 5), parsed incrementally (no I/O).
+"""WebSocket frames (RFC 6455 section 5): the client's, parsed incrementally, and the
+few the server writes.  No I/O here.
 
 The chat reads its clients' frames here rather than through ``wsproto``: a chat line
 is a small frame, and a general-purpose parser costs several times more per frame
@@ -17,6 +18,9 @@ Message data is handed over chunk by chunk as it arrives (``part``), never assem
 here, so the reader of the parts decides how much it is willing to hold.  A broken
 stream is reported once (``failed`` with the close status RFC 6455 asks for: 1002 for
 a protocol error, 1007 for bad UTF-8) and nothing after it is read.
+
+The server's frames (:func:`text_frame_header`, :func:`close_frame`, :func:`pong_frame`)
+are final and unmasked: a header of 2 to 10 bytes before the payload.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from __future__ import annotations
 import codecs
 from typing import Protocol
 
-__all__ = ["FrameSink", "InboundFrames"]
+__all__ = ["FrameSink", "InboundFrames", "close_frame", "pong_frame", "text_frame_header"]
 
 CONTINUATION, TEXT, BINARY, CLOSE, PING, PONG = 0x0, 0x1, 0x2, 0x8, 0x9, 0xA
 PROTOCOL_ERROR, BAD_DATA = 1002, 1007
@@ -44,6 +48,30 @@ class FrameSink(Protocol):
 
     def failed(self, code: int) -> None:
         """The stream is broken: close with ``code``."""
+
+
+_SHORT_TEXT_HEADERS = tuple(bytes((0x81, n)) for n in range(126))
+
+
+def text_frame_header(size: int) -> bytes:
+    """The header of a server's text frame of ``size`` payload bytes."""
+    if size < 126:
+        return _SHORT_TEXT_HEADERS[size]
+    if size < 1 << 16:
+        return b"\x81\x7e" + size.to_bytes(2, "big")
+    return b"\x81\x7f" + size.to_bytes(8, "big")
+
+
+def close_frame(code: int | None) -> bytes:
+    """A server's close frame with status ``code`` (None: no status)."""
+    if code is None:
+        return b"\x88\x00"
+    return b"\x88\x02" + code.to_bytes(2, "big")
+
+
+def pong_frame(payload: bytes) -> bytes:
+    """A server's pong answering a ping with ``payload`` (at most 125 bytes)."""
+    return bytes((0x8A, len(payload))) + payload
 
 
 def _valid_close_code(code: int) -> bool:

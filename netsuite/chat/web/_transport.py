@@ -15,7 +15,8 @@ binary message that is not UTF-8 gets ``ERR bad-encoding`` and the connection st
 on TCP.
 
 Wire (server to client): each write of the protocol, which is always one or more whole
-lines, goes out as one text message.  Those frames are written here, not by ``wsproto``:
+lines, goes out as one text message.  Those frames (and the close frame) are written
+here, not by ``wsproto``:
 the chat's output is already UTF-8 bytes, encoded once for the whole room, and a server
 frame is only a 2-10 byte header before them (no mask), so this saves decoding and
 re-encoding every delivery for every member.
@@ -39,27 +40,15 @@ from twisted.internet.interfaces import (
 )
 from zope.interface import implementer
 
+from netsuite.chat.web._frames import close_frame, text_frame_header
 from netsuite.chat.web._stats import WebStats
-from netsuite.chat.web._upgrade import close_frame
 
-__all__ = ["CLOSE_BAD_DATA", "CLOSE_TOO_BIG", "WebSocketLineTransport", "text_frame_header"]
+__all__ = ["CLOSE_BAD_DATA", "CLOSE_TOO_BIG", "WebSocketLineTransport"]
 
 #: RFC 6455 close status for a message too big to process.
 CLOSE_TOO_BIG = 1009
 #: RFC 6455 close status for data not consistent with the message type (bad UTF-8).
 CLOSE_BAD_DATA = 1007
-
-
-_SHORT_HEADERS = tuple(bytes((0x81, n)) for n in range(126))
-
-
-def text_frame_header(size: int) -> bytes:
-    """The header of a final, unmasked text frame of ``size`` payload bytes (RFC 6455)."""
-    if size < 126:
-        return _SHORT_HEADERS[size]
-    if size < 1 << 16:
-        return b"\x81\x7e" + size.to_bytes(2, "big")
-    return b"\x81\x7f" + size.to_bytes(8, "big")
 
 
 @implementer(IPushProducer)

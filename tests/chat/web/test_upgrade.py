@@ -15,7 +15,7 @@ from twisted.web.http import HTTPChannel
 from zope.interface import implementer
 
 from netsuite.chat.web import WebSocketLineTransport, WebStats
-from netsuite.chat.web._transport import text_frame_header
+from netsuite.chat.web._frames import text_frame_header
 
 
 def test_twisted_internals_used_by_the_upgrade() -> None:
