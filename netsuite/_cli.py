@@ -7,7 +7,11 @@ Each subcommand lives in its own module, imported only when it is used, which pr
     async def run(reactor, args: argparse.Namespace) -> int
 
 Exit status: 0 success; 1 network or remote failure (``CommandFailed``, a one-line reason
-on stderr); 2 usage error (argparse errors, ``UsageFailure``, an unknown subcommand).
+on stderr); 2 usage error (argparse errors, ``UsageFailure``, an unknown subcommand); 130 when
+the user interrupted it (Ctrl-C), as shells expect.  An interrupt cancels the running
+command: the coroutine sees :class:`twisted.internet.defer.CancelledError` at the ``await`` it
+is waiting on, so a command with a summary to print (``netsuite udp --count``) prints it in
+an ``except CancelledError`` (or ``finally``) block and re-raises; nothing else is printed.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
 EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, what shells report for a command ended by Ctrl-C
 
 
 class CommandFailed(Exception):
@@ -101,12 +106,15 @@ def run_command(
     from twisted.internet import defer, task
 
     outcome: list[int] = []
+    interrupted: list[bool] = []
 
     def finished(result: Any) -> None:
         outcome.append(EXIT_OK if result is None else int(result))
 
     def failed(failure: Any) -> None:
-        if failure.check(UsageFailure):
+        if interrupted and not failure.check(CommandFailed, UsageFailure, SystemExit):
+            outcome.append(EXIT_INTERRUPTED)  # cancelled by the user (maybe inside a race)
+        elif failure.check(UsageFailure):
             if parser is not None:
                 parser.print_usage(sys.stderr)
             print(f"{prog}: error: {failure.value}", file=sys.stderr)
@@ -122,12 +130,45 @@ def run_command(
             outcome.append(EXIT_FAILURE)
 
     def start(reactor: Any) -> defer.Deferred[None]:
-        d = defer.ensureDeferred(run(reactor, args))
-        d.addCallbacks(finished, failed)
-        return d
+        running = defer.ensureDeferred(run(reactor, args))
+        reactor.callWhenRunning(_cancel_on_interrupt, reactor, running, interrupted)
+        return running.addCallbacks(finished, failed)
 
     try:
         task.react(start)
     except SystemExit:
         pass
-    return outcome[0] if outcome else EXIT_FAILURE
+    if not outcome:
+        return EXIT_INTERRUPTED if interrupted else EXIT_FAILURE
+    return outcome[0]
+
+
+def _cancel_on_interrupt(reactor: Any, running: Any, interrupted: list[bool]) -> None:
+    """Make SIGINT cancel ``running`` (a second SIGINT stops the reactor outright).
+
+    Installed once the reactor runs, so it replaces the reactor's own SIGINT handler (which
+    would stop the reactor under the command and leave it to report a failure it did not
+    have).
+    """
+    import signal
+
+    def on_interrupt(signum: int, frame: Any) -> None:
+        if interrupted:
+            reactor.callFromThread(_stop, reactor)
+            return
+        interrupted.append(True)
+        reactor.callFromThread(running.cancel)
+
+    try:
+        signal.signal(signal.SIGINT, on_interrupt)
+    except ValueError:  # not the main thread (an embedding program): keep its handlers
+        pass
+
+
+def _stop(reactor: Any) -> None:
+    from twisted.internet.error import ReactorNotRunning
+
+    try:
+        reactor.stop()
+    except ReactorNotRunning:
+        pass

@@ -23,6 +23,8 @@ from twisted.internet.interfaces import (
 )
 from twisted.logger import Logger
 
+from netsuite._tls import ClientTLS
+
 __all__ = [
     "ListenerService",
     "TargetError",
@@ -30,8 +32,10 @@ __all__ = [
     "describe_address",
     "format_host_port",
     "listen_description",
+    "listen_option",
     "optional_listen_description",
     "parse_host_port",
+    "resolve_listener",
     "with_backlog",
 ]
 
@@ -76,6 +80,38 @@ def optional_listen_description(value: str) -> str | None:
 optional_listen_description.coerceDoc = (  # type: ignore[attr-defined]
     listen_description.coerceDoc + " 'none' turns this listener off."  # type: ignore[attr-defined]
 )
+
+
+def listen_option(value: str) -> str:
+    """A listener option's coercion that checks the value but keeps it as written.
+
+    A bare port stays a bare port (so :func:`resolve_listener` can bind it to
+    ``--interface``) and ``none`` stays ``none``; anything else must be a description.
+    """
+    value = value.strip()
+    if value.lower() != "none":
+        listen_description(value)
+    return value
+
+
+listen_option.coerceDoc = optional_listen_description.coerceDoc  # type: ignore[attr-defined]
+
+
+def resolve_listener(value: str, interface: str | None = None) -> str | None:
+    """The endpoint description to listen on for a listener option and ``--interface``.
+
+    ``none`` is ``None`` (listener off); a bare port ``N`` is ``tcp:N``, bound to
+    ``interface`` when one is given (IPv6 addresses escaped as descriptions require); a
+    full description keeps its own interface, whatever ``interface`` says.
+    """
+    value = value.strip()
+    if value.lower() == "none":
+        return None
+    description = listen_description(value)
+    if interface and value.isdigit():
+        escaped = interface.replace("\\", "\\\\").replace(":", "\\:")
+        description = f"{description}:interface={escaped}"
+    return description
 
 
 #: Twisted's default listen backlog (50) drops SYNs in a connect storm (each retried by the
@@ -152,17 +188,19 @@ def client_endpoint(
     host: str,
     port: int,
     *,
-    tls: bool = False,
+    tls: bool | ClientTLS | None = False,
     insecure: bool = False,
     timeout: float = 30,
 ) -> IStreamClientEndpoint:
     """A TCP (or TLS) client endpoint for ``host:port``, IPv4 or IPv6.
 
-    With ``tls`` the server certificate is verified against the system trust store and
-    ``host``, unless ``insecure`` is set.
+    ``tls`` is a :class:`netsuite._tls.ClientTLS` (CAs, client certificate, verification),
+    or ``True`` for the system trust store and ``host`` (not verified with ``insecure``).
     """
     endpoint: IStreamClientEndpoint = HostnameEndpoint(reactor, host, port, timeout=timeout)
-    if tls:
+    if isinstance(tls, ClientTLS):
+        endpoint = wrapClientTLS(tls.creator(host), endpoint)
+    elif tls:
         endpoint = wrapClientTLS(tls_client_options(host, insecure=insecure), endpoint)
     return endpoint
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, settings
 
-from tests.helpers import TLSFiles, make_self_signed
+from tests.helpers import PKI, TLSFiles, make_pki, make_self_signed
 
 # Hypothesis profiles, chosen with HYPOTHESIS_PROFILE (default "ci"):
 #   ci    fast and deterministic: at most 100 examples per property, no deadline (the machine
@@ -47,3 +47,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 def tls_files(tmp_path_factory: pytest.TempPathFactory) -> TLSFiles:
     """A self-signed certificate for localhost, 127.0.0.1 and ::1 (key, cert, combined PEM)."""
     return make_self_signed(Path(tmp_path_factory.mktemp("tls")))
+
+
+@pytest.fixture(scope="session")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> PKI:
+    """A throwaway CA with a server and a client certificate (for mutual TLS)."""
+    return make_pki(Path(tmp_path_factory.mktemp("pki")))

@@ -90,6 +90,86 @@ def make_self_signed(
     return files
 
 
+@attrs.frozen
+class PKI:
+    """A throwaway CA with a server and a client certificate it signed (for mutual TLS).
+
+    ``ca`` is the CA certificate (PEM file); ``server`` is valid for localhost, 127.0.0.1 and
+    ::1; ``client`` is a client certificate whose common name is ``client_name``.
+    """
+
+    ca: Path
+    server: TLSFiles
+    client: TLSFiles
+    client_name: str
+
+    def mtls_description(self, port: int = 0, interface: str = "127.0.0.1") -> str:
+        """An ``mtls:`` endpoint description requiring a client certificate from this CA."""
+        return (f"mtls:{port}:interface={interface}:privateKey={self.server.key}"
+                f":certKey={self.server.cert}:caCerts={self.ca}")
+
+
+def make_pki(directory: Path, client_name: str = "alice") -> PKI:
+    """Write a CA, a server certificate and a client certificate signed by it."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    now = datetime.datetime.now(datetime.UTC)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "netsuite test CA")])
+    ca_cert = (
+        x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name)
+        .public_key(ca_key.public_key()).serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=7))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(x509.KeyUsage(digital_signature=True, content_commitment=False,
+                                     key_encipherment=False, data_encipherment=False,
+                                     key_agreement=False, key_cert_sign=True, crl_sign=True,
+                                     encipher_only=False, decipher_only=False), critical=True)
+        .sign(ca_key, hashes.SHA256())
+    )
+    directory.mkdir(parents=True, exist_ok=True)
+
+    def issue(stem: str, common_name: str, names: list[x509.GeneralName],
+              usage: x509.ObjectIdentifier) -> TLSFiles:
+        key = ec.generate_private_key(ec.SECP256R1())
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)]))
+            .issuer_name(ca_name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(days=1))
+            .not_valid_after(now + datetime.timedelta(days=7))
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
+        )
+        if names:
+            builder = builder.add_extension(x509.SubjectAlternativeName(names), critical=False)
+        cert = builder.sign(ca_key, hashes.SHA256())
+        key_pem = key.private_bytes(serialization.Encoding.PEM,
+                                    serialization.PrivateFormat.TraditionalOpenSSL,
+                                    serialization.NoEncryption())
+        cert_pem = cert.public_bytes(serialization.Encoding.PEM)
+        files = TLSFiles(directory / f"{stem}-key.pem", directory / f"{stem}-cert.pem",
+                         directory / f"{stem}.pem")
+        files.key.write_bytes(key_pem)
+        files.cert.write_bytes(cert_pem)
+        files.combined.write_bytes(key_pem + cert_pem)
+        return files
+
+    ca_path = directory / "ca.pem"
+    ca_path.write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
+    server = issue("server", "localhost",
+                   [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+                    x509.IPAddress(ipaddress.ip_address("::1"))],
+                   ExtendedKeyUsageOID.SERVER_AUTH)
+    client = issue("client", client_name, [], ExtendedKeyUsageOID.CLIENT_AUTH)
+    return PKI(ca_path, server, client, client_name)
+
+
 class TwistdProcess:
     """``twistd -n --pidfile= PLUGIN ARGS...`` as a subprocess, its log read line by line.
 

@@ -61,3 +61,27 @@ def test_every_subcommand_rejects_a_bad_option(name: str) -> None:
     result = run(name, "--no-such-option")
     assert result.returncode == 2
     assert f"netsuite {name}" in result.stderr
+
+
+def test_interrupt_exits_130_without_blame() -> None:
+    """Ctrl-C (SIGINT) is the user's choice: exit 130, nothing on stderr, no traceback."""
+    import signal
+    import socket
+
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        port = server.getsockname()[1]
+        process = subprocess.Popen(
+            [str(Path(sys.executable).with_name("netsuite")), "send", f"127.0.0.1:{port}"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            assert process.stdin is not None and process.stdout is not None
+            process.stdin.write("hello\n")
+            process.stdin.flush()
+            assert process.stdout.readline() == "sent 6 bytes\n"  # connected and running
+            process.send_signal(signal.SIGINT)
+            _, stderr = process.communicate(timeout=20)
+        finally:
+            if process.poll() is None:
+                process.kill()
+    assert process.returncode == 130
+    assert stderr == ""

@@ -158,3 +158,40 @@ def test_with_backlog_added_to_tcp_and_ssl_only() -> None:
     assert with_backlog("tcp:0:backlog=5") == "tcp:0:backlog=5"
     assert with_backlog("unix:/tmp/x") == "unix:/tmp/x"
     assert ListenerService("8086", None, "x").description == "tcp:8086:backlog=1024"  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("value, interface, expected", [
+    ("8086", None, "tcp:8086"),
+    ("8086", "127.0.0.1", "tcp:8086:interface=127.0.0.1"),
+    ("8086", "::1", "tcp:8086:interface=\\:\\:1"),
+    ("tcp:8086:interface=0.0.0.0", "127.0.0.1", "tcp:8086:interface=0.0.0.0"),
+    ("ssl:8443:privateKey=k.pem", "127.0.0.1", "ssl:8443:privateKey=k.pem"),
+    ("none", "127.0.0.1", None),
+    ("NONE", None, None),
+])
+def test_resolve_listener(value: str, interface: str | None, expected: str | None) -> None:
+    from netsuite._endpoints import resolve_listener
+
+    assert resolve_listener(value, interface) == expected
+
+
+def test_listen_option_keeps_the_text() -> None:
+    from netsuite._endpoints import listen_option
+
+    assert listen_option(" 8086 ") == "8086"
+    assert listen_option("none") == "none"
+    assert listen_option("tcp:1") == "tcp:1"
+    with pytest.raises(ValueError):
+        listen_option("99999")
+
+
+def test_resolved_ipv6_interface_parses() -> None:
+    from twisted.internet import endpoints
+    from twisted.internet.testing import MemoryReactor
+
+    from netsuite._endpoints import resolve_listener
+
+    description = resolve_listener("0", "::1")
+    assert description is not None
+    endpoint = endpoints.serverFromString(MemoryReactor(), description)
+    assert endpoint._interface == "::1"

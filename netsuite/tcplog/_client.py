@@ -22,7 +22,7 @@ from zope.interface import implementer
 from netsuite._cli import CommandFailed, UsageFailure
 from netsuite._endpoints import TargetError, client_endpoint, format_host_port, parse_host_port
 from netsuite._options import positive_float
-from netsuite.tcplog._stdin import MAX_READ, StdinLines, split_line_end
+from netsuite._stdin import MAX_READ, StdinLines, split_line_end
 
 __all__ = ["DESCRIPTION", "SendProtocol", "configure", "run"]
 

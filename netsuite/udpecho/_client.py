@@ -17,7 +17,7 @@ from twisted.internet.protocol import DatagramProtocol
 from netsuite._cli import CommandFailed, UsageFailure
 from netsuite._endpoints import TargetError, format_host_port, parse_host_port
 from netsuite._options import non_negative_float, positive_float, positive_int
-from netsuite.tcplog._stdin import MAX_READ, StdinLines, split_line_end
+from netsuite._stdin import MAX_READ, StdinLines, split_line_end
 from netsuite.udpecho._ping import HEADER_SIZE, PingTracker, build_probe
 
 __all__ = ["DESCRIPTION", "UDPClientProtocol", "configure", "run"]

@@ -18,8 +18,8 @@ from twisted.internet import defer, reactor
 from twisted.logger import formatEvent, globalLogPublisher
 
 from netsuite._cli import CommandFailed, UsageFailure, build_parser
+from netsuite._stdin import FdLines, StdinLines
 from netsuite.tcplog._client import run
-from netsuite.tcplog._stdin import FdLines, StdinLines
 from netsuite.tcplog._tap import Options, makeService
 from tests.helpers import TLSFiles, TwistdProcess
 
@@ -240,8 +240,8 @@ async def test_lines_longer_than_one_read(logged: list[str], capsys: Any,
                                           monkeypatch: pytest.MonkeyPatch, stdin: bytes,
                                           out: str, texts: list[str]) -> None:
     """A line longer than one read of stdin is still sent as one line."""
+    import netsuite._stdin as stdin_module
     import netsuite.tcplog._client as client
-    import netsuite.tcplog._stdin as stdin_module
 
     monkeypatch.setattr(stdin_module, "MAX_READ", 8)
     monkeypatch.setattr(client, "MAX_READ", 8)

@@ -186,7 +186,7 @@ def test_ping_interrupted_prints_statistics() -> None:
 @pytest_twisted.ensureDeferred
 async def test_line_too_long_for_a_datagram_is_skipped_whole(
         capsys: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    import netsuite.tcplog._stdin as stdin_module
+    import netsuite._stdin as stdin_module
     import netsuite.udpecho._client as client
 
     monkeypatch.setattr(stdin_module, "MAX_READ", 8)

@@ -19,14 +19,30 @@ def test_web_options() -> None:
     options = Options()
     options.parseOptions(["--web", "8080", "--web-origin", "https://Chat.Example.com/",
                           "--web-origin", "http://10.0.0.5:8080"])
-    assert options["web"] == "tcp:8080"
+    assert options["web"] == "8080"
     assert options["web-origin"] == ["https://chat.example.com", "http://10.0.0.5:8080"]
     defaults = Options()
     defaults.parseOptions([])
-    assert defaults["web"] is None
-    none = Options()
-    none.parseOptions(["--web", "none"])
-    assert none["web"] is None
+    assert defaults["web"] == "none"
+
+
+@pytest.mark.parametrize(("args", "web"), [
+    ([], None),
+    (["--web", "none"], None),
+    (["--web", "8080"], "tcp:8080"),
+    (["--web", "8080", "--interface", "127.0.0.1"], "tcp:8080:interface=127.0.0.1"),
+    (["--web", "ssl:8443:privateKey=k.pem"], "ssl:8443:privateKey=k.pem"),
+])
+def test_web_listener_description(args: list[str], web: str | None) -> None:
+    from twisted.internet.task import Clock
+
+    options = Options()
+    options.parseOptions(args)
+    service = makeService(options, reactor=Clock())
+    if web is None:
+        assert service.web is None
+    else:
+        assert service.web.description.startswith(web)
 
 
 @pytest.mark.parametrize("args", [
