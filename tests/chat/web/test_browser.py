@@ -143,3 +143,25 @@ def test_two_browsers_and_a_tcp_user_chat_switch_rooms_and_see_the_server_go() -
                 assert driver.execute_script("return document.getElementById('banner').hidden") \
                     is False
         nc.sock.close()
+
+
+def test_page_reconnects_by_itself_with_the_same_nick_and_room() -> None:
+    with socket.socket() as probe:  # a fixed port, so the restarted server has the same URL
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    args = ("chat", "--port", "none", "--web", f"tcp:{port}:interface=127.0.0.1")
+    with chromium() as page:
+        with TwistdProcess(*args) as first:
+            first.port("chat-web")
+            open_page(page, f"http://127.0.0.1:{port}/", "dora")
+            type_line(page, "/join ops")
+            wait_room(page, "ops")
+        wait_until(page, lambda d: element_text(d, "status") == "server gone",
+                   what="status: server gone")
+        with TwistdProcess(*args) as server:
+            wait_until(page, lambda d: element_text(d, "status") == "connected", timeout=20,
+                       what="reconnected")
+            wait_room(page, "ops")
+            wait_until(page, lambda d: element_text(d, "me") == "dora", what="nick again")
+            assert page.execute_script("return document.getElementById('banner').hidden")
+            server.wait_for(r"chat nick guest\d+ -> dora")
