@@ -385,8 +385,7 @@
     const status = $("status");
     status.className = kind;
     status.textContent = text;
-    const offline = kind !== "online";
-    $("input").disabled = false;
+    const offline = kind !== "online";  // typing goes on; sending waits for the connection
     for (const button of document.querySelectorAll("#send-form button, #join-form button")) {
       button.disabled = offline;
     }
