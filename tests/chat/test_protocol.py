@@ -160,7 +160,8 @@ def test_help(chat: Chat) -> None:
     a.send("/help\n")
     lines = a.take()
     assert len(lines) >= 7 and all(line.startswith("INFO ") for line in lines)
-    for command in ("/nick", "/who", "/msg", "/me", "/ping", "/quit", "/help"):
+    for command in ("/nick", "/who", "/msg", "/me", "/ping", "/quit", "/help", "/join ROOM",
+                    "/rooms"):
         assert any(command in line for line in lines)
 
 
