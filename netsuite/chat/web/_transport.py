@@ -21,8 +21,9 @@ the chat's output is already UTF-8 bytes, encoded once for the whole room, and a
 frame is only a 2-10 byte header before them (no mask), so this saves decoding and
 re-encoding every delivery for every member.
 
-Flow control: the protocol's producer is registered with the HTTP channel beneath, so a
-browser that stops reading fills the socket and the protocol's backlog rule
+Flow control: the protocol's producer is registered with the socket beneath (in place of
+the HTTP channel, which is done once the connection is a WebSocket), so a browser that
+stops reading fills the socket and the protocol's backlog rule
 (``--max-backlog``) drops it, as it drops a TCP client.
 """
 
@@ -53,8 +54,8 @@ CLOSE_BAD_DATA = 1007
 
 @implementer(IPushProducer)
 class _Output:
-    """Registered with the HTTP channel for the line protocol's producer: passes on the
-    socket's pause and resume, and remembers whether the socket is full."""
+    """Registered with the socket for the line protocol's producer: passes on the socket's
+    pause and resume, and remembers whether the socket is full."""
 
     __slots__ = ("full", "producer")
 
@@ -94,7 +95,7 @@ class WebSocketLineTransport:
         self.accepting = True
         self.close_code = 1000
         self.peer: IAddress = channel.transport.getPeer()
-        self._channel = channel  # the HTTP channel: the consumer for our producer
+        self._channel = channel  # the HTTP channel the WebSocket came in on
         self._stats = stats
         self._tcp: Any = None  # the TCP (or TLS) transport beneath the WebSocket
         self._output: _Output | None = None
@@ -223,13 +224,17 @@ class WebSocketLineTransport:
     # -- IConsumer: the protocol's output producer ---------------------------------------
 
     def registerProducer(self, producer: IPushProducer, streaming: bool) -> None:
+        # The socket reports to the protocol directly: the HTTP channel that was its
+        # producer is done once the connection is a WebSocket.
         self._output = _Output(producer)
-        self._channel.registerProducer(self._output, True)
+        tcp = self._tcp
+        tcp.unregisterProducer()
+        tcp.registerProducer(self._output, True)
 
     def unregisterProducer(self) -> None:
         if self._output is not None:
             self._output = None
-            self._channel.unregisterProducer()
+            self._tcp.unregisterProducer()
 
     # -- IPushProducer: the protocol pausing its input ------------------------------------
 

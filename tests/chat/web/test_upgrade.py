@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
-from typing import Any
 
 from twisted.internet.address import IPv4Address
 from twisted.internet.interfaces import IHalfCloseableProtocol
@@ -69,13 +68,10 @@ class FakeWire:
 class FakeChannel:
     def __init__(self, wire: FakeWire) -> None:
         self.transport = wire.transport
-        self.producer: Any = None
 
-    def registerProducer(self, producer: Any, streaming: bool) -> None:
-        self.producer = producer
-
-    def unregisterProducer(self) -> None:
-        self.producer = None
+    def pauseProducing(self) -> None: ...
+    def resumeProducing(self) -> None: ...
+    def stopProducing(self) -> None: ...
 
 
 def connected(max_line: int = 10) -> tuple[WebSocketLineTransport, Recorder, FakeWire, WebStats]:
@@ -184,11 +180,13 @@ def test_output_producer_reports_a_full_socket() -> None:
         def stopProducing(self) -> None:
             paused.append("stop")
 
+    socket = channel.transport
+    socket.registerProducer(channel, True)  # as the HTTP channel is, before the upgrade
     adapter.registerProducer(Producer(), True)
     assert adapter.writable
-    channel.producer.pauseProducing()
+    socket.producer.pauseProducing()  # the socket is full
     assert not adapter.writable  # pings go unanswered now
-    channel.producer.resumeProducing()
+    socket.producer.resumeProducing()
     assert adapter.writable and paused == ["pause", "resume"]
     adapter.unregisterProducer()
-    assert channel.producer is None
+    assert socket.producer is None
