@@ -38,15 +38,16 @@ def missing() -> str | None:
 
 
 @contextmanager
-def chromium(width: int = 1100, height: int = 720) -> Iterator[Any]:
-    """A fresh headless Chromium (its own profile directory) of the given window size."""
+def chromium(width: int = 1100, height: int = 720, *, flags: tuple[str, ...] = ()) -> Iterator[Any]:
+    """A fresh headless Chromium (its own profile directory) of the given window size,
+    with ``flags`` added to the usual ones."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
     with tempfile.TemporaryDirectory(prefix="netsuite-chromium-") as profile:
         options = webdriver.ChromeOptions()
         options.binary_location = CHROMIUM
-        for flag in FLAGS:
+        for flag in (*FLAGS, *flags):
             options.add_argument(flag)
         options.add_argument(f"--user-data-dir={profile}")
         options.add_argument(f"--window-size={width},{height}")

@@ -165,3 +165,17 @@ def test_page_reconnects_by_itself_with_the_same_nick_and_room() -> None:
             wait_until(page, lambda d: element_text(d, "me") == "dora", what="nick again")
             assert page.execute_script("return document.getElementById('banner').hidden")
             server.wait_for(r"chat nick guest\d+ -> dora")
+
+
+def test_page_over_https_uses_wss(tls_files) -> None:
+    key, cert = tls_files.key, tls_files.cert
+    with TwistdProcess("chat", "--port", "none", "--web",
+                       f"ssl:0:interface=127.0.0.1:privateKey={key}:certKey={cert}") as server:
+        url = f"https://127.0.0.1:{server.port('chat-web')}/"
+        # The test's certificate is self-signed: this browser is told to accept it.
+        with chromium(flags=("--ignore-certificate-errors",)) as page:
+            open_page(page, url, "tess")
+            assert page.execute_script("return location.protocol") == "https:"
+            type_line(page, "/ping over-tls")
+            wait_log(page, "PONG over-tls", "the PONG over wss")
+        server.wait_for(r"chat nick guest\d+ -> tess")
