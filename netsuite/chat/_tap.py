@@ -15,6 +15,7 @@ from netsuite.chat._protocol import ChatFactory
 from netsuite.chat._room import Room, RoomLimits, Stats
 from netsuite.chat._roommetrics import room_collectors
 from netsuite.chat._wire import is_valid_nick
+from netsuite.chat.web import WebListener, web_collectors, web_origin
 
 __all__ = ["ChatService", "Options", "makeService"]
 
@@ -79,7 +80,17 @@ class Options(usage.Options):
          "... regaining that allowance this many times as fast while not holding: input "
          "is read at least 1/(1+N) of the time.", positive_float],
         metrics_option(),
+        ["web", None, "none", "Also serve the chat page at / and a WebSocket at /ws on this "
+         "endpoint (ssl:... for https and wss) or bare port (on --interface).", listen_option],
     ]
+
+    def opt_web_origin(self, origin: str) -> None:
+        """Also accept WebSockets from pages of this origin, e.g. https://chat.example.com
+        (repeatable; the page's own origin is always accepted)."""
+        try:
+            self.setdefault("web-origin", []).append(web_origin(origin))
+        except ValueError as e:
+            raise usage.UsageError(str(e)) from None
 
     def limits(self) -> RoomLimits:
         """The room limits these options describe."""
@@ -112,7 +123,8 @@ class ChatService(MultiService):
     client has closed or ``--shutdown-timeout`` has passed.
     """
 
-    def __init__(self, description: str | None, limits: RoomLimits, reactor: Any = None) -> None:
+    def __init__(self, description: str | None, limits: RoomLimits, reactor: Any = None,
+                 web: str | None = None, web_origins: Any = ()) -> None:
         super().__init__()
         if reactor is None:
             from twisted.internet import reactor as default_reactor
@@ -124,6 +136,12 @@ class ChatService(MultiService):
         if description is not None:  # --port none: no TCP listener (another one serves)
             self.listener = ListenerService(description, self.factory, "chat", reactor)
             self.listener.setServiceParent(self)
+        self.web: WebListener | None = None  # --web: the page and WebSocket (label chat-web)
+        if web is not None:
+            self.web = WebListener(web, self.factory, max_line=limits.max_line,
+                                   idle_timeout=limits.idle_timeout, origins=web_origins,
+                                   reactor=reactor)
+            self.web.setServiceParent(self)
 
     @property
     def room(self) -> Room:
@@ -142,6 +160,9 @@ class ChatService(MultiService):
 def makeService(options: Options, reactor: Any = None) -> ChatService:
     """The ``chat`` service for parsed ``options`` (with ``--metrics``, its endpoint too)."""
     description = resolve_listener(options["port"], options["interface"])
-    service = ChatService(description, options.limits(), reactor)
-    collectors = [*chat_collectors(service), *room_collectors(service)]
+    web = resolve_listener(options["web"], options["interface"])
+    service = ChatService(description, options.limits(), reactor,
+                          web=web, web_origins=options.get("web-origin", ()))
+    collectors = [*chat_collectors(service), *room_collectors(service),
+                  *web_collectors(service.web)]
     return with_metrics(service, options["metrics"], collectors, reactor)
