@@ -83,16 +83,18 @@ def test_terminal_input_line_stays_at_the_bottom() -> None:
         try:
             bob.sendall(b"/nick bob\nsaid before alice came\n")
             read_until(bob, b"NICK guest1 bob\n")
-            pane.wait(lambda s: last_line(s) == "[lobby] alice>")
-            screen = pane.screen()
+            screen = pane.wait(lambda s: last_line(s) == "[lobby] alice>" and any(
+                x.endswith("<bob> said before alice came") for x in s))
             history = [x for x in screen if x.endswith("<bob> said before alice came")]
             assert len(history) == 1 and history[0][:4].isdigit()  # shown with its time
             pane.keys("half typed")
             pane.wait(lambda s: last_line(s) == "[lobby] alice> half typed")
             bob.sendall(b"hello while you type\n")
-            screen = pane.wait(lambda s: any(x.endswith("<bob> hello while you type")
-                                             for x in s))
-            assert last_line(screen) == "[lobby] alice> half typed"  # not clobbered
+            # The line arrives above the input line, which keeps what was typed (not clobbered):
+            screen = pane.wait(lambda s: any(x.endswith("<bob> hello while you type") for x in s)
+                               and last_line(s) == "[lobby] alice> half typed")
+            shown = [x for x in screen if x]
+            assert not any("half typed" in x for x in shown[:-1])
             pane.keys(" and done", "Enter")
             assert b"MSG alice half typed and done\n" in read_until(bob, b"and done\n")
             pane.keys("/join dev", "Enter")

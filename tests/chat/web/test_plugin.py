@@ -12,7 +12,7 @@ from netsuite.chat._tap import Options, makeService
 from netsuite.chat.web import normalize_origin
 from netsuite.chat.web._site import PAGE_FILES, heartbeat_for, page_file
 from tests.chat.web.rawws import handshake
-from tests.helpers import TwistdProcess
+from tests.helpers import TLSFiles, TwistdProcess
 
 
 def test_web_options() -> None:
@@ -31,11 +31,14 @@ def test_web_options() -> None:
     (["--web", "none"], None),
     (["--web", "8080"], "tcp:8080"),
     (["--web", "8080", "--interface", "127.0.0.1"], "tcp:8080:interface=127.0.0.1"),
-    (["--web", "ssl:8443:privateKey=k.pem"], "ssl:8443:privateKey=k.pem"),
+    (["--web", "ssl:8443:privateKey={key}:certKey={cert}"], "ssl:8443:privateKey={key}"),
 ])
-def test_web_listener_description(args: list[str], web: str | None) -> None:
+def test_web_listener_description(args: list[str], web: str | None, tls_files: TLSFiles) -> None:
     from twisted.internet.task import Clock
 
+    files = {"key": tls_files.key, "cert": tls_files.cert}
+    args = [arg.format(**files) for arg in args]
+    web = None if web is None else web.format(**files)
     options = Options()
     options.parseOptions(args)
     service = makeService(options, reactor=Clock())
