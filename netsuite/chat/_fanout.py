@@ -21,6 +21,7 @@ reactor turn, in one ``member.deliver(bytes)`` call:
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 from twisted.internet.interfaces import IReactorTime
@@ -73,6 +74,8 @@ class Fanout:
         self._recheck = 0.0  # while holding: seconds until congested() changes its mind
         self._flush_call: Any = None
         self._flush_soon = False  # _flush_call runs this turn (not a delayed notice flush)
+        #: called after each turn's output is delivered (the owner keeps its history then)
+        self.after_turn: Callable[[], None] | None = None
         self._new_turn()
 
     # -- entering and leaving a room ---------------------------------------------------
@@ -239,6 +242,8 @@ class Fanout:
         self._flush_call = None
         self._flush_soon = False
         self._deliver_all()
+        if self.after_turn is not None:
+            self.after_turn()
         self._new_turn()
         waiting = self._waiting
         for _ in range(len(waiting)):

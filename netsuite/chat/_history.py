@@ -1,7 +1,8 @@
 """A room's history: its last ``MSG`` and ``ACTION`` lines, bounded in lines and in bytes.
 
-Each line is kept already encoded as the ``HIST TIME LINE`` line it is replayed as (TIME is
-UTC with milliseconds, ``2026-12-03T12:00:00.123Z``), so a replay is one ``join``.
+A line is kept as it was delivered, with its time; it becomes the ``HIST TIME LINE`` line it
+is replayed as (TIME is UTC with milliseconds, ``2026-12-03T12:00:00.123Z``) only when
+someone enters the room, so keeping history costs a message almost nothing.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import time
 from collections import deque
 
-__all__ = ["History", "hist_time"]
+__all__ = ["HIST_OVERHEAD", "History", "hist_time"]
 
 _stamp_second = -1
 _stamp_prefix = ""
@@ -26,10 +27,13 @@ def hist_time(seconds: float) -> str:
     return f"{_stamp_prefix}.{millis:03d}Z"
 
 
-class History:
-    """At most ``lines`` lines and ``max_bytes`` bytes (of ``HIST`` lines), oldest first.
+#: What ``HIST TIME `` adds to a line: 5 + 24 + 1 bytes (TIME is 24 bytes until year 10000).
+HIST_OVERHEAD = len("HIST 2026-12-03T12:00:00.123Z ")
 
-    A line that alone is over ``max_bytes`` is not kept (nor is anything before it).
+
+class History:
+    """At most ``lines`` lines and ``max_bytes`` bytes (counted as ``HIST`` lines), oldest
+    first.  A line that alone is over ``max_bytes`` is not kept (nor is anything before it).
     """
 
     __slots__ = ("_lines", "bytes", "max_bytes", "max_lines")
@@ -37,21 +41,30 @@ class History:
     def __init__(self, lines: int, max_bytes: int) -> None:
         self.max_lines = lines
         self.max_bytes = max_bytes
-        self._lines: deque[bytes] = deque()
-        self.bytes = 0
+        self._lines: deque[tuple[float, bytes]] = deque()
+        self.bytes = 0  # of the HIST lines the kept lines make
 
     def __len__(self) -> int:
         return len(self._lines)
 
     def add(self, when: float, line: bytes) -> None:
         """Keep ``line`` (one encoded line with its ``\\n``), delivered at ``when``."""
-        entry = b"HIST " + hist_time(when).encode() + b" " + line
+        self.extend(when, [line])
+
+    def extend(self, when: float, lines: list[bytes]) -> None:
+        """Keep ``lines`` (encoded lines with their ``\\n``, oldest first), delivered at
+        ``when``: a whole reactor turn's lines at once, so a burst costs at most
+        ``max_lines`` appends however long it is."""
         kept = self._lines
-        kept.append(entry)
-        self.bytes += len(entry)
+        added = 0
+        for line in lines[-self.max_lines:]:
+            kept.append((when, line))
+            added += len(line)
+        self.bytes += added + HIST_OVERHEAD * min(len(lines), self.max_lines)
         while len(kept) > self.max_lines or self.bytes > self.max_bytes:
-            self.bytes -= len(kept.popleft())
+            self.bytes -= len(kept.popleft()[1]) + HIST_OVERHEAD
 
     def replay(self) -> bytes:
-        """Every kept line as ``HIST`` lines, oldest first."""
-        return b"".join(self._lines)
+        """Every kept line as a ``HIST`` line, oldest first."""
+        return b"".join(b"HIST %s %s" % (hist_time(when).encode(), line)
+                        for when, line in self._lines)

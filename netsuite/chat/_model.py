@@ -44,7 +44,7 @@ class Stats:
 
 @attrs.frozen
 class RoomLimits:
-    """The configurable limits (PROTOCOLS.md section 1); each has a ``twistd chat`` option."""
+    """The configurable limits (``docs/chat.md``); each has a ``twistd chat`` option."""
 
     max_line: int = 4096
     idle_timeout: float = 60.0  # 0 = never
@@ -63,9 +63,9 @@ class RoomLimits:
     max_rooms: int = 1000
     #: A full member (its socket paused) is waited for only this long after its last
     #: progress (pause or resume); then its output just queues against ``max_backlog``.
-    congestion_grace: float = 0.05
+    congestion_grace: float = 0.15
     #: The room holds input back for full members at most this long at a stretch ...
-    congestion_hold: float = 0.25
+    congestion_hold: float = 0.3
     #: ... and regains that allowance at this many seconds per second while it does not
     #: hold: 3 = at most three quarters of the time (see ``Room.congested``).
     congestion_regain: float = 3.0

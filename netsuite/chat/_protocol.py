@@ -26,24 +26,12 @@ from twisted.internet.protocol import Factory
 from zope.interface import implementer
 
 from netsuite._endpoints import describe_address
+from netsuite.chat._commands import COMMANDS
 from netsuite.chat._flood import KICK, OK, WARN, FloodCounter
 from netsuite.chat._room import Room, RoomLimits, Stats
 
 __all__ = ["ChatFactory", "ChatProtocol"]
 
-HELP = (
-    b"INFO commands:\n"
-    b"INFO /nick NAME - change your nickname (1-32 letters, digits, _ or -)\n"
-    b"INFO /join ROOM - leave this room and enter ROOM (1-32 letters, digits, _ or -)\n"
-    b"INFO /rooms - list the rooms that have people in them, and how many\n"
-    b"INFO /who - list who is in this room\n"
-    b"INFO /msg NAME TEXT - private message to NAME\n"
-    b"INFO /me TEXT - action message to this room\n"
-    b"INFO /ping [TOKEN] - heartbeat, answered by PONG [TOKEN]\n"
-    b"INFO /quit [REASON] - leave\n"
-    b"INFO /help - this list\n"
-    b"INFO any other line is a message to this room; start it with // to send a leading /\n"
-)
 
 
 @implementer(IProtocol, IHalfCloseableProtocol, IPushProducer, IHandshakeListener)
@@ -279,7 +267,7 @@ class ChatProtocol:
             self.transport.pauseProducing()
         self.room.wait_for_turn(self)
 
-    def _error(self, code: str, text: str) -> None:
+    def send_error(self, code: str, text: str) -> None:
         """Send ``ERR CODE TEXT`` to this client (and count it)."""
         self.room.stats.error(code)
         self.room.send(self, f"ERR {code} {text}\n".encode())
@@ -287,7 +275,7 @@ class ChatProtocol:
     def _too_long(self) -> None:
         limit = self.room.limits.max_line
         self._buf = b""
-        self._error("line-too-long", f"lines are limited to {limit} bytes")
+        self.send_error("line-too-long", f"lines are limited to {limit} bytes")
         self.room.kick(self, "line-too-long")
 
     def _line(self, line: bytes) -> None:
@@ -298,9 +286,9 @@ class ChatProtocol:
             try:
                 line.decode("utf-8")
             except UnicodeDecodeError:
-                self._error("bad-encoding", "line is not valid UTF-8 (dropped)")
+                self.send_error("bad-encoding", "line is not valid UTF-8 (dropped)")
                 return
-        if self._flood is not None and not _is_ping(line) and self._flooding(self._flood):
+        if self._flood is not None and not _unmetered(line) and self._flooding(self._flood):
             return
         if line[:1] != b"/":
             if line:
@@ -310,10 +298,10 @@ class ChatProtocol:
             room.say(self, self.msg_prefix + line[1:] + b"\n")
             return
         name, _, arg = line[1:].partition(b" ")
-        handler = _COMMANDS.get(name.lower())
+        handler = COMMANDS.get(name.lower())
         if handler is None:
             shown = name.decode("utf-8", "replace")
-            self._error("unknown-command", f"/{shown} (try /help)")
+            self.send_error("unknown-command", f"/{shown} (try /help)")
             return
         handler(self, arg)
 
@@ -325,84 +313,16 @@ class ChatProtocol:
         if verdict is KICK:
             self.room.kick(self, "flood")
         elif verdict is WARN:
-            self._error("flood", f"more than {counter.limit} messages per second; "
+            self.send_error("flood", f"more than {counter.limit} messages per second; "
                         "lines dropped")
         return True
 
-    # -- commands -----------------------------------------------------------------------
-
-    def _cmd_nick(self, arg: bytes) -> None:
-        name = arg.strip().decode("utf-8")
-        error = self.room.rename(self, name)
-        if error == "bad-nick":
-            shown = repr(name) if name else "an empty name"
-            self._error("bad-nick", f"{shown} is not a valid nickname: use 1-32 ASCII letters, "
-                        "digits, _ or -")
-        elif error == "nick-in-use":
-            self._error("nick-in-use", f"{name} is already taken")
-
-    def _cmd_who(self, arg: bytes) -> None:
-        self.room.send(self, ("WHO " + " ".join(self.room.who(self)) + "\n").encode())
-
-    def _cmd_msg(self, arg: bytes) -> None:
-        name, _, text = arg.partition(b" ")
-        if not name or not text.strip():
-            self.room.send(self, b"INFO usage: /msg NAME TEXT\n")
-            return
-        target = self.room.find(name.decode("utf-8"))
-        if target is None:
-            self._error("no-such-nick", f"{name.decode('utf-8')} is not connected")
-            return
-        self.room.send(target, b"PRIV " + self.nick.encode() + b" " + text + b"\n")
-
-    def _cmd_me(self, arg: bytes) -> None:
-        if not arg.strip():
-            self.room.send(self, b"INFO usage: /me TEXT\n")
-            return
-        self.room.say(self, b"ACTION " + self.nick.encode() + b" " + arg + b"\n")
-
-    def _cmd_ping(self, arg: bytes) -> None:
-        self.room.send(self, b"PONG " + arg + b"\n" if arg else b"PONG\n")
-
-    def _cmd_quit(self, arg: bytes) -> None:
-        self.room.kick(self, "quit", detail=arg.decode("utf-8").strip())
-
-    def _cmd_help(self, arg: bytes) -> None:
-        self.room.send(self, HELP)
-
-    def _cmd_join(self, arg: bytes) -> None:
-        name = arg.strip().decode("utf-8")
-        error = self.room.move(self, name)
-        if error == "bad-room":
-            shown = repr(name) if name else "an empty name"
-            self._error("bad-room", f"{shown} is not a valid room name: use 1-32 ASCII "
-                        "letters, digits, _ or - (a leading # is allowed)")
-        elif error == "max-rooms":
-            limit = self.room.limits.max_rooms
-            self._error("max-rooms", f"there are already {limit} rooms; join one of them "
-                        "(/rooms)")
-
-    def _cmd_rooms(self, arg: bytes) -> None:
-        counts = " ".join(f"{name}:{n}" for name, n in self.room.room_counts())
-        self.room.send(self, f"ROOMS {counts}\n".encode())
+def _unmetered(line: bytes) -> bool:
+    """``/ping [TOKEN]`` or ``/quit [REASON]``: never counted against ``--flood`` (heartbeats
+    are what the protocol asks for, and leaving is always honoured)."""
+    return line[:5].lower() in (b"/ping", b"/quit") and (len(line) == 5 or line[5:6] == b" ")
 
 
-def _is_ping(line: bytes) -> bool:
-    """``/ping`` or ``/ping TOKEN`` (heartbeats do not count against ``--flood``)."""
-    return line[:5].lower() == b"/ping" and (len(line) == 5 or line[5:6] == b" ")
-
-
-_COMMANDS = {
-    b"nick": ChatProtocol._cmd_nick,
-    b"who": ChatProtocol._cmd_who,
-    b"msg": ChatProtocol._cmd_msg,
-    b"me": ChatProtocol._cmd_me,
-    b"ping": ChatProtocol._cmd_ping,
-    b"quit": ChatProtocol._cmd_quit,
-    b"help": ChatProtocol._cmd_help,
-    b"join": ChatProtocol._cmd_join,
-    b"rooms": ChatProtocol._cmd_rooms,
-}
 
 
 class ChatFactory(Factory):

@@ -32,7 +32,7 @@ class Channel:
     """One named room: its members (lower-case nick -> member, in join order) and the
     output it has queued this turn."""
 
-    __slots__ = ("history", "key", "log", "members", "name")
+    __slots__ = ("history", "key", "log", "members", "name", "said")
 
     def __init__(self, name: str, history: History | None = None) -> None:
         self.name = name  # as first written
@@ -40,6 +40,15 @@ class Channel:
         self.members: dict[str, Member] = {}
         self.log = Segments()
         self.history = history
+        #: MSG/ACTION lines of this turn, not in ``history`` yet (None without history)
+        self.said: list[bytes] | None = [] if history is not None else None
+
+    def keep_said(self, when: float) -> None:
+        """Move this turn's lines into the history, with the time ``when``."""
+        said = self.said
+        if said:
+            self.history.extend(when, said)  # type: ignore[union-attr]
+            self.said = []
 
     def __repr__(self) -> str:
         return f"<Channel {self.name} ({len(self.members)} members)>"
@@ -61,6 +70,8 @@ class Room:
         self.limits = limits or RoomLimits()
         self.stats = stats or Stats()
         self.fanout = Fanout(clock, self.limits, self.stats)
+        self.fanout.after_turn = self._keep_said
+        self._said: list[Channel] = []  # rooms with lines for their history this turn
         self.members: dict[str, Member] = {}  # key (lower-case nick) -> member, join order
         self.rooms: dict[str, Channel] = {}  # key (lower-case name) -> room, oldest first
         self.lobby = self._channel(self.limits.default_room)
@@ -84,11 +95,23 @@ class Room:
 
     def say(self, sender: Member, data: bytes) -> None:
         """``sender``'s ``MSG`` or ``ACTION`` line ``data``: to the others in its room, and
-        into that room's history."""
+        into that room's history (at the end of the turn, in one go: see ``_keep_said``)."""
         channel = sender.channel
         self.fanout.broadcast(channel, sender, data)
-        if channel.history is not None:
-            channel.history.add(self.clock.seconds(), data)
+        said = channel.said
+        if said is not None:
+            if not said:
+                self._said.append(channel)
+            said.append(data)
+
+    def _keep_said(self) -> None:
+        """After each turn's output: that turn's lines go into their rooms' history, with
+        the time they were passed on."""
+        if self._said:
+            now = self.clock.seconds()
+            for channel in self._said:
+                channel.keep_said(now)
+            self._said = []
 
     def send(self, member: Member, data: bytes) -> None:
         """Queue ``data`` (whole encoded lines) for ``member`` alone, in room order."""
@@ -262,13 +285,15 @@ class Room:
     def _entering(self, channel: Channel) -> list[bytes]:
         """The lines for a member entering ``channel``: ``ROOM NAME`` and its history."""
         lines = [b"ROOM " + channel.name.encode() + b"\n"]
+        channel.keep_said(self.clock.seconds())  # what was said before it came, this turn
         if channel.history:
             lines.append(channel.history.replay())
         return lines
 
     def _forget_if_empty(self, channel: Channel) -> None:
         """A room with no members and no history ceases to exist (never the default)."""
-        if not channel.members and not channel.history and channel is not self.lobby:
+        if (not channel.members and not channel.history and not channel.said
+                and channel is not self.lobby):
             del self.rooms[channel.key]
 
     def find(self, nick: str) -> Member | None:

@@ -1,9 +1,10 @@
-"""Every clause of PROTOCOLS.md section 1, in memory (StringTransport + Clock)."""
+"""Every clause of the chat wire protocol (docs/chat.md), in memory (StringTransport + Clock)."""
 
 from __future__ import annotations
 
 import pytest
 
+from netsuite.chat import RoomLimits
 from tests.chat.harness import Chat
 
 
@@ -159,7 +160,8 @@ def test_help(chat: Chat) -> None:
     a.send("/help\n")
     lines = a.take()
     assert len(lines) >= 7 and all(line.startswith("INFO ") for line in lines)
-    for command in ("/nick", "/who", "/msg", "/me", "/ping", "/quit", "/help"):
+    for command in ("/nick", "/who", "/msg", "/me", "/ping", "/quit", "/help", "/join ROOM",
+                    "/rooms"):
         assert any(command in line for line in lines)
 
 
@@ -284,7 +286,8 @@ def test_slow_consumer_dropped(chat: Chat) -> None:
     chat = Chat(max_backlog=1000)
     a, b, c = three(chat)
     b.protocol.pauseProducing()  # b's socket is full ...
-    chat.advance(0.1)  # ... for longer than congestion_grace: no longer holds the room back
+    # ... for longer than congestion_grace: no longer holds the room back
+    chat.advance(RoomLimits().congestion_grace + 0.05)
     for i in range(30):
         a.send(f"message {i:04d} " + "x" * 40 + "\n")
     assert b.transport.aborted
@@ -431,3 +434,25 @@ def test_half_close_gets_answers_then_closes(chat: Chat) -> None:
     assert a.take() == ["WHO alice bob carol"]
     assert a.closed and not a.transport.aborted
     assert b.take() == ["MSG alice bye all", "PART alice disconnected"]
+
+
+def test_quit_is_honoured_while_flooding() -> None:
+    chat = Chat(flood=2)
+    a, b = chat.connect("a"), chat.connect("b")
+    chat.advance(1 - chat.clock.seconds() % 1)
+    a.take(), b.take()
+    a.send("1\n2\n3\n4\n/QUIT bye now\n")  # over the limit in this second, then /quit
+    got = a.take()
+    assert got[0].startswith("ERR flood ") and got[-1] == "BYE quit"
+    assert a.closed and not a.transport.aborted
+    assert b.take() == ["MSG a 1", "MSG a 2", "PART a quit bye now"]
+    assert chat.stats.drops == {"quit": 1}
+
+
+def test_quit_lookalikes_still_count_against_flood() -> None:
+    chat = Chat(flood=1)
+    a, _ = chat.connect("a"), chat.connect("b")
+    chat.advance(1 - chat.clock.seconds() % 1)
+    a.take()
+    a.send("x\n/quitter\n")
+    assert a.take()[0].startswith("ERR flood ") and not a.closed

@@ -232,3 +232,22 @@ def test_join_in_a_big_turn_keeps_encode_once() -> None:
     assert clients[1].take() == ["MSG u0 one", "ROOM dev"]
     assert clients[3].take() == ["MSG u0 one", "PART u1 moved", "MSG u2 two"]
     assert writes == [1, 1, 1, 1, 1]  # one write each, the mover included
+
+
+def test_said_then_left_in_the_same_turn_keeps_the_room_and_its_history() -> None:
+    chat = FakeChat()
+    (a,) = in_rooms(chat, ("alice", "brief"))
+    a.send("last words\n/join lobby\n")
+    assert "brief" in chat.room.rooms
+    b = chat.connect("bob")
+    b.send("/join brief\n")
+    assert [hist(x) for x in b.take()[-2:]] == ["ROOM brief", "HIST * MSG alice last words"]
+
+
+def test_a_burst_longer_than_the_history_keeps_its_last_lines() -> None:
+    chat = FakeChat(history=3)
+    (a,) = in_rooms(chat, ("alice", "lobby"))
+    a.send("".join(f"m{i}\n" for i in range(100)))
+    assert len(chat.room.lobby.history) == 3
+    assert [hist(x) for x in chat.connect().take()[2:]] == [
+        "HIST * MSG alice m97", "HIST * MSG alice m98", "HIST * MSG alice m99"]

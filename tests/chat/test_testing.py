@@ -66,3 +66,15 @@ def test_fake_chat_takes_room_limits() -> None:
     chat.connect()
     extra = chat.connect()
     assert extra.take() == ["ERR max-clients the server is full (1 clients)", "BYE max-clients"]
+
+
+def test_the_example_in_docs_chat_md() -> None:
+    chat = FakeChat(history=10)
+    alice, bob = chat.connect("alice"), chat.connect("bob")
+    alice.take(), bob.take()
+    alice.send("/join dev\n")
+    assert alice.take() == ["ROOM dev"]
+    bob.send("/msg alice hi\n")
+    assert alice.take() == ["PRIV bob hi"]
+    chat.advance(60)
+    assert alice.take()[-1] == "BYE idle-timeout"
