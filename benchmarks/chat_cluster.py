@@ -6,8 +6,8 @@ Starts its own redis-server and chat processes on loopback.  For each setup (``s
 ``twistd chat`` without --cluster; ``one-node``: one cluster node; ``two-nodes``: two
 nodes, receivers and senders split between them) it measures:
 
-* throughput: the senders write as fast as the server takes it for ``--seconds``; the
-  receivers (all in the default room) count the lines they get: deliveries per second;
+* throughput: each sender sends ``--messages`` lines as fast as the server takes them;
+  deliveries per second until every receiver (all in the default room) has them all;
 * latency: the senders send ``--rate`` messages per second in all, each carrying its send
   time; receivers on every node note the delay: p50 and p99 (milliseconds).
 
@@ -51,8 +51,8 @@ def connect(port: int) -> socket.socket:
     return s
 
 
-def run(ports: list[int], receivers: int, senders: int, seconds: float,
-        rate: float) -> dict[str, float]:
+def run(ports: list[int], receivers: int, senders: int, seconds: float, rate: float,
+        messages: int) -> dict[str, float]:
     recv = [connect(ports[i % len(ports)]) for i in range(receivers)]
     send = [connect(ports[i % len(ports)]) for i in range(senders)]
     sel = selectors.DefaultSelector()
@@ -62,34 +62,44 @@ def run(ports: list[int], receivers: int, senders: int, seconds: float,
     drain(sel, 0.2)
     latency = measure_latency(sel, recv, send, seconds, rate)
     drain(sel, 0.5)
+    # throughput: each sender sends `messages` lines as fast as the server takes them;
+    # done when every receiver has had them all
     payload = b"x" * 40
-    # throughput
+    lines = [b"%d " % n + payload + b"\n" for n in range(messages)]
+    out = {s: b"".join(lines) for s in send}
     for s in send:
         sel.modify(s, selectors.EVENT_READ | selectors.EVENT_WRITE)
-    chunk = b"".join(b"%d " % n + payload + b"\n" for n in range(200))
-    lines = 0
+    want = messages * len(send)
+    got = {s: 0 for s in recv}
+    short = len(recv)
     start = time.monotonic()
-    end = start + seconds
-    while (now := time.monotonic()) < end:
+    deadline = start + 120
+    while short and time.monotonic() < deadline:
         for key, events in sel.select(timeout=0.05):
             s = key.fileobj
             if events & selectors.EVENT_WRITE:
                 try:
-                    s.send(chunk)
+                    sent = s.send(out[s][:262144])
                 except BlockingIOError:
-                    pass
+                    sent = 0
+                out[s] = out[s][sent:]
+                if not out[s]:
+                    sel.modify(s, selectors.EVENT_READ)
             if events & selectors.EVENT_READ:
                 try:
                     data = s.recv(262144)
                 except BlockingIOError:
                     continue
-                lines += data.count(b"\n")
-    elapsed = now - start
-    for s in send:
-        sel.modify(s, selectors.EVENT_READ)
+                if s in got and got[s] < want:
+                    got[s] += data.count(b"\n")
+                    if got[s] >= want:
+                        short -= 1
+    elapsed = time.monotonic() - start
+    deliveries = sum(min(n, want) for n in got.values())
     for s in recv + send:
         s.close()
-    return {"deliveries_per_s": round(lines / elapsed), **latency}
+    return {"deliveries_per_s": round(deliveries / elapsed), "seconds": round(elapsed, 2),
+            "complete": short == 0, **latency}
 
 
 def measure_latency(sel: selectors.BaseSelector, recv: list[socket.socket],
@@ -165,6 +175,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=5)
     parser.add_argument("--rate", type=float, default=50)
     parser.add_argument("--history", type=int, default=50)
+    parser.add_argument("--messages", type=int, default=2000, help="per sender")
     parser.add_argument("--only", default="single,one-node,two-nodes")
     args = parser.parse_args()
     assert shutil.which("redis-server"), "needs redis-server"
@@ -177,7 +188,7 @@ def main() -> None:
                 with TwistdProcess("chat", "--port", "tcp:0:interface=127.0.0.1",
                                    *common) as p:
                     result = run([p.port("chat")], args.receivers, args.senders,
-                                 args.seconds, args.rate)
+                                 args.seconds, args.rate, args.messages)
                     print(json.dumps({"setup": "single", **result}), flush=True)
             for setup, count in (("one-node", 1), ("two-nodes", 2)):
                 if setup not in only:
@@ -187,7 +198,7 @@ def main() -> None:
                     before = redis_stats(redis)
                     cpu0 = sum(cpu_seconds(n.process.pid) for n in nodes)
                     result = run([n.chat for n in nodes], args.receivers, args.senders,
-                                 args.seconds, args.rate)
+                                 args.seconds, args.rate, args.messages)
                     cpu = sum(cpu_seconds(n.process.pid) for n in nodes) - cpu0
                     after = redis_stats(redis)
                     said = after.get("xadd", 0) - before.get("xadd", 0)
