@@ -15,6 +15,8 @@ from netsuite.chat._protocol import ChatFactory
 from netsuite.chat._room import Room, RoomLimits, Stats
 from netsuite.chat._roommetrics import room_collectors
 from netsuite.chat._wire import is_valid_nick
+from netsuite.chat.cluster._options import OPTIONS as CLUSTER_OPTIONS
+from netsuite.chat.cluster._options import check as check_cluster
 from netsuite.chat.web import WebListener, web_collectors, web_origin
 
 __all__ = ["ChatService", "Options", "makeService"]
@@ -82,7 +84,11 @@ class Options(usage.Options):
         metrics_option(),
         ["web", None, "none", "Also serve the chat page at / and a WebSocket at /ws on this "
          "endpoint (ssl:... for https and wss) or bare port (on --interface).", listen_option],
+        *CLUSTER_OPTIONS,
     ]
+
+    def postOptions(self) -> None:
+        check_cluster(self)
 
     def opt_web_origin(self, origin: str) -> None:
         """Also accept WebSockets from pages of this origin, e.g. https://chat.example.com
@@ -124,14 +130,16 @@ class ChatService(MultiService):
     """
 
     def __init__(self, description: str | None, limits: RoomLimits, reactor: Any = None,
-                 web: str | None = None, web_origins: Any = ()) -> None:
+                 web: str | None = None, web_origins: Any = (),
+                 factory: ChatFactory | None = None) -> None:
         super().__init__()
         if reactor is None:
             from twisted.internet import reactor as default_reactor
 
             reactor = default_reactor
         self.reactor = reactor
-        self.factory = ChatFactory(reactor, limits)
+        # (a cluster node brings its own factory, whose room lives in Redis)
+        self.factory = factory if factory is not None else ChatFactory(reactor, limits)
         self.listener: ListenerService | None = None
         if description is not None:  # --port none: no TCP listener (another one serves)
             self.listener = ListenerService(description, self.factory, "chat", reactor)
@@ -157,12 +165,21 @@ class ChatService(MultiService):
         return defer.gatherResults([closed, stopped]).addCallback(lambda _: None)
 
 
-def makeService(options: Options, reactor: Any = None) -> ChatService:
-    """The ``chat`` service for parsed ``options`` (with ``--metrics``, its endpoint too)."""
+def makeService(options: Options, reactor: Any = None) -> Any:
+    """The ``chat`` service for parsed ``options`` (with ``--metrics``, its endpoint too;
+    with ``--cluster``, a node of a chat shared through Redis, or N of them)."""
     description = resolve_listener(options["port"], options["interface"])
     web = resolve_listener(options["web"], options["interface"])
+    if options["cluster"] is not None:
+        from netsuite.chat.cluster._options import make_cluster_service
+
+        return make_cluster_service(options, description, web, reactor, collectors)
     service = ChatService(description, options.limits(), reactor,
                           web=web, web_origins=options.get("web-origin", ()))
-    collectors = [*chat_collectors(service), *room_collectors(service),
-                  *web_collectors(service.web)]
-    return with_metrics(service, options["metrics"], collectors, reactor)
+    return with_metrics(service, options["metrics"], collectors(service), reactor)
+
+
+def collectors(service: ChatService) -> list[Any]:
+    """The metrics of a chat service: counters, rooms, and the web listener's."""
+    return [*chat_collectors(service), *room_collectors(service),
+            *web_collectors(service.web)]

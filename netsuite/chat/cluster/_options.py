@@ -47,22 +47,19 @@ def check(options: Any) -> None:
                                "through Redis)")
 
 
-def make_cluster_service(options: Any, description: str | None = None, reactor: Any = None,
-                         collectors: Callable[[Any], list[Any]] | None = None) -> Any:
+def make_cluster_service(options: Any, description: str | None, web: str | None,
+                         reactor: Any, collectors: Callable[[Any], list[Any]]) -> Any:
     """The service for parsed chat ``options`` with ``--cluster``: one node listening on
-    ``description`` (default ``options["port"]``), or with ``--workers N`` a supervisor of
-    N nodes sharing that listener; ``collectors(service)`` are its metrics (default: the
-    chat's counters)."""
-    from netsuite._metrics import chat_collectors, with_metrics
+    ``description`` (and ``web``), or with ``--workers N`` a supervisor of N nodes sharing
+    those listeners; ``collectors(service)`` are a node's metrics."""
+    from netsuite._metrics import with_metrics
     from netsuite.chat.cluster._service import ClusterChatService
     from netsuite.chat.cluster._workers import WorkersService, child_args
 
-    if description is None:
-        description = options["port"]
     if options["workers"] > 1:
-        return WorkersService(description, options["workers"], child_args(options),
+        return WorkersService(description, web, options["workers"], child_args(options),
                               options["metrics"], reactor)
     service = ClusterChatService(description, options.limits(), options["cluster"],
-                                 options["cluster-name"], options["node-timeout"], reactor)
-    found = (collectors or chat_collectors)(service)
-    return with_metrics(service, options["metrics"], found, reactor)
+                                 options["cluster-name"], options["node-timeout"], reactor,
+                                 web=web, web_origins=options.get("web-origin", ()))
+    return with_metrics(service, options["metrics"], collectors(service), reactor)

@@ -18,41 +18,34 @@ from twisted.internet.endpoints import serverFromString
 from twisted.logger import Logger, globalLogBeginner, textFileLogObserver
 from twisted.protocols.tls import TLSMemoryBIOFactory
 
-from netsuite._metrics import chat_collectors, with_metrics
-from netsuite.chat._tap import Options as ChatOptions
-from netsuite.chat.cluster._options import OPTIONS, check, make_cluster_service
+from netsuite._metrics import with_metrics
+from netsuite.chat._tap import Options, collectors, makeService
 
-__all__ = ["AdoptedListener", "ClusterOptions", "WorkerOptions", "main"]
+__all__ = ["AdoptedListener", "WorkerOptions", "main"]
 
 log = Logger()
 
 
-class ClusterOptions(ChatOptions):
-    """The ``twistd chat`` options, the cluster ones included."""
+class WorkerOptions(Options):
+    """The ``twistd chat`` options, and the sockets a worker inherits."""
 
-    optParameters = [*ChatOptions.optParameters,
-                     *(o for o in OPTIONS if o[0] not in {p[0] for p in
-                                                          ChatOptions.optParameters})]
-
-    def postOptions(self) -> None:
-        check(self)
-
-
-class WorkerOptions(ClusterOptions):
     optParameters = [
-        *ClusterOptions.optParameters,
-        ["adopt-fd", None, None, "(worker) listen on this inherited socket: FD:4 or FD:6"],
+        *Options.optParameters,
+        ["adopt-port", None, None, "(worker) accept chat clients on this inherited socket: "
+         "FD:4 or FD:6"],
+        ["adopt-web", None, None, "(worker) serve --web on this inherited socket"],
         ["worker-index", None, 0, "(worker) this worker's number", int],
     ]
 
 
 class AdoptedListener(Service):
-    """Accept chat clients on an inherited listening socket (TLS if ``description`` is)."""
+    """Accept connections on an inherited listening socket ``FD:FAMILY`` for ``factory``
+    (wrapped in TLS if ``description`` is an ``ssl:`` one)."""
 
-    def __init__(self, fd: int, family: int, description: str, factory: Any,
-                 reactor: Any) -> None:
-        self.fd = fd
-        self.family = family
+    def __init__(self, inherited: str, description: str, factory: Any, reactor: Any) -> None:
+        fd, _, family = inherited.partition(":")
+        self.fd = int(fd)
+        self.family = socket.AF_INET6 if family == "6" else socket.AF_INET
         self.description = description
         self.factory = factory
         self.reactor = reactor
@@ -76,16 +69,25 @@ class AdoptedListener(Service):
 
 
 def build(options: WorkerOptions, reactor: Any) -> Any:
-    if options["adopt-fd"] is None:
-        return make_cluster_service(options, reactor=reactor)
+    """A node (or supervisor) for ``options``; a worker adopts the sockets it was given."""
+    if options["adopt-port"] is None and options["adopt-web"] is None:
+        return makeService(options, reactor)
     from netsuite.chat.cluster._service import ClusterChatService
+    from netsuite.chat.web import WebListener
 
-    fd, _, family = options["adopt-fd"].partition(":")
-    service = ClusterChatService(None, options.limits(), options["cluster"],
-                                 options["cluster-name"], options["node-timeout"], reactor)
-    AdoptedListener(int(fd), socket.AF_INET6 if family == "6" else socket.AF_INET,
-                    options["port"], service.factory, reactor).setServiceParent(service)
-    return with_metrics(service, options["metrics"], chat_collectors(service), reactor)
+    limits = options.limits()
+    service = ClusterChatService(None, limits, options["cluster"], options["cluster-name"],
+                                 options["node-timeout"], reactor)
+    if options["adopt-port"] is not None:
+        AdoptedListener(options["adopt-port"], options["port"], service.factory,
+                        reactor).setServiceParent(service)
+    if options["adopt-web"] is not None:  # the page and WebSocket, on the inherited socket
+        service.web = WebListener(options["web"], service.factory, max_line=limits.max_line,
+                                  idle_timeout=limits.idle_timeout,
+                                  origins=options.get("web-origin", ()), reactor=reactor)
+        AdoptedListener(options["adopt-web"], options["web"], service.web.site,
+                        reactor).setServiceParent(service)
+    return with_metrics(service, options["metrics"], collectors(service), reactor)
 
 
 def main(argv: list[str]) -> None:

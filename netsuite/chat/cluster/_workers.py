@@ -42,13 +42,16 @@ def worker_metrics(description: str | None, index: int) -> str | None:
 
 def child_args(options: Any) -> list[str]:
     """The plugin arguments that give ``options`` again, less ``--workers`` (and the
-    listener, which the workers inherit)."""
+    listeners, which the workers inherit)."""
     args: list[str] = []
     for long, _short, default, *_ in options.optParameters:
         value = options[long]
-        if long in ("workers", "port", "metrics") or value is None or value == default:
+        if long in ("workers", "port", "web", "metrics", "interface") or value is None \
+                or value == default:
             continue
         args += [f"--{long}", str(value)]
+    for origin in options.get("web-origin", ()):
+        args += ["--web-origin", origin]
     return args
 
 
@@ -64,11 +67,11 @@ class _Worker(protocol.ProcessProtocol):
 
 
 class WorkersService(MultiService):
-    """Listen on ``description``, then run ``count`` workers
-    (``python -m netsuite.chat.cluster._worker ARGS --adopt-fd FD --worker-index I``)."""
+    """Listen on ``description`` (and ``web``), then run ``count`` workers
+    (``python -m netsuite.chat.cluster._worker ARGS --adopt-fd FD:FAMILY ...``)."""
 
-    def __init__(self, description: str, count: int, args: list[str],
-                 metrics: str | None = None, reactor: Any = None) -> None:
+    def __init__(self, description: str | None, web: str | None, count: int,
+                 args: list[str], metrics: str | None = None, reactor: Any = None) -> None:
         super().__init__()
         if reactor is None:
             from twisted.internet import reactor as default_reactor
@@ -76,37 +79,47 @@ class WorkersService(MultiService):
             reactor = default_reactor
         self.reactor = reactor
         self.description = description
+        self.web = web
         self.count = count
         self.args = args
         self.metrics = metrics
         self.workers: dict[int, _Worker] = {}
         self.stopping = False
-        self.listener = ListenerService(description, protocol.Factory(), "chat", reactor)
-        self.listener.setServiceParent(self)
+        self.listeners: dict[str, tuple[str, ListenerService]] = {}
+        for option, label, where in (("port", "chat", description), ("web", "chat-web", web)):
+            if where is not None:
+                listener = ListenerService(where, protocol.Factory(), label, reactor)
+                listener.setServiceParent(self)
+                self.listeners[option] = (where, listener)
 
     def startService(self) -> None:
         super().startService()
-        port = self.listener.port
-        if port is None:  # the listener failed; twistd reports why
+        ports = [listener.port for _, listener in self.listeners.values()]
+        if None in ports:  # a listener failed; twistd reports why
             return
-        port.stopReading()  # the workers accept; this process only holds the socket
+        for port in ports:
+            port.stopReading()  # the workers accept; this process only holds the socket
         for index in range(self.count):
             self._spawn(index)
 
     def _spawn(self, index: int) -> None:
-        port: Any = self.listener.port
-        fd = port.socket.fileno()
-        family = "6" if port.socket.family == socket.AF_INET6 else "4"
         argv = [sys.executable, "-m", "netsuite.chat.cluster._worker", *self.args,
-                "--port", self.description, "--adopt-fd", f"{fd}:{family}",
                 "--worker-index", str(index)]
+        fds: dict[int, Any] = {0: "w", 1: 1, 2: 2}
+        for option, (where, listener) in self.listeners.items():
+            sock = listener.port.socket  # type: ignore[union-attr]
+            family = "6" if sock.family == socket.AF_INET6 else "4"
+            fds[sock.fileno()] = sock.fileno()
+            argv += [f"--{option}", where, f"--adopt-{option}", f"{sock.fileno()}:{family}"]
+        if "port" not in self.listeners:
+            argv += ["--port", "none"]
         metrics = worker_metrics(self.metrics, index)
         if metrics is not None:
             argv += ["--metrics", metrics]
         worker = _Worker(self, index)
         self.workers[index] = worker
         self.reactor.spawnProcess(worker, sys.executable, argv, env=os.environ.copy(),
-                                  childFDs={0: "w", 1: 1, 2: 2, fd: fd})
+                                  childFDs=fds)
         log.info("chat worker {index} started", index=index)
 
     def ended(self, worker: _Worker, reason: Any) -> None:

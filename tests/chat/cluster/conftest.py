@@ -1,4 +1,4 @@
-"""A real Redis for the cluster tests, and chat nodes as processes.
+"""A real Redis for the cluster tests, and chat nodes as ``twistd chat`` processes.
 
 Each :class:`RedisServer` is Debian's ``redis-server`` on a free loopback port, with its
 files in a temporary directory and nothing saved; it is ready once it has said so and
@@ -8,13 +8,11 @@ answered ``PING``.  Without ``redis-server`` on the PATH the cluster tests are s
 
 from __future__ import annotations
 
-import os
 import queue
 import shutil
 import signal
 import socket
 import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -122,24 +120,14 @@ def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
 
 
 class Node(TwistdProcess):
-    """One chat node process on a free loopback port, in step with Redis when returned."""
+    """``twistd chat --cluster URL`` on a free loopback port (in step with Redis when
+    returned, unless ``wait`` is false: then call :meth:`ready`)."""
 
     def __init__(self, url: str, name: str, *args: str, node_timeout: float = 3,
                  wait: bool = True) -> None:
         port = [] if "--port" in args else ["--port", "tcp:0:interface=127.0.0.1"]
-        self.argv = [sys.executable, "-m", "tests.chat.cluster.node", *port,
-                     "--cluster", url, "--cluster-name", name,
-                     "--node-timeout", str(node_timeout), *args]
-        self.lines = []
-        self._queue = queue.Queue()
-        self._ports = {}
-        root = Path(__file__).resolve().parents[3]
-        env = dict(os.environ, PYTHONPATH=str(root))
-        self.process = subprocess.Popen(self.argv, stdout=subprocess.PIPE,
-                                        stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                        text=True, cwd=root, env=env)
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
+        super().__init__("chat", *port, "--cluster", url, "--cluster-name", name,
+                         "--node-timeout", str(node_timeout), *args)
         self.chat = 0
         if wait:
             self.ready()

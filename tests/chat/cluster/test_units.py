@@ -6,9 +6,9 @@ import pytest
 from twisted.python import usage
 
 from netsuite.chat._room import Channel
+from netsuite.chat._tap import Options as ClusterOptions
 from netsuite.chat.cluster import RedisTarget, cluster_url
 from netsuite.chat.cluster._feed import Feed, parse_id
-from netsuite.chat.cluster._worker import ClusterOptions
 from netsuite.chat.cluster._workers import child_args, worker_metrics
 
 
