@@ -44,11 +44,8 @@ def cmd_msg(conn: ChatProtocol, arg: bytes) -> None:
     if not name or not text.strip():
         conn.room.send(conn, b"INFO usage: /msg NAME TEXT\n")
         return
-    target = conn.room.find(name.decode("utf-8"))
-    if target is None:
-        conn.send_error("no-such-nick", f"{name.decode('utf-8')} is not connected")
-        return
-    conn.room.send(target, b"PRIV " + conn.nick.encode() + b" " + text + b"\n")
+    conn.room.private(conn, name.decode("utf-8"), b"PRIV " + conn.nick.encode() + b" " + text
+                      + b"\n")
 
 
 def cmd_me(conn: ChatProtocol, arg: bytes) -> None:
@@ -82,8 +79,7 @@ def cmd_join(conn: ChatProtocol, arg: bytes) -> None:
 
 
 def cmd_rooms(conn: ChatProtocol, arg: bytes) -> None:
-    counts = " ".join(f"{name}:{n}" for name, n in conn.room.room_counts())
-    conn.room.send(conn, f"ROOMS {counts}\n".encode())
+    conn.room.send_rooms(conn)
 
 
 def _bad_name(conn: ChatProtocol, code: str, name: str, what: str, extra: str = "") -> None:

@@ -166,21 +166,25 @@ class Room:
         """Remove ``member``; its room gets ``PART NICK REASON[ DETAIL]``.  Idempotent."""
         if not member.in_room:
             return
-        member.in_room = False
         channel = member.channel
-        del self.members[member.key]
+        self._unregister(member, reason)
         del channel.members[member.key]
+        if not self.closing:
+            text = reason + (" " + detail if detail else "")
+            self.fanout.broadcast(channel, None, f"PART {member.nick} {text}\n".encode(),
+                                  urgent=False)
+        self._forget_if_empty(channel)
+
+    def _unregister(self, member: Member, reason: str) -> None:
+        """Take ``member`` out of the chat's books (not out of its room), counting why."""
+        member.in_room = False
+        del self.members[member.key]
         self.fanout.population -= 1
         self.fanout.forget(member)
         self.stats.clients -= 1
         self.stats.dropped(reason)
         log.info("chat drop {nick} ({address}): {reason}", nick=member.nick,
                  address=member.describe(), reason=reason)
-        if not self.closing:
-            text = reason + (" " + detail if detail else "")
-            self.fanout.broadcast(channel, None, f"PART {member.nick} {text}\n".encode(),
-                                  urgent=False)
-        self._forget_if_empty(channel)
 
     def connection_lost(self, member: Member) -> None:
         """``member``'s connection is gone: it leaves (``disconnected``) if still here."""
@@ -274,6 +278,21 @@ class Room:
     def room_counts(self) -> list[tuple[str, int]]:
         """``(name, members)`` of every room with members, by name ignoring case."""
         return [(c.name, len(c.members)) for _, c in sorted(self.rooms.items()) if c.members]
+
+    def send_rooms(self, member: Member) -> None:
+        """``/rooms``: ``ROOMS NAME:COUNT ...`` to ``member``."""
+        counts = " ".join(f"{name}:{n}" for name, n in self.room_counts())
+        self.send(member, f"ROOMS {counts}\n".encode())
+
+    def private(self, sender: Member, nick: str, data: bytes) -> None:
+        """``/msg``: ``data`` (a ``PRIV`` line) to the member called ``nick`` (any room),
+        or ``ERR no-such-nick`` to ``sender``."""
+        target = self.find(nick)
+        if target is None:
+            self.stats.error("no-such-nick")
+            self.send(sender, f"ERR no-such-nick {nick} is not connected\n".encode())
+            return
+        self.send(target, data)
 
     def _channel(self, name: str) -> Channel:
         """A new room called ``name``."""

@@ -26,22 +26,11 @@ from netsuite.chat._wire import is_valid_nick
 from netsuite.chat.cluster import _scripts as S
 from netsuite.chat.cluster._feed import Feed, parse_id
 
-__all__ = ["ClusterRoom", "Remote"]
+__all__ = ["ClusterRoom"]
 
 log = Logger()
 
 UNAVAILABLE = b"ERR unavailable the chat cannot reach its store (Redis) now; try again soon\n"
-
-
-class Remote:
-    """A nick that is not on this node (``/msg`` to it goes through Redis)."""
-
-    __slots__ = ("asker", "nick")
-    in_room = True
-
-    def __init__(self, nick: str, asker: Member | None) -> None:
-        self.nick = nick
-        self.asker = asker
 
 
 class _Fanout(Fanout):
@@ -75,11 +64,9 @@ class ClusterRoom(Room):
         self.feeds: dict[str, Feed] = {}
         self.by_cid: dict[str, Member] = {}
         self.limbo = Channel("-")  # where a member waits for its JOIN entry to be read
-        self.speaker: Member | None = None  # the member whose line is being handled
         self.owed: list[tuple[str, str, str, str]] = []  # departures not yet in Redis
         self._entering: set[Member] = set()
         self._seq = 0
-        self._rooms_asked: Member | None = None
         self._said: list[tuple[Member, str, bytes]] = []  # lines said this turn
         self.fanout = _Fanout(self)
         self.maxlen = max(20000, 4 * self.limits.history)  # entries per room stream, at most
@@ -212,17 +199,10 @@ class ClusterRoom(Room):
         if not member.in_room:
             self._entering.discard(member)
             return
-        member.in_room = False
         feed: Feed = member.feed
-        del self.members[member.key]
+        self._unregister(member, reason)
         self.by_cid.pop(member.cid, None)
         self._unplace(member)
-        self.fanout.population -= 1
-        self.fanout.forget(member)
-        self.stats.clients -= 1
-        self.stats.dropped(reason)
-        log.info("chat drop {nick} ({address}): {reason}", nick=member.nick,
-                 address=member.describe(), reason=reason)
         text = reason + (" " + detail if detail else "")
         line = f"PART {member.nick} {text}\n"
         if member.asserted:
@@ -378,40 +358,27 @@ class ClusterRoom(Room):
         log.info("chat move {nick} {old} -> {new}", nick=member.nick, old=old.channel.name,
                  new=feed.channel.name)
 
-    def find(self, nick: str) -> Any:
-        return self.members.get(nick.lower()) or Remote(nick, self.speaker)
-
-    def send(self, member: Any, data: bytes) -> None:
-        if isinstance(member, Remote):
-            self._private(member, data)
-        elif data == b"ROOMS \n" and member is self._rooms_asked:
-            self._rooms_asked = None
-            self._send_rooms(member)
-        else:
-            self.fanout.send(member, data)
-
-    def _private(self, target: Remote, data: bytes) -> None:
-        asker = target.asker
+    def private(self, sender: Member, nick: str, data: bytes) -> None:
+        """``/msg``: at once to a member of this node, else through the owner node's inbox."""
+        target = self.members.get(nick.lower())
+        if target is not None:
+            self.fanout.send(target, data)
+            return
         if not self.up:
-            if asker is not None:
-                self.unavailable(asker)
+            self.unavailable(sender)
             return
 
         def sent(found: Any) -> None:
-            if not found and asker is not None and asker.in_room:
+            if not found and sender.in_room:
                 self.stats.error("no-such-nick")
-                self.fanout.send(asker, f"ERR no-such-nick {target.nick} is not connected\n"
+                self.fanout.send(sender, f"ERR no-such-nick {nick} is not connected\n"
                                  .encode())
 
-        d = self.call(S.PRIV, target.nick.lower(), data)
-        d.addCallbacks(sent, lambda _: asker is not None and self.unavailable(asker))
+        d = self.call(S.PRIV, nick.lower(), data)
+        d.addCallbacks(sent, lambda _: self.unavailable(sender))
 
-    def room_counts(self) -> list[tuple[str, int]]:
-        """Asked by ``/rooms``: answered by :meth:`send` once Redis has counted."""
-        self._rooms_asked = self.speaker
-        return []
-
-    def _send_rooms(self, member: Member) -> None:
+    def send_rooms(self, member: Member) -> None:
+        """``/rooms``: the rooms of the whole chat, counted in Redis."""
         if not self.up:
             self.unavailable(member)
             return

@@ -77,12 +77,7 @@ class ClusterChatProtocol(ChatProtocol):
             if len(self.held) == self.HOLD:
                 self.transport.pauseProducing()
             return
-        room = self.room
-        room.speaker = self
-        try:
-            super()._line(line)
-        finally:
-            room.speaker = None
+        super()._line(line)
 
 
 class ClusterChatFactory(ChatFactory):
