@@ -14,6 +14,7 @@ import pytest
 
 from tests.chat.cluster.conftest import Node, RedisServer, needs_redis
 from tests.chat.test_rooms_loopback import Raw, connect
+from tests.chat.web.rawws import frame, handshake
 from tests.helpers import TLSFiles
 
 pytestmark = [needs_redis, pytest.mark.timeout(60)]
@@ -229,3 +230,42 @@ def test_workers_keep_tls(redis_server: RedisServer, tls_files: TLSFiles) -> Non
                 assert chunk, data
                 data += chunk
             assert re.match(rb"WELCOME guest\d+\nROOM lobby\n", data)
+
+
+def test_a_browser_user_on_one_node_chats_with_a_tcp_user_on_another(
+        redis_server: RedisServer, nodes: list[Node]) -> None:
+    with Node(redis_server.url, "three", "--web", "tcp:0:interface=127.0.0.1") as webnode:
+        ws = socket.create_connection(("127.0.0.1", webnode.port("chat-web")), timeout=10)
+        ws.sendall(handshake())
+        buf = b""
+        while b"\r\n\r\n" not in buf:
+            buf += ws.recv(4096)
+        assert buf.startswith(b"HTTP/1.1 101")
+        buf = buf.split(b"\r\n\r\n", 1)[1]
+
+        def text_until(wanted: bytes) -> bytes:
+            nonlocal buf
+            seen = b""
+            while wanted not in seen:
+                while len(buf) < 2 or len(buf) < 2 + (buf[1] & 0x7F) + (
+                        2 if buf[1] & 0x7F == 126 else 0):
+                    buf += ws.recv(65536)
+                size, start = buf[1] & 0x7F, 2
+                if size == 126:
+                    size, start = int.from_bytes(buf[2:4], "big"), 4
+                while len(buf) < start + size:
+                    buf += ws.recv(65536)
+                seen += buf[start:start + size]
+                buf = buf[start + size:]
+            return seen
+
+        assert b"ROOM lobby\n" in text_until(b"ROOM lobby\n")
+        ws.sendall(frame(0x1, b"/nick webby"))
+        text_until(b"NICK ")
+        tcp = client(nodes[1], "tcpy")
+        tcp.send("hello browser")
+        assert b"MSG tcpy hello browser\n" in text_until(b"MSG tcpy")
+        ws.sendall(frame(0x1, b"hello terminal"))
+        assert tcp.until("MSG webby hello terminal")
+        ws.close()
+        tcp.close()
