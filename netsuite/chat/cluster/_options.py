@@ -39,9 +39,16 @@ OPTIONS: list[list[Any]] = [
 
 
 def check(options: Any) -> None:
-    """``postOptions``: ``--workers`` above 1 needs ``--cluster``."""
+    """``postOptions``: ``--cluster`` needs txredisapi; ``--workers`` above 1 needs
+    ``--cluster``."""
     from twisted.python import usage
 
+    if options["cluster"] is not None:
+        try:
+            import txredisapi  # noqa: F401
+        except ImportError:
+            raise usage.UsageError("--cluster needs the txredisapi package: pip install "
+                                   "'txnetsuite[cluster]'") from None
     if options["workers"] > 1 and options["cluster"] is None:
         raise usage.UsageError("--workers above 1 needs --cluster (the workers share one chat "
                                "through Redis)")
