@@ -111,6 +111,8 @@ class PacedProtocol(Protocol):
     running: set[Deferred[Any]]
     #: The client shut its write side (half-close): finish, then close.
     input_ended = False
+    #: Draining, the last request was taken (see :meth:`take_no_more`).
+    took_last = False
     _write_paused = False  # the transport's send buffer is full
     _held = False  # too many calls running: reading stopped until one ends
     _context: CallContext | None = None
@@ -171,8 +173,12 @@ class PacedProtocol(Protocol):
         """Close if draining or half-closed and nothing is left to answer."""
         if ((self.state == DRAINING or self.input_ended) and self.state != CLOSED
                 and not self.running and not self.queued
-                and (self.input_ended or not self.partial)):
+                and (self.input_ended or self.took_last or not self.partial)):
             self.close()
+
+    def take_no_more(self) -> None:
+        """Draining: the request just taken was the last; what else arrives is not read."""
+        self.took_last = True
 
     # IHalfCloseableProtocol: the client shut its write side.
     def readConnectionLost(self) -> None:
