@@ -52,6 +52,24 @@ class Probe:
         self.started: list[int] = []
         self.running = 0
         self.peak = 0
+        self._waiters: list[tuple[Any, Deferred[None]]] = []
+
+    def until(self, condition: Any) -> Deferred[None]:
+        """A Deferred that fires once ``condition()`` holds (checked at every event)."""
+        d: Deferred[None] = Deferred()
+        if condition():
+            d.callback(None)
+        else:
+            self._waiters.append((condition, d))
+        return d
+
+    def _event(self) -> None:
+        waiting, self._waiters = self._waiters, []
+        for condition, d in waiting:
+            if condition():
+                d.callback(None)
+            else:
+                self._waiters.append((condition, d))
 
     def release_all(self) -> None:
         gates, self.gates = self.gates, []
@@ -106,6 +124,7 @@ def build(timeout: float = 0.3) -> tuple[Registry, Probe]:
         probe.started.append(n)
         probe.running += 1
         probe.peak = max(probe.peak, probe.running)
+        probe._event()
         try:
             await gate
         except CancelledError:
@@ -113,6 +132,7 @@ def build(timeout: float = 0.3) -> tuple[Registry, Probe]:
             raise
         finally:
             probe.running -= 1
+            probe._event()
         return n
 
     @registry.method("Rich.Fast")
@@ -143,6 +163,3 @@ def sample_items() -> list[Item]:
     return [Item("a-1", 2.5, ["red", "big"], b"\x00\xff", Point(1, 2)),
             Item("b-2", 0.25)]
 
-
-def as_any(value: Any) -> Any:
-    return value
