@@ -55,8 +55,9 @@ def test_example_inventory_served_end_to_end() -> None:
 
 def test_no_book_leaves_the_book_out() -> None:
     with TwistdProcess("rpc", "--service", "examples.inventory", "--no-book",
-                       "--xmlrpc", "none", "--amp", "none", "--jsonrpc", "tcp:0:interface=127.0.0.1",
-                       "--grpc", "none", cwd=ROOT) as server:
+                       "--xmlrpc", "none", "--amp", "none",
+                       "--jsonrpc", "tcp:0:interface=127.0.0.1", "--grpc", "none",
+                       cwd=ROOT) as server:
         port = server.port("jsonrpc")
         answers = jsonrpc(port, {"method": "Algorithm.Sum", "params": [{"X": 1, "Y": 2}], "id": 1},
                           {"method": "Inventory.Counts", "params": [{}], "id": 2})
