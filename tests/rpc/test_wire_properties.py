@@ -32,8 +32,9 @@ items = st.builds(Item, texts, floats, st.lists(texts, max_size=3),
                   st.none() | st.binary(max_size=8), st.none() | points)
 xml_texts = st.text(st.characters(blacklist_categories=("Cs", "Cc"),
                                   blacklist_characters="\ufffe\uffff"), max_size=8)
-xml_items = st.builds(Item, xml_texts, st.floats(-1e300, 1e300),  # their sum stays finite st.lists(xml_texts, max_size=3),
-                      st.none() | st.binary(max_size=8), st.none() | points)
+xml_items = st.builds(Item, xml_texts, st.floats(-1e300, 1e300),  # their sum stays finite
+                      st.lists(xml_texts, max_size=3), st.none() | st.binary(max_size=8),
+                      st.none() | points)
 bundles = st.builds(Bundle, st.lists(items, max_size=3),
                     st.dictionaries(texts, int64s, max_size=3), floats, st.booleans(),
                     st.none() | texts)
