@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from cryptography.x509.oid import NameOID
 from twisted.internet.defer import CancelledError, Deferred
 
 from netsuite.rpc import ApplicationError, CallContext, Registry
@@ -154,7 +155,12 @@ def build(timeout: float = 0.3) -> tuple[Registry, Probe]:
 
     @registry.method("Rich.Who")
     def who(ctx: CallContext) -> str:
-        return f"{ctx.transport} {ctx.peer} {ctx.peer_certificate is not None}"
+        """The wire, the peer, and the common name of the client's certificate (or -)."""
+        name = "-"
+        if ctx.peer_certificate is not None:
+            [cn] = ctx.peer_certificate.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+            name = str(cn.value)
+        return f"{ctx.transport} {ctx.peer} {name}"
 
     return registry, probe
 

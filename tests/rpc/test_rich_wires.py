@@ -7,20 +7,23 @@ from __future__ import annotations
 
 import json
 import socket
+import ssl
 import xmlrpc.client
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 import pytest_twisted
-from twisted.internet import defer, endpoints, protocol, reactor
+from twisted.internet import defer, endpoints, protocol, reactor, task
 from twisted.internet.threads import deferToThread
 from twisted.protocols import amp
 
 from netsuite.rpc import ApplicationError, InvalidParams, Registry
-from netsuite.rpc.amp._protocol import amp_factory
+from netsuite.rpc._tracker import ConnectionTracker, RpcStats
+from netsuite.rpc.amp._protocol import amp_factory, command_for
 from netsuite.rpc.jsonrpc._protocol import jsonrpc_factory
 from netsuite.rpc.xmlrpc._protocol import xmlrpc_factory
+from tests.helpers import PKI
 from tests.rpc.richservice import Probe, build
 
 TIMEOUT = 10
@@ -507,3 +510,98 @@ async def test_max_inflight_holds_calls_running_at_the_limit(wire: str) -> None:
         assert len(data.splitlines()) == count
     else:
         assert data.count(b"_answer") == count
+
+
+# -- CallContext under mutual TLS, shutdown grace, command_for, XML-RPC pipelining ------------
+
+
+def who_over_mtls(port: int, pki: PKI) -> dict[str, Any]:
+    context = ssl.create_default_context(cafile=str(pki.ca))
+    context.load_cert_chain(str(pki.client.cert), str(pki.client.key))
+    with socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT) as plain:
+        with context.wrap_socket(plain, server_hostname="localhost") as sock:
+            sock.sendall(b'{"method":"Rich.Who","params":[{}],"id":1}')
+            local = sock.getsockname()
+            line = sock.makefile("rb").readline()
+    return {"answer": json.loads(line), "local": f"{local[0]}:{local[1]}"}
+
+
+@pytest_twisted.ensureDeferred
+async def test_call_context_carries_the_client_certificate(pki: PKI) -> None:
+    registry, _ = build()
+    port = await endpoints.serverFromString(reactor, pki.mtls_description()).listen(
+        jsonrpc_factory(registry))
+    try:
+        out = await deferToThread(who_over_mtls, port.getHost().port, pki)
+    finally:
+        await defer.maybeDeferred(port.stopListening)
+    assert out["answer"]["result"] == f"jsonrpc {out['local']} {pki.client_name}"
+
+
+def send_slow(port: int) -> bytes:
+    with raw(port) as sock:
+        sock.sendall(b'{"method":"Rich.Slow","params":[{"n":1}],"id":1}')
+        try:
+            return read_all(sock)
+        except ConnectionResetError:  # aborted when the grace period ended
+            return b""
+
+
+@pytest.mark.parametrize("release", [True, False])
+@pytest_twisted.ensureDeferred
+async def test_grace_waits_for_running_calls_then_cancels_them(release: bool) -> None:
+    registry, probe = build()
+    tracker = ConnectionTracker(RpcStats())
+    port = await endpoints.TCP4ServerEndpoint(reactor, 0, interface="127.0.0.1").listen(
+        tracker.wrap(jsonrpc_factory(registry), "jsonrpc"))
+    try:
+        answer = deferToThread(send_slow, port.getHost().port)
+        await probe.until(lambda: probe.running == 1)
+        await task.deferLater(reactor, 0, lambda: None)  # one turn: the call is now tracked
+        closing = tracker.close_all(0.5 if not release else 10, reactor)
+        if release:
+            probe.release_all()  # the call ends within the grace period: answered, closed
+        await closing
+        data = await answer
+    finally:
+        await defer.maybeDeferred(port.stopListening)
+    if release:
+        assert json.loads(data)["result"] == 1 and probe.cancelled == []
+    else:
+        assert data == b"" and probe.cancelled == [1]
+
+
+@pytest_twisted.ensureDeferred
+async def test_command_for_any_method_with_twisted_client(srv: Served) -> None:
+    Packed = command_for(srv.registry.lookup("Rich.Pack"), full_name=True)
+    assert Packed.commandName == b"Rich.Pack"
+    client = await amp_client(srv.port("amp"))
+    try:
+        items = [{"sku": "a", "price": 1.0, "tags": ["x"], "photo": None, "where": None}]
+        [bundle] = (await client.callRemote(Packed, items=items,
+                                            counts=[{"key": "k", "value": 1}]))["result"]
+        assert bundle["total"] == 1.0 and bundle["items"][0]["tags"] == ["x"]
+        # A code the command does not declare (the method's own OUT_OF_STOCK) reaches a
+        # Twisted client as UnknownRemoteError, with the text.
+        with pytest.raises(amp.UnknownRemoteError, match="no z left"):
+            await client.callRemote(command_for(srv.registry.lookup("Rich.Fail")), sku="z")
+    finally:
+        client.transport.loseConnection()
+
+
+def xmlrpc_pipelined(port: int) -> bytes:
+    with raw(port) as sock:
+        sock.sendall(b"".join(post(call_xml("Rich.Fast", f"<int>{i}</int>")) for i in range(3))
+                     + post(call_xml("Rich.Half", "<double>3.0</double>")))
+        sock.shutdown(socket.SHUT_WR)
+        return read_all(sock)
+
+
+@pytest_twisted.ensureDeferred
+async def test_xmlrpc_pipelined_then_half_closed_gets_every_answer_in_order(
+        srv: Served) -> None:
+    data = await deferToThread(xmlrpc_pipelined, srv.port("xmlrpc"))
+    assert data.count(b"HTTP/1.1 200 OK") == 4
+    positions = [data.index(v) for v in (b"<int>0</int>", b"<int>1</int>", b"<int>2</int>",
+                                         b"<double>1.5</double>")]
+    assert positions == sorted(positions)
