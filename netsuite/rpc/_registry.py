@@ -63,10 +63,16 @@ class Method:
     context: str | None = None
     #: Whether ``function`` is an ``async def`` (its calls may finish later).
     coroutine: bool = attrs.field(init=False, eq=False, repr=False)
+    #: How many parameters a call must give (those without a default).
+    required_count: int = attrs.field(init=False, eq=False, repr=False)
 
     @coroutine.default
     def _coroutine_default(self) -> bool:
         return inspect.iscoroutinefunction(self.function)
+
+    @required_count.default
+    def _required_default(self) -> int:
+        return sum(1 for p in self.params if p.required)
 
     @property
     def service(self) -> str:
@@ -98,19 +104,22 @@ class Method:
         ignoring case, unknown keys are ignored, and missing fields take their default or
         the zero value (0, ``""``, empty list...).
         """
-        if isinstance(args, Mapping):
-            return self._bind_struct(args, go_struct)
-        if isinstance(args, str | bytes) or not isinstance(args, Sequence):
-            raise InvalidParams(f"{self.name}: expected a list or a struct of arguments")
-        required = sum(1 for p in self.params if p.required)
-        if not required <= len(args) <= len(self.params):
-            count = (str(len(self.params)) if required == len(self.params)
-                     else f"{required} to {len(self.params)}")
+        params = self.params
+        kind = type(args)
+        if kind is not list and kind is not tuple:
+            if isinstance(args, Mapping):
+                return self._bind_struct(args, go_struct)
+            if isinstance(args, str | bytes) or not isinstance(args, Sequence):
+                raise InvalidParams(f"{self.name}: expected a list or a struct of arguments")
+        given = len(args)
+        if given != len(params) and not self.required_count <= given <= len(params):
+            count = (str(len(params)) if self.required_count == len(params)
+                     else f"{self.required_count} to {len(params)}")
             raise InvalidParams(
                 f"{self.name} takes {count} arguments "
-                f"({', '.join(p.name for p in self.params)}), got {len(args)}"
+                f"({', '.join(p.name for p in params)}), got {given}"
             )
-        return {p.name: p.check(value) for p, value in zip(self.params, args, strict=False)}
+        return {p.name: p.check(value) for p, value in zip(params, args, strict=False)}
 
     def _bind_struct(self, struct: Mapping[str, Any], go_struct: bool) -> dict[str, Any]:
         bound: dict[str, Any] = {}
