@@ -32,29 +32,22 @@ its unsent output stays bounded.
 
 from __future__ import annotations
 
-from typing import Any
-
 import attrs
 from twisted.internet.interfaces import IAddress
 from twisted.internet.protocol import Factory, connectionDone
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from netsuite.rpc._core import MAX_DEPTH, MAX_REQUEST, Registry, RpcError
+from netsuite.rpc._core import MAX_DEPTH, MAX_REQUEST, Registry
 from netsuite.rpc._paced import CLOSED, PacedProtocol
+from netsuite.rpc.gob._answer import INVALID_REQUEST, REQUEST, RESPONSE, GobAnswers
 from netsuite.rpc.gob._codec import (
-    INT,
     STRING,
     UINT,
     Decoder,
-    Encoder,
-    Field,
     GobError,
-    Struct,
     decode_int,
     decode_uint,
-    encode_int,
-    encode_uint,
     go_type_string,
     split_message,
 )
@@ -78,16 +71,6 @@ GOB_RPC_PATH = b"/_goRPC_"
 CONNECTED = b"HTTP/1.0 200 Connected to Go RPC\n\n"
 #: Longest HTTP request head the sniffer buffers before handing the connection to HTTP.
 MAX_SNIFF = 8192
-
-REQUEST = Struct("Request", (Field("ServiceMethod", STRING), Field("Seq", UINT)))
-RESPONSE = Struct("Response", (Field("ServiceMethod", STRING), Field("Seq", UINT),
-                               Field("Error", STRING)))
-#: The empty struct Go's server sends as the body of an error response.
-INVALID_REQUEST = Struct("", ())
-
-_INT_BODY = encode_int(INT.id) + b"\x00"  # type id + singleton delta
-_STRING_BODY = encode_int(STRING.id) + b"\x00"
-
 
 _REQUEST_FIELDS = [("ServiceMethod", STRING), ("Seq", UINT)]
 
@@ -173,16 +156,12 @@ class GobRpcProtocol(PacedProtocol):
         self.max_message = max_message
         self.label = label
         self._decoder = Decoder(max_depth=max_depth)
-        self._encoder = Encoder()
+        self._answers = GobAnswers(registry, stats, label)
         self._pieces: list[bytes] = []  # bytes received but not yet parsed
         self._held = 0  # their length
         self._wanted = 0  # the length at which parsing can make progress
         self._pending: tuple[str, int] | None = None  # header read, body awaited
-        self._prefixes: dict[str, bytes] = {}
         self._header_id = b""  # the encoded type id of the client's rpc.Request, once seen
-        # (method, wire type) -> whether the struct shares a field with the parameters;
-        # bounded by the stream's type limit times the registry's size.
-        self._matched: dict[tuple[str, Any], bool] = {}
 
     # -- connection events
 
@@ -301,66 +280,10 @@ class GobRpcProtocol(PacedProtocol):
             return
         name, seq = self._pending
         self._pending = None
-        args: Any = value if isinstance(value, dict) else (value,)
-        if args is value:
-            key = (name, gob_type)
-            matched = self._matched.get(key)
-            if matched is None:
-                matched = self._fields_match(name, value)
-                if name in self.registry:  # never cache what a client can vary at will
-                    self._matched[key] = matched
-            if not matched:
-                # Go's decoder refuses a struct with no field in common with the args type.
-                self._respond_error(name, seq, "gob: type mismatch: no fields matched "
-                                    f"compiling decoder for {name} arguments", out)
-                return
-        try:
-            result = self.registry.call(name, args, go_struct=True, transport="gob")
-        except RpcError as e:
-            self._respond_error(name, seq, str(e), out)
-            return
-        except Exception:
-            log.failure("{label}: {method} failed", label=self.label, method=name)
-            self._respond_error(name, seq, "rpc: internal error", out)
-            return
-        self.stats.calls += 1
-        prefix = self._prefixes.get(name)
-        if prefix is None:
-            prefix = self._prefix(name, out)
-        if seq:
-            header = prefix + b"\x01" + encode_uint(seq) + b"\x00"
-        else:
-            header = prefix + b"\x00"
-        if type(result) is int:
-            body = _INT_BODY + encode_int(result)
-        else:
-            data = result.encode("utf-8", "surrogateescape")
-            body = _STRING_BODY + encode_uint(len(data)) + data
-        out.append(encode_uint(len(header)) + header + encode_uint(len(body)) + body)
-
-    def _fields_match(self, name: str, struct: dict[str, Any]) -> bool:
-        """Whether a struct of this wire type shares a field with ``name``'s parameters
-        (always true for a method the registry does not know: it answers that itself)."""
-        if name not in self.registry:
-            return True
-        params = self.registry.lookup(name).params
-        return not params or bool({p.name.lower() for p in params}
-                                  & {k.lower() for k in struct})
-
-    def _prefix(self, name: str, out: list[bytes]) -> bytes:
-        """The start of a Response header for ``name`` (a registered, non-empty name):
-        its type id and ServiceMethod field; sends the Response type first if needed."""
-        tid = self._encoder.type_id(RESPONSE, out)
-        raw = name.encode("utf-8", "surrogateescape")
-        prefix = self._prefixes[name] = encode_int(tid) + b"\x01" + encode_uint(len(raw)) + raw
-        return prefix
+        out.append(self._answers.answer(name, seq, value, gob_type))
 
     def _respond_error(self, name: str, seq: int, error: str, out: list[bytes]) -> None:
-        self.stats.calls += 1
-        self.stats.call_errors += 1
-        out.append(self._encoder.encode(RESPONSE, {"ServiceMethod": name, "Seq": seq,
-                                                   "Error": error}))
-        out.append(self._encoder.encode(INVALID_REQUEST, {}))
+        out.append(self._answers.error(name, seq, error))
 
     def _fail(self, error: GobError, out: list[bytes]) -> None:
         """Answer what can be answered, then close: the stream can no longer be trusted."""

@@ -34,7 +34,8 @@ def go_env(tmp_path_factory) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def go_bin(go_env, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("gobin")
-    subprocess.run([GO, "build", "-o", str(out), "./gobclient", "./gobgolden"], cwd=GO_DIR,
+    subprocess.run([GO, "build", "-o", str(out), "./gobclient", "./gobgolden", "./gobrich"],
+                   cwd=GO_DIR,
                    env=go_env, check=True, timeout=240)
     return out
 
