@@ -46,19 +46,45 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def _plain_handlers(aio: bool) -> list:
+    """netsuite's messages and registry, called straight from grpcio's handler (in its
+    worker threads, one at a time under a lock; or on the bare asyncio loop): no reactor."""
+    import threading
+
+    import grpc
+
+    from netsuite.rpc import SERVICE
+    from netsuite.rpc.grpc._answer import grpc_methods, request_parser
+
+    lock = threading.Lock()
+    by_service: dict = {}
+    for entry in grpc_methods(SERVICE):
+        def run(request, entry=entry):
+            with lock:
+                return entry.reply(SERVICE.call(entry.method.name, entry.arguments(request),
+                                                transport="grpc"))
+
+        async def run_async(request, context, run=run):
+            return run(request)
+
+        handler = run_async if aio else (lambda request, context, run=run: run(request))
+        service, _, method = entry.path[1:].partition("/")
+        by_service.setdefault(service, {})[method] = grpc.unary_unary_rpc_method_handler(
+            handler, request_deserializer=request_parser(entry.request_class),
+            response_serializer=entry.reply_class.SerializeToString)
+    return [grpc.method_handlers_generic_handler(n, m) for n, m in by_service.items()]
+
+
 def serve_plain(port: int, aio: bool) -> None:
     """A bare grpcio server with netsuite's servicer (the ``plain`` peers)."""
     from concurrent.futures import ThreadPoolExecutor
 
     import grpc
 
-    from netsuite.rpc import SERVICE
-    from netsuite.rpc.grpc._protocol import MAX_WORKERS, GrpcStats, _handlers
-
     address = f"127.0.0.1:{port}"
     if not aio:
-        server = grpc.server(ThreadPoolExecutor(max_workers=MAX_WORKERS),
-                             handlers=_handlers(SERVICE, GrpcStats(), False))
+        server = grpc.server(ThreadPoolExecutor(max_workers=4),
+                             handlers=_plain_handlers(False))
         server.add_insecure_port(address)
         server.start()
         signal.sigwait({signal.SIGTERM, signal.SIGINT})
@@ -66,7 +92,7 @@ def serve_plain(port: int, aio: bool) -> None:
         return
 
     async def main() -> None:
-        server = grpc.aio.server(handlers=_handlers(SERVICE, GrpcStats(), True))
+        server = grpc.aio.server(handlers=_plain_handlers(True))
         server.add_insecure_port(address)
         await server.start()
         stop = asyncio.Event()

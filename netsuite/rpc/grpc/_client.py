@@ -22,7 +22,7 @@ from twisted.internet import threads
 
 from netsuite._endpoints import format_host_port
 from netsuite.rpc._core import Method, RpcError
-from netsuite.rpc.grpc._protocol import grpc_method
+from netsuite.rpc.grpc._answer import grpc_method
 
 __all__ = ["GrpcUnavailable", "call"]
 
@@ -67,9 +67,7 @@ def call_blocking(host: str, port: int, method: Method, args: list, *, tls: bool
                   insecure: bool = False, timeout: float = 30) -> Any:
     """One call, blocking: the result, or :class:`RpcError` / :class:`GrpcUnavailable`."""
     entry = grpc_method(method)
-    request = entry.request_class(**{p.name: a for p, a in zip(method.params, args,
-                                                                strict=True)})
-    field = entry.reply_class.DESCRIPTOR.fields[0].name
+    request = entry.request({p.name: a for p, a in zip(method.params, args, strict=True)})
     try:
         with _channel(host, port, tls, insecure, timeout) as channel:
             stub = channel.unary_unary(entry.path,
@@ -84,7 +82,7 @@ def call_blocking(host: str, port: int, method: Method, args: list, *, tls: bool
         raise RpcError(f"{code.name}: {details}") from None
     except OSError as e:  # fetching the certificate for --insecure
         raise GrpcUnavailable(f"cannot reach {format_host_port(host, port)}: {e}") from None
-    return getattr(reply, field)
+    return entry.result(reply)
 
 
 async def call(reactor: Any, host: str, port: int, method: Method, args: list, *, tls: bool,
