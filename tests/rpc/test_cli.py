@@ -77,7 +77,7 @@ async def test_tls(transport: str, tls_files: Any, capsys: pytest.CaptureFixture
 @pytest_twisted.ensureDeferred
 @pytest.mark.parametrize(("argv", "message"), [
     (["amp", "127.0.0.1", "Algorithm.Sum", "1", "2"], "HOST:PORT"),
-    (["amp", "127.0.0.1:1", "Algorithm.Mul", "1", "2"], "unknown method 'Algorithm.Mul'"),
+    (["amp", "127.0.0.1:1", "Algorithm.Mul", "1", "2"], "Algorithm.Mul is not known here"),
     (["amp", "127.0.0.1:1", "Algorithm.Sum", "1"], "takes 2 argument"),
     (["amp", "127.0.0.1:1", "Algorithm.Sum", "1", "two"], "'two' is not an integer"),
     (["amp", "127.0.0.1:1", "Algorithm.Sum", "1", str(2**63)], "64-bit"),

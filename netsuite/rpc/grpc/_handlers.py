@@ -87,6 +87,16 @@ def _deadline(result: Any) -> Any:
     raise DeadlineExceeded()
 
 
+def _result_now(d: defer.Deferred[Any]) -> Any:
+    """The result of a Deferred that has fired (its failure raised)."""
+    box: list[Any] = []
+    d.addBoth(box.append)
+    result = box[0]
+    if isinstance(result, Failure):
+        result.raiseException()
+    return result
+
+
 def peer_of(context: Any) -> str:
     """grpcio's peer (``ipv4:127.0.0.1:5000``, ``ipv6:[::1]:5000``) as ``HOST:PORT``."""
     peer = context.peer() or ""
@@ -156,7 +166,10 @@ def _asynchronous(entry: GrpcMethod, runner: CallRunner) -> Callable[..., Any]:
         try:
             d = runner.run(entry, entry.arguments(request), _call_context(entry, context),
                            context.time_remaining(), [])
-            result = await d.asFuture(runner.reactor._asyncioEventloop)
+            if d.called:  # a synchronous method: no Future needed
+                result = _result_now(d)
+            else:
+                result = await d.asFuture(runner.reactor._asyncioEventloop)
             return entry.reply(result)
         except Exception as e:
             code, details = _status(e, name)

@@ -68,7 +68,7 @@ log = Logger()
 
 #: Worker threads of the thread-pool server: each waits for the reactor while its call
 #: runs, so this bounds the calls in progress at once (running asynchronous methods).
-MAX_WORKERS = 100
+MAX_WORKERS = int(__import__("os").environ.get("NETSUITE_GRPC_WORKERS", "100"))
 
 _REFLECTION_V1 = "grpc.reflection.v1.ServerReflection"
 
