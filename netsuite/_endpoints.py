@@ -24,10 +24,12 @@ from twisted.internet.interfaces import (
 from twisted.logger import Logger
 
 from netsuite._tls import ClientTLS
+from netsuite._twistd import cannot_listen
 
 __all__ = [
     "ListenerService",
     "TargetError",
+    "check_description",
     "client_endpoint",
     "describe_address",
     "format_host_port",
@@ -47,11 +49,19 @@ class TargetError(ValueError):
 
 
 def listen_description(value: str) -> str:
-    """Normalise a listener option: a bare port number becomes ``tcp:NUMBER``.
+    """Normalise and check a listener option: a bare port number becomes ``tcp:NUMBER``.
 
-    Raises :class:`ValueError` for an empty value or a port outside 0-65535, so
-    ``usage.Options`` reports it as a usage error.
+    Raises :class:`ValueError` for an empty value, a port outside 0-65535 or a description
+    that does not parse (see :func:`check_description`), so ``usage.Options`` reports it as
+    a usage error.
     """
+    description = _normalise(value)
+    if not value.strip().isdigit():
+        check_description(description)
+    return description
+
+
+def _normalise(value: str) -> str:
     value = value.strip()
     if not value:
         raise ValueError("an endpoint description is required (e.g. tcp:8086 or 8086)")
@@ -63,6 +73,32 @@ def listen_description(value: str) -> str:
     if ":" not in value:
         raise ValueError(f"{value!r} is not an endpoint description (e.g. tcp:8086)")
     return value
+
+
+def check_description(description: str) -> None:
+    """Parse ``description`` as :meth:`ListenerService.startService` will, without listening.
+
+    Raises :class:`ValueError` with a one-line reason for an unknown endpoint type, a bad
+    parameter, a port out of range or a key or certificate file that cannot be read, so
+    these are usage errors of the option rather than failures at start-up.  The parse runs
+    against a :class:`~twisted.internet.testing.MemoryReactor`: nothing is bound and the
+    global reactor is not imported (twistd has not installed it yet).
+    """
+    from twisted.internet.testing import MemoryReactor
+
+    from netsuite._twistd import failure_text
+
+    try:
+        endpoint = serverFromString(MemoryReactor(), description)
+    except Exception as e:
+        reason = failure_text(e)
+        if reason.startswith("Unknown endpoint type"):
+            kind = description.split(":", 1)[0]
+            reason = f"unknown endpoint type {kind!r} (tcp, tcp6, ssl, mtls, unix...)"
+        raise ValueError(f"{description}: {reason}") from None
+    port = getattr(endpoint, "_port", None)
+    if isinstance(port, int) and not 0 <= port <= 65535:
+        raise ValueError(f"{description}: port {port} is out of range 0-65535")
 
 
 listen_description.coerceDoc = (  # type: ignore[attr-defined]
@@ -107,7 +143,7 @@ def resolve_listener(value: str, interface: str | None = None) -> str | None:
     value = value.strip()
     if value.lower() == "none":
         return None
-    description = listen_description(value)
+    description = _normalise(value)
     if interface and value.isdigit():
         escaped = interface.replace("\\", "\\\\").replace(":", "\\:")
         description = f"{description}:interface={escaped}"
@@ -120,9 +156,9 @@ DEFAULT_BACKLOG = 1024
 
 
 def with_backlog(description: str, backlog: int = DEFAULT_BACKLOG) -> str:
-    """``description`` with ``backlog=N`` added to a tcp/tcp6/ssl endpoint lacking one."""
+    """``description`` with ``backlog=N`` added to a tcp/tcp6/ssl/mtls endpoint lacking one."""
     kind = description.split(":", 1)[0].lower()
-    if kind in ("tcp", "tcp6", "ssl") and ":backlog=" not in description:
+    if kind in ("tcp", "tcp6", "ssl", "mtls") and ":backlog=" not in description:
         return f"{description}:backlog={backlog}"
     return description
 
@@ -232,7 +268,9 @@ class ListenerService(Service):
         label: str,
         reactor: IReactorCore | None = None,
     ) -> None:
-        self.description = with_backlog(listen_description(description))
+        #: The description as given (for messages); ``description`` is what is listened on.
+        self.given = description.strip()
+        self.description = with_backlog(_normalise(description))
         self.factory = factory
         self.label = label
         self._reactor = reactor
@@ -248,8 +286,11 @@ class ListenerService(Service):
 
     def startService(self) -> None:
         super().startService()
-        endpoint = serverFromString(self._get_reactor(), self.description)
-        listening = endpoint.listen(self.factory)
+        try:
+            endpoint = serverFromString(self._get_reactor(), self.description)
+            listening = endpoint.listen(self.factory)
+        except Exception as e:  # a bad description or file (when not checked as an option)
+            listening = defer.fail(e)
         failures: list[Any] = []
 
         def listened(port: IListeningPort) -> IListeningPort:
@@ -264,19 +305,17 @@ class ListenerService(Service):
             return port
 
         def failed(failure: Any) -> None:
-            failures.append(failure)
-            if starting:  # raised below: twistd reports it once, so no log line here
+            error = cannot_listen(self.label, self.given, failure.value)  # logs one line
+            failures.append(error)
+            if starting:  # raised below: twistd exits with status 1
                 self.whenListening.addErrback(lambda _: None)
-            else:
-                log.failure("{label} cannot listen on {description}", failure,
-                            label=self.label, description=self.description)
             self.whenListening.errback(failure)
 
         starting = True
         listening.addCallbacks(listened, failed)
         starting = False
         if failures:
-            failures[0].raiseException()
+            raise failures[0]
 
     def stopService(self) -> defer.Deferred[None] | None:
         super().stopService()

@@ -26,7 +26,7 @@ def add_tls_options(parser: argparse.ArgumentParser, *, what: str = "connect wit
     group = parser.add_argument_group("TLS")
     group.add_argument("--tls", action="store_true",
                        help=f"{what}; the server certificate is verified")
-    group.add_argument("--insecure", action="store_true",
+    group.add_argument("--insecure", "-k", action="store_true",
                        help="with --tls: do not verify the server certificate")
     group.add_argument("--ca", metavar="FILE",
                        help="with --tls: trust the CA certificates in this PEM file "
@@ -165,5 +165,10 @@ def tls_failure_text(reason: Any, target: str) -> str | None:
         text = _one_line(error)
     else:
         return None
-    hint = " (--ca FILE trusts your CA; --insecure skips the check)" if "verify" in text else ""
+    if "verify" in text:
+        hint = " (--ca FILE trusts your CA; --insecure skips the check)"
+    elif "certificate required" in text:
+        hint = " (the server requires a client certificate: --cert FILE --key FILE)"
+    else:
+        hint = ""
     return f"TLS error: {text} ({target}){hint}"

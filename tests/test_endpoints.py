@@ -27,12 +27,16 @@ from netsuite._endpoints import (
         ("0", "tcp:0"),
         (" 8086 ", "tcp:8086"),
         ("tcp:8086:interface=127.0.0.1", "tcp:8086:interface=127.0.0.1"),
-        ("ssl:8443:privateKey=k.pem:certKey=c.pem", "ssl:8443:privateKey=k.pem:certKey=c.pem"),
         ("unix:/tmp/x.sock", "unix:/tmp/x.sock"),
     ],
 )
 def test_listen_description_normalises(value: str, expected: str) -> None:
     assert listen_description(value) == expected
+
+
+def test_listen_description_ssl_with_readable_files(tls_files) -> None:
+    description = tls_files.server_description(8443)
+    assert listen_description(description) == description
 
 
 @pytest.mark.parametrize("value", ["", "70000", "localhost", "abc"])
@@ -195,3 +199,30 @@ def test_resolved_ipv6_interface_parses() -> None:
     assert description is not None
     endpoint = endpoints.serverFromString(MemoryReactor(), description)
     assert endpoint._interface == "::1"
+
+
+@pytest.mark.parametrize("value, message", [
+    ("bogus:1", r"^bogus:1: unknown endpoint type 'bogus'"),
+    ("tcp:1:colour=blue", r"^tcp:1:colour=blue: unknown parameter 'colour'$"),
+    ("tcp:99999", r"port 99999 is out of range"),
+    ("ssl:0:privateKey=/no/such/key.pem", r"/no/such/key.pem: no such file or directory$"),
+])
+def test_listen_description_checks_the_description(value: str, message: str) -> None:
+    """Problems a parse can find are usage errors (ValueError), in one line."""
+    with pytest.raises(ValueError, match=message):
+        listen_description(value)
+
+
+def test_listener_service_failure_is_one_line_startup_error() -> None:
+    """A description that cannot be listened on ends twistd with status 1, no traceback."""
+    from twisted.internet.testing import MemoryReactor
+
+    from netsuite._twistd import StartupError
+
+    factory = protocol.Factory.forProtocol(protocol.Protocol)
+    service = ListenerService("bogus:1", factory, "test", reactor=MemoryReactor())
+    with pytest.raises(StartupError) as raised:
+        service.startService()
+    assert str(raised.value) == "test: cannot listen on bogus:1: Unknown endpoint type: 'bogus'"
+    assert raised.value.code == 1
+    assert isinstance(raised.value, Exception)  # twistd's start-up code reports Exceptions

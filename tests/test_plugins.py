@@ -35,6 +35,7 @@ def test_regular_install_lists_plugins(tmp_path: Path) -> None:
     )
     assert build.returncode == 0, build.stderr
     assert (target / "twisted" / "plugins" / "netsuite_plugins.py").exists()
+    assert (target / "twisted" / "plugins" / "netsuite_mtls.py").exists()
     assert not (target / "twisted" / "__init__.py").exists()
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     env["PYTHONPATH"] = str(target)
@@ -64,3 +65,24 @@ def test_plugin_help(name: str, tmp_path: Path) -> None:
                             cwd=tmp_path, timeout=120)
     assert result.returncode == 0, result.stderr
     assert "--metrics" in result.stdout
+
+
+def test_dropins_are_lazy(tmp_path: Path) -> None:
+    """Loading the dropins (and listing their plugins) imports neither the reactor nor the
+    services: twistd must be free to install the reactor it is asked for afterwards."""
+    code = (
+        "import sys\n"
+        "from twisted.plugin import getPlugins\n"
+        "from twisted.application.service import IServiceMaker\n"
+        "from twisted.internet.interfaces import IStreamServerEndpointStringParser\n"
+        "makers = {p.tapname for p in getPlugins(IServiceMaker)}\n"
+        "parsers = {p.prefix for p in getPlugins(IStreamServerEndpointStringParser)}\n"
+        "assert {'chat', 'udpecho', 'tcplog', 'rpc'} <= makers, makers\n"
+        "assert 'mtls' in parsers, parsers\n"
+        "loaded = [m for m in sys.modules if m == 'twisted.internet.reactor'\n"
+        "          or m.startswith(('netsuite.chat', 'netsuite.rpc', 'netsuite._mtls'))]\n"
+        "assert not loaded, loaded\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            cwd=tmp_path, timeout=120)
+    assert result.returncode == 0, result.stderr

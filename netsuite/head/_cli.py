@@ -13,8 +13,9 @@ from twisted.internet import defer, error
 from twisted.python.failure import Failure
 
 from netsuite._cli import UsageFailure
-from netsuite._endpoints import TargetError, client_endpoint
+from netsuite._endpoints import TargetError, client_endpoint, format_host_port
 from netsuite._options import positive_float, positive_int
+from netsuite._tls import ClientTLS, add_tls_options, tls_failure_text
 from netsuite.head._parse import (
     DEFAULT_MAX_HEAD,
     HeadTooLarge,
@@ -32,12 +33,15 @@ DESCRIPTION = """\
 Send a HEAD request to each TARGET and print the response head (status line and headers).
 
 TARGET is HOST:PORT, [IPV6]:PORT, or an http:// or https:// URL (path and query are
-sent; https verifies the server certificate unless --insecure).  The request is the
-book's 'HEAD PATH HTTP/1.0'; --http1.1 sends HTTP/1.1 with Host and Connection: close.
+sent; https, and every target with --tls, verifies the server certificate against the
+system's CAs or --ca, unless --insecure; --cert and --key present a client certificate).
+The request is the book's 'HEAD PATH HTTP/1.0'; --http1.1 sends HTTP/1.1 with Host and
+Connection: close.
 The client stops reading at the end of the head, whatever Content-Length says.
 
 exit status: 0 every target answered (an HTTP error status such as 404 is an answer),
-1 any target failed (one line on stderr each), 2 usage error (a bad target)."""
+1 any target failed (one line on stderr each), 2 usage error (a bad target),
+130 interrupted (Ctrl-C)."""
 
 
 
@@ -60,8 +64,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true",
                         help="one JSON object per target and line: target, status, reason, "
                         "version, headers ([name, value] pairs), elapsed_ms, error")
-    parser.add_argument("--insecure", "-k", action="store_true",
-                        help="https: do not verify the server certificate")
+    add_tls_options(parser, what="use TLS for HOST:PORT targets too (https:// always does)")
 
 
 @attrs.define
@@ -94,10 +97,10 @@ class Result:
         return "\n".join(lines)
 
 
-def describe_failure(failure: Failure, timeout: float) -> str:
-    """A one-line reason for a failed target."""
-    from OpenSSL import SSL
-
+def describe_failure(failure: Failure, timeout: float, where: str = "") -> str:
+    """A one-line reason for a failed target (``where``: its ``HOST:PORT``, for TLS errors)."""
+    if tls_text := tls_failure_text(failure, where):
+        return tls_text
     if failure.check(defer.TimeoutError, error.TimeoutError, defer.CancelledError,
                      error.ConnectingCancelledError):  # our timeout cancelled the connect
         return f"timed out after {timeout:g} s"
@@ -105,8 +108,6 @@ def describe_failure(failure: Failure, timeout: float) -> str:
         return "connection refused"
     if failure.check(error.DNSLookupError):
         return "cannot resolve host name"
-    if failure.check(SSL.Error):
-        return f"TLS error: {_ssl_reason(failure.value)}"
     if failure.check(MalformedResponse):
         return f"malformed response: {failure.value}"
     if failure.check(HeadTooLarge, ConnectionClosedEarly):
@@ -117,22 +118,20 @@ def describe_failure(failure: Failure, timeout: float) -> str:
     return f"{failure.type.__name__}: {failure.getErrorMessage()}"
 
 
-def _ssl_reason(exc: Exception) -> str:
-    details = exc.args[0] if exc.args and isinstance(exc.args[0], list) else []
-    reasons = [item[2] for item in details if isinstance(item, tuple) and len(item) == 3]
-    return ", ".join(r for r in reasons if r) or str(exc) or "handshake failed"
-
-
 async def fetch_head(reactor: Any, target: Target, *, http11: bool = False,
                      timeout: float = 10.0, insecure: bool = False,
-                     max_head: int = DEFAULT_MAX_HEAD) -> ResponseHead:
+                     max_head: int = DEFAULT_MAX_HEAD,
+                     tls: ClientTLS | None = None) -> ResponseHead:
     """Connect to ``target``, send HEAD, return the response head.
 
+    A target with ``tls`` set speaks TLS as ``tls`` says (CAs, client certificate), or
+    verified against the system's CAs (not at all with ``insecure``) without it.
     ``timeout`` bounds connect and response together; on expiry the connection attempt
     is cancelled or the connection aborted, and :class:`defer.TimeoutError` is raised.
     """
-    endpoint = client_endpoint(reactor, target.host, target.port, tls=target.tls,
-                               insecure=insecure, timeout=timeout)
+    settings = (tls or ClientTLS(insecure=insecure)) if target.tls else False
+    endpoint = client_endpoint(reactor, target.host, target.port, tls=settings,
+                               timeout=timeout)
     factory = HeadClientFactory(build_request(target, http11), max_head)
     d = endpoint.connect(factory)
     d.addCallback(lambda proto: proto.finished)
@@ -140,15 +139,17 @@ async def fetch_head(reactor: Any, target: Target, *, http11: bool = False,
     return await d
 
 
-async def probe(reactor: Any, target: Target, args: argparse.Namespace) -> Result:
+async def probe(reactor: Any, target: Target, args: argparse.Namespace,
+                tls: ClientTLS | None = None) -> Result:
     """Fetch one head; never raises (failures become ``Result.error``)."""
     started = time.perf_counter()
     try:
         head = await fetch_head(reactor, target, http11=args.http11, timeout=args.timeout,
-                                insecure=args.insecure, max_head=args.max_head)
+                                insecure=args.insecure, max_head=args.max_head, tls=tls)
     except Exception:
+        where = format_host_port(target.host, target.port)
         return Result(target, time.perf_counter() - started,
-                      error=describe_failure(Failure(), args.timeout))
+                      error=describe_failure(Failure(), args.timeout, where))
     return Result(target, time.perf_counter() - started, head=head)
 
 
@@ -177,6 +178,9 @@ async def run(reactor: Any, args: argparse.Namespace) -> int:
         targets = [parse_target(text) for text in texts]
     except TargetError as exc:
         raise UsageFailure(str(exc)) from None
+    if args.tls:
+        targets = [attrs.evolve(target, tls=True) for target in targets]
+    tls = _tls_settings(args, any(target.tls for target in targets))
     several = len(targets) > 1
     limit = defer.DeferredSemaphore(args.concurrency)
     failures = 0
@@ -194,10 +198,19 @@ async def run(reactor: Any, args: argparse.Namespace) -> int:
             print(f"netsuite head: {result.target.text}: {result.error}", file=sys.stderr)
 
     async def one(target: Target) -> None:
-        report(await probe(reactor, target, args))
+        report(await probe(reactor, target, args, tls))
 
     await defer.gatherResults([
         limit.run(lambda t=target: defer.ensureDeferred(one(t))) for target in targets
     ])
     out.flush()
     return 1 if failures else 0
+
+
+def _tls_settings(args: argparse.Namespace, any_tls: bool) -> ClientTLS | None:
+    """The TLS options checked once; https targets use them without ``--tls``."""
+    if not any_tls:
+        return ClientTLS.from_args(args)  # None, or a usage error for TLS options alone
+    forced = argparse.Namespace(**vars(args))
+    forced.tls = True
+    return ClientTLS.from_args(forced)

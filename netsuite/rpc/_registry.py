@@ -12,15 +12,16 @@ from __future__ import annotations
 
 import inspect
 import json
-import typing
-from collections.abc import Awaitable, Callable, Coroutine, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from time import perf_counter
 from typing import Any, TypeVar
 
 import attrs
 from twisted.internet.defer import Deferred
 from twisted.logger import Logger
+from twisted.python.failure import Failure
 
+from netsuite.rpc import _calls
 from netsuite.rpc._errors import (
     IllFormedName,
     InternalError,
@@ -30,6 +31,7 @@ from netsuite.rpc._errors import (
     UnknownService,
     outcome_of,
 )
+from netsuite.rpc._signature import as_spec, check_name, method_from_function
 from netsuite.rpc._types import (
     BOOL,
     BYTES,
@@ -39,8 +41,6 @@ from netsuite.rpc._types import (
     STR,
     TypeSpec,
     check,
-    spec_from_annotation,
-    to_plain,
     type_name,
     zero_value,
 )
@@ -147,6 +147,12 @@ class Method:
     result_name: str = "result"
     timeout: float | None = None
     context: str | None = None
+    #: Whether ``function`` is an ``async def`` (its calls may finish later).
+    coroutine: bool = attrs.field(init=False, eq=False, repr=False)
+
+    @coroutine.default
+    def _coroutine_default(self) -> bool:
+        return inspect.iscoroutinefunction(self.function)
 
     @property
     def service(self) -> str:
@@ -218,65 +224,42 @@ class Method:
 
     def invoke(self, kwargs: Mapping[str, Any], context: CallContext | None = None, *,
                transport: str = "direct") -> Any:
-        """Call the function with validated arguments; the result as plain data.
+        """Call the function with validated arguments, for a caller that cannot wait: the
+        result as plain data.
 
         The :class:`CallContext` parameter, if any, gets ``context`` (or one naming
         ``transport``).  A result of the wrong type is :class:`InternalError` (and logged);
-        an integer result outside the signed 64-bit range :class:`Int64Overflow`.
+        an integer result outside the signed 64-bit range :class:`Int64Overflow`; a call
+        that did not finish at once is cancelled and is :class:`InternalError` (transports
+        use :meth:`Registry.start`, which waits).
         """
-        if self.context is not None:
-            kwargs = {**kwargs, self.context: context or CallContext(transport)}
-        result = self.function(**kwargs)
-        try:
-            return to_plain(self.result, result)
-        except InternalError as e:
-            error = e
-        if isinstance(result, Coroutine | Deferred):  # the next layer up serves these
-            if isinstance(result, Coroutine):
-                result.close()
-            else:
-                result.cancel()
-            error = InternalError(f"{self.name}: asynchronous results are not served here")
-        log.error("rpc: {method} returned a bad result: {error}", method=self.name, error=error)
-        raise error
+        return _finished(self.name, _calls.run(self, kwargs, context or CallContext(transport)))
+
+
+def _finished(name: str, result: Any) -> Any:
+    if type(result) is not Deferred:
+        return result
+    result.addErrback(lambda _: None)
+    result.cancel()
+    raise InternalError(f"{name}: asynchronous results are not served here")
 
 
 #: Told of every call: ``(transport, method name, outcome, seconds)``; see ``outcome_of``.
 CallObserver = Callable[[str, str, str, float], None]
 
 
-def _check_name(name: str) -> None:
-    service, dot, method = name.rpartition(".")
-    if not dot or not service or not method:
-        raise ValueError(f"method name {name!r} must be Service.Method")
-
-
-def _as_spec(kind: Any, where: str) -> TypeSpec:
-    """A type given to :meth:`Registry.register`: a Python type, or a TypeSpec as is."""
-    return kind if isinstance(kind, TypeSpec) else spec_from_annotation(kind, where)
-
-
-def _unwrap_result(annotation: Any) -> Any:
-    """``T`` of ``Deferred[T]``, ``Awaitable[T]`` and ``Coroutine[..., T]``; else itself."""
-    origin = typing.get_origin(annotation)
-    args = typing.get_args(annotation)
-    if origin is Deferred and len(args) == 1:
-        return args[0]
-    if origin in (Awaitable, Coroutine) and args:
-        return args[-1]
-    return annotation
-
-
 @attrs.define
 class Registry:
     """Methods by full name.  ``SERVICE`` is the one every transport serves by default.
 
-    ``observers`` are told of every call made through :meth:`call` (metrics hook up here);
-    with none registered a call costs nothing extra.
+    ``observers`` are told of every call made through :meth:`start`, :meth:`run` and
+    :meth:`call` (metrics hook up here); with none registered a call costs nothing extra.
+    ``clock`` times the methods' ``timeout`` (``None``: the global reactor).
     """
 
     _methods: dict[str, Method] = attrs.field(factory=dict)
     observers: list[CallObserver] = attrs.field(factory=list)
+    clock: Any = None
 
     def _add(self, method: Method) -> None:
         if method.name in self._methods:
@@ -292,11 +275,11 @@ class Registry:
         ``result_name`` names the result where a transport needs a name for it (the AMP
         response key).
         """
-        _check_name(name)
+        check_name(name)
         if name in self._methods:
             raise ValueError(f"method {name!r} is already registered")
-        specs = tuple(Param(n, _as_spec(t, f"parameter {n!r} of {name}")) for n, t in params)
-        result_spec = _as_spec(result, f"result of {name}")
+        specs = tuple(Param(n, as_spec(t, f"parameter {n!r} of {name}")) for n, t in params)
+        result_spec = as_spec(result, f"result of {name}")
 
         def decorator(function: F) -> F:
             self._add(Method(name, specs, result_spec, help, function, result_name))
@@ -314,12 +297,12 @@ class Registry:
         ``Awaitable[T]``.  ``timeout`` (seconds) bounds each call.  An annotation outside
         the supported types is a ``TypeError`` naming the parameter.
         """
-        _check_name(name)
+        check_name(name)
         if timeout is not None and not timeout > 0:
             raise ValueError(f"{name}: timeout must be a positive number of seconds")
 
         def decorator(function: F) -> F:
-            self._add(_method_from_function(name, function, timeout, result_name))
+            self._add(method_from_function(name, function, timeout, result_name))
             return function
 
         return decorator
@@ -336,32 +319,72 @@ class Registry:
             raise UnknownService(name)
         raise UnknownMethod(name)
 
-    def call(self, name: str, args: Sequence[Any] | Mapping[str, Any], *,
-             go_struct: bool = False, transport: str = "direct",
-             context: CallContext | None = None) -> Any:
-        """Look up, validate, run: the result as plain data, or an :class:`RpcError`.
+    def start(self, name: str, args: Sequence[Any] | Mapping[str, Any], *,
+              go_struct: bool = False, transport: str = "direct",
+              context: CallContext | None = None) -> Any:
+        """Look up, validate, run: the plain result **or** a Deferred of it.
 
-        ``transport`` labels the call for :attr:`observers` (``xmlrpc``, ``amp``, ...) and
-        is the :class:`CallContext`'s transport unless ``context`` is given.
+        The asynchronous twin of :meth:`call` every transport uses: a plain function (or
+        an ``async def`` that finished without waiting) returns its result as plain data
+        at once; otherwise the result is a :class:`~twisted.internet.defer.Deferred`
+        (``type(result) is Deferred``) firing with the plain data or failing with an
+        :class:`RpcError` (any other exception of the method: logged once, then
+        ``InternalError("internal error")``; ``timeout``: :class:`DeadlineExceeded`;
+        cancelled by the caller: ``CancelledError``).  Lookup and argument errors are
+        raised at once.  ``context`` is passed to a :class:`CallContext` parameter
+        (default: one naming ``transport``).
         """
         if not self.observers:
             method = self.lookup(name)
-            return method.invoke(method.bind(args, go_struct=go_struct), context,
-                                 transport=transport)
-        start = perf_counter()
-        error: BaseException | None = None
+            return _calls.run(method, method.bind(args, go_struct=go_struct),
+                              context or CallContext(transport), self.clock)
         try:
             method = self.lookup(name)
-            return method.invoke(method.bind(args, go_struct=go_struct), context,
-                                 transport=transport)
-        except BaseException as e:
-            error = e
+            kwargs = method.bind(args, go_struct=go_struct)
+        except RpcError as e:
+            self.refused(name, e, transport=transport)
             raise
-        finally:
-            elapsed = perf_counter() - start
-            outcome = outcome_of(error)
-            for observer in self.observers:
-                observer(transport, name, outcome, elapsed)
+        return self.run(method, kwargs, transport=transport, context=context)
+
+    def run(self, method: Method, kwargs: Mapping[str, Any], *, transport: str = "direct",
+            context: CallContext | None = None) -> Any:
+        """Run a method whose arguments a transport already decoded and checked (keyword
+        arguments, as :meth:`Method.bind` returns them): as :meth:`start`."""
+        context = context or CallContext(transport)
+        if not self.observers:
+            return _calls.run(method, kwargs, context, self.clock)
+        begun = perf_counter()
+        try:
+            result = _calls.run(method, kwargs, context, self.clock)
+        except BaseException as e:
+            self._observe(transport, method.name, e, begun)
+            raise
+        if type(result) is Deferred:
+            result.addBoth(self._observed, transport, method.name, begun)
+        else:
+            self._observe(transport, method.name, None, begun)
+        return result
+
+    def _observed(self, result: Any, transport: str, name: str, begun: float) -> Any:
+        self._observe(transport, name, result.value if isinstance(result, Failure) else None,
+                      begun)
+        return result
+
+    def _observe(self, transport: str, name: str, error: BaseException | None,
+                 begun: float) -> None:
+        elapsed = perf_counter() - begun
+        outcome = outcome_of(error)
+        for observer in self.observers:
+            observer(transport, name, outcome, elapsed)
+
+    def call(self, name: str, args: Sequence[Any] | Mapping[str, Any], *,
+             go_struct: bool = False, transport: str = "direct",
+             context: CallContext | None = None) -> Any:
+        """As :meth:`start`, for a caller that cannot wait: the result as plain data, or an
+        :class:`RpcError` (a call that did not finish at once is cancelled and is
+        :class:`InternalError`)."""
+        return _finished(name, self.start(name, args, go_struct=go_struct,
+                                          transport=transport, context=context))
 
     def refused(self, name: str, error: RpcError, *, transport: str) -> None:
         """Tell :attr:`observers` of a call its transport refused before :meth:`call` (its
@@ -382,30 +405,3 @@ class Registry:
         return sorted(self._methods)
 
 
-def _method_from_function(name: str, function: Callable[..., Any], timeout: float | None,
-                          result_name: str) -> Method:
-    try:
-        hints = typing.get_type_hints(function)
-    except Exception as e:
-        raise TypeError(f"{name}: cannot resolve the annotations: {e}") from None
-    params: list[Param] = []
-    context: str | None = None
-    for p in inspect.signature(function).parameters.values():
-        where = f"parameter {p.name!r} of {name}"
-        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD, p.POSITIONAL_ONLY):
-            raise TypeError(f"{where}: *args, **kwargs and positional-only parameters "
-                            "are not supported")
-        if p.name not in hints:
-            raise TypeError(f"{where}: no type annotation")
-        if hints[p.name] is CallContext:
-            if context is not None:
-                raise TypeError(f"{where}: a second CallContext parameter")
-            context = p.name
-            continue
-        default = MISSING if p.default is p.empty else p.default
-        params.append(Param(p.name, spec_from_annotation(hints[p.name], where), default))
-    if "return" not in hints:
-        raise TypeError(f"result of {name}: no return annotation")
-    result = spec_from_annotation(_unwrap_result(hints["return"]), f"result of {name}")
-    return Method(name, tuple(params), result, inspect.getdoc(function) or "", function,
-                  result_name, timeout, context)

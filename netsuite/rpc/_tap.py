@@ -1,7 +1,11 @@
 """The ``rpc`` twistd plugin: one service core on XML-RPC, AMP, JSON-RPC, Go gob and gRPC.
 
 ``twistd -n rpc`` serves :data:`netsuite.rpc.SERVICE` on every transport whose listener is
-not ``none``.  The service returned by :func:`makeService` is an :class:`RpcService`:
+not ``none``.  ``--service MODULE`` (repeatable) imports MODULE first (from the current
+directory too), which registers its methods on ``SERVICE``; ``--no-book`` leaves the
+book's ``Algorithm.Sum`` and ``Programmer.GetSkill`` out.  A listener given as a bare
+port binds ``--interface`` (every interface by default).  The service returned by
+:func:`makeService` is an :class:`RpcService`:
 
 - ``service.registry``: the :class:`~netsuite.rpc.Registry` served;
 - ``service.stats``: an :class:`RpcStats` (connection counters per transport label);
@@ -16,6 +20,8 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import os
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -25,16 +31,19 @@ from twisted.internet.interfaces import IProtocolFactory
 from twisted.logger import Logger
 from twisted.python import usage
 
-from netsuite._endpoints import ListenerService, optional_listen_description
+from netsuite._endpoints import ListenerService, listen_option, resolve_listener
 from netsuite._metrics import metrics_option, rpc_collectors, with_metrics
 from netsuite._options import non_negative_float, positive_int
 from netsuite.rpc._core import MAX_REQUEST, SERVICE, Registry
+from netsuite.rpc._paced import DEFAULT_MAX_INFLIGHT
 from netsuite.rpc._tracker import ConnectionTracker, RpcStats
 
 __all__ = ["ConnectionTracker", "Options", "RpcService", "RpcStats", "makeService"]
 
 log = Logger()
 
+#: The book's two methods (``--no-book`` leaves them out).
+BOOK = ("Algorithm.Sum", "Programmer.GetSkill")
 
 
 class _Default(str):
@@ -47,24 +56,31 @@ class Options(usage.Options):
     synopsis = "[options]"
     longdesc = (
         "Serve Algorithm.Sum and Programmer.GetSkill (and any method registered on "
-        "netsuite.rpc.SERVICE) over XML-RPC (/RPC2, plus Go's rpc.DialHTTP), AMP, "
-        "Go-compatible JSON-RPC, Go gob net/rpc and gRPC. Each listener takes an endpoint "
-        "description or a bare port; 'none' turns that transport off."
+        "netsuite.rpc.SERVICE, e.g. by --service MODULE) over XML-RPC (/RPC2, plus Go's "
+        "rpc.DialHTTP), AMP, Go-compatible JSON-RPC, Go gob net/rpc and gRPC. Each listener "
+        "takes an endpoint description or a bare port (bound to --interface); 'none' turns "
+        "that transport off."
     )
+    optFlags = [
+        ["no-book", None, "Leave the book's Algorithm.Sum and Programmer.GetSkill out."],
+    ]
     optParameters = [
-        ["xmlrpc", None, _Default("tcp:8808"),
-         "XML-RPC over HTTP (path /RPC2) and Go's rpc.DialHTTP.", optional_listen_description],
-        ["amp", None, _Default("tcp:8809"), "AMP (commands Sum, GetSkill).",
-         optional_listen_description],
-        ["jsonrpc", None, _Default("tcp:8085"),
-         "JSON-RPC, wire-compatible with Go's net/rpc/jsonrpc.", optional_listen_description],
-        ["gob", None, None, "Go net/rpc gob without HTTP (rpc.Dial); off by default",
-         optional_listen_description],
-        ["grpc", None, _Default("tcp:50051"),
+        ["xmlrpc", None, _Default("8808"),
+         "XML-RPC over HTTP (path /RPC2) and Go's rpc.DialHTTP.", listen_option],
+        ["amp", None, _Default("8809"), "AMP (commands Sum, GetSkill, any method).",
+         listen_option],
+        ["jsonrpc", None, _Default("8085"),
+         "JSON-RPC, wire-compatible with Go's net/rpc/jsonrpc.", listen_option],
+        ["gob", None, _Default("none"), "Go net/rpc gob without HTTP (rpc.Dial); off by default",
+         listen_option],
+        ["grpc", None, _Default("50051"),
          "gRPC (needs grpcio; skipped with a log line when missing, unless given explicitly).",
-         optional_listen_description],
+         listen_option],
+        ["interface", None, None,
+         "Address the listeners given as a bare port bind (default: every interface)."],
         ["grace", None, 5.0,
-         "Seconds to keep answering requests already received after SIGTERM.",
+         "Seconds to keep answering requests already received after SIGTERM (running calls "
+         "are then cancelled).",
          non_negative_float],
         ["max-request", None, MAX_REQUEST,
          "Largest AMP box / JSON-RPC request / XML-RPC body / gob or gRPC message, in bytes "
@@ -73,17 +89,28 @@ class Options(usage.Options):
         ["max-depth", None, 100,
          "Deepest nesting accepted in a JSON-RPC request, XML-RPC document or gob value.",
          positive_int],
+        ["max-inflight", None, DEFAULT_MAX_INFLIGHT,
+         "Most calls running at once per connection; past it the connection is not read "
+         "until one ends.",
+         positive_int],
         metrics_option(),
     ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self["service"] = []
+
+    def opt_service(self, module: str) -> None:
+        """Import MODULE (it registers methods on netsuite.rpc.SERVICE); repeatable."""
+        self["service"].append(module)
 
     def postOptions(self) -> None:
         #: The listener options given on the command line (not left at their default).
         self["explicit"] = set()
         for name in TRANSPORTS:
             value = self[name]
-            if isinstance(value, _Default):
-                self[name] = str(value)
-            elif value is not None:
+            self[name] = resolve_listener(str(value), self["interface"])
+            if not isinstance(value, _Default) and self[name] is not None:
                 self["explicit"].add(name)
         if not any(self[name] for name in TRANSPORTS):
             raise usage.UsageError("every transport is 'none': nothing to serve")
@@ -92,6 +119,33 @@ class Options(usage.Options):
                 "--grpc needs grpcio and netsuite.rpc.grpc._protocol: pip install 'netsuite[grpc]' "
                 "(or --grpc none)"
             )
+        for module in self["service"]:
+            import_service(module)
+
+
+def import_service(module: str) -> None:
+    """Import a ``--service`` module (the current directory is searched too); a module that
+    cannot be imported or registers a bad method is a one-line usage error."""
+    here = os.getcwd()
+    if here not in sys.path and "" not in sys.path:
+        sys.path.insert(0, here)
+    try:
+        importlib.import_module(module)
+    except ImportError as e:
+        raise usage.UsageError(f"--service {module}: cannot import it: {e}") from None
+    except (TypeError, ValueError) as e:
+        raise usage.UsageError(f"--service {module}: {e}") from None
+
+
+def served_registry(no_book: bool) -> Registry:
+    """``SERVICE``, or (``no_book``) a registry of its methods without the book's two."""
+    if not no_book:
+        return SERVICE
+    registry = Registry()
+    for method in SERVICE:
+        if method.name not in BOOK:
+            registry._add(method)
+    return registry
 
 
 #: Transport labels, in the order the listeners start.
@@ -168,19 +222,23 @@ def _factories(registry: Registry, options: Options, reactor: Any
             factory = _transport_module("gob._http").with_go_http_connect(
                 factory, registry, max_message=options["max-request"],
                 max_depth=options["max-depth"])
+            factory.max_inflight = options["max-inflight"]
         return factory
 
     def amp() -> IProtocolFactory:
         return _transport_module("amp._protocol").amp_factory(
-            registry, max_box=options["max-request"])
+            registry, max_box=options["max-request"], max_inflight=options["max-inflight"])
 
     def jsonrpc() -> IProtocolFactory:
         return _transport_module("jsonrpc._protocol").jsonrpc_factory(
-            registry, max_request=options["max-request"], max_depth=options["max-depth"])
+            registry, max_request=options["max-request"], max_depth=options["max-depth"],
+            max_inflight=options["max-inflight"])
 
     def gob() -> IProtocolFactory:
-        return _transport_module("gob._protocol").gob_factory(
+        factory = _transport_module("gob._protocol").gob_factory(
             registry, max_message=options["max-request"], max_depth=options["max-depth"])
+        factory.max_inflight = options["max-inflight"]
+        return factory
 
     return {"xmlrpc": xmlrpc, "amp": amp, "jsonrpc": jsonrpc, "gob": gob}
 
@@ -192,7 +250,7 @@ def makeService(options: Options, reactor: Any = None, registry: Registry | None
         from twisted.internet import reactor as default_reactor
 
         reactor = default_reactor
-    registry = SERVICE if registry is None else registry
+    registry = served_registry(options.get("no-book", False)) if registry is None else registry
     service = RpcService(registry, options["grace"], reactor)
     factories = _factories(registry, options, reactor)
     for label in TRANSPORTS:

@@ -2,8 +2,11 @@
 
 Each line goes out with a single ``\\n`` line end (a ``\\r\\n`` from the input becomes
 ``\\n``) and ``sent N bytes`` is printed, as the book's client does.  A line that is exactly
-``exit`` (or the end of input) ends the session: what was written is flushed, the
-connection closed, and the exit status is 0.  The server closing first is a failure.
+``exit`` (or the end of input) ends the session: what was written is flushed and the
+sending side closed (a TCP half-close; with TLS, ``close_notify``); the client then waits for
+the server to close its side, and the exit status is 0.  The server closing first (before it
+saw the end), or resetting the connection (as ``twistd tcplog`` does on a line over its limit),
+is a failure: exit status 1 with the reason.  See docs/tcplog.md.
 """
 
 from __future__ import annotations
@@ -13,8 +16,8 @@ from functools import partial
 from typing import Any
 
 from twisted.internet import defer
-from twisted.internet.error import ConnectionDone
-from twisted.internet.interfaces import IHandshakeListener, IPushProducer
+from twisted.internet.error import ConnectionDone, ConnectionLost
+from twisted.internet.interfaces import IHalfCloseableProtocol, IHandshakeListener, IPushProducer
 from twisted.internet.protocol import Factory, Protocol, connectionDone
 from twisted.python.failure import Failure
 from zope.interface import implementer
@@ -23,6 +26,7 @@ from netsuite._cli import CommandFailed, UsageFailure
 from netsuite._endpoints import TargetError, client_endpoint, format_host_port, parse_host_port
 from netsuite._options import positive_float
 from netsuite._stdin import MAX_READ, StdinLines, split_line_end
+from netsuite._tls import ClientTLS, add_tls_options, tls_failure_text
 
 __all__ = ["DESCRIPTION", "SendProtocol", "configure", "run"]
 
@@ -30,30 +34,31 @@ DESCRIPTION = """\
 Send standard input to a TCP server (such as 'twistd tcplog'), one line at a time,
 printing how many bytes each line took.  A line 'exit' or the end of input quits.
 
-exit status: 0 success, 1 network failure (refused, timeout, closed by the server),
-2 usage error."""
+exit status: 0 success, 1 network failure (refused, timeout, TLS, closed or reset by the
+server before the end), 2 usage error, 130 interrupted (Ctrl-C)."""
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
     """Add the ``netsuite send`` arguments."""
     parser.add_argument("target", metavar="HOST:PORT", help="server address ([IPV6]:PORT)")
-    parser.add_argument("--tls", action="store_true", help="connect with TLS (verified)")
-    parser.add_argument("--insecure", "-k", action="store_true",
-                        help="with --tls: do not verify the server certificate")
+    add_tls_options(parser)
     parser.add_argument("--timeout", type=positive_float, default=10.0, metavar="S",
                         help="seconds to connect, and to flush at the end (default: 10)")
     parser.add_argument("--quiet", "-q", action="store_true",
                         help="do not print 'sent N bytes' per line")
 
 
-@implementer(IPushProducer, IHandshakeListener)
+@implementer(IPushProducer, IHandshakeListener, IHalfCloseableProtocol)
 class SendProtocol(Protocol):
     """Writes what it is given; tells when the transport's buffer wants a pause.
 
     ``ready`` fires once the connection can carry data (at once for TCP, after the
     handshake for TLS) or fails with the reason it never will; ``closed`` fires (with
     None) when the connection is gone; ``lost`` is the reason, once known.
-    :meth:`writable` waits while the transport asks us to pause.
+    :meth:`writable` waits while the transport asks us to pause.  Over plain TCP the
+    sending side is closed on its own (:meth:`finish`): ``flushed`` is set once everything
+    was written and our end sent, ``server_closed_first`` if the server closed its side
+    before that.
     """
 
     def __init__(self, tls: bool = False) -> None:
@@ -63,6 +68,8 @@ class SendProtocol(Protocol):
         self.lost: Failure | None = None
         self._resumed: defer.Deferred[None] | None = None
         self._lost_waiters: list[defer.Deferred[None]] = []
+        self.flushed = False
+        self.server_closed_first = False
 
     def when_lost(self) -> defer.Deferred[None]:
         """A new Deferred that fires once the connection is gone (cancellable)."""
@@ -102,6 +109,24 @@ class SendProtocol(Protocol):
         while self._resumed is not None and self.lost is None:
             await self._resumed
 
+    def finish(self) -> None:
+        """Send what is buffered, then our end; the server's close ends the connection."""
+        self.transport.unregisterProducer()  # TLS waits for the producer to go before closing
+        if self.tls:
+            self.transport.loseConnection()  # close_notify; waits for the server's
+        else:
+            self.transport.loseWriteConnection()
+
+    def writeConnectionLost(self) -> None:
+        """Everything written went out, and our end after it."""
+        self.flushed = True
+
+    def readConnectionLost(self) -> None:
+        """The server closed its side: before our end it closed on us; close ours too."""
+        if not self.flushed:
+            self.server_closed_first = True
+        self.transport.loseConnection()
+
     def connectionLost(self, reason: Failure = connectionDone) -> None:
         self.lost = reason
         if not self.ready.called:
@@ -121,15 +146,17 @@ async def run(reactor: Any, args: argparse.Namespace) -> int:
     except TargetError as exc:
         raise UsageFailure(str(exc)) from None
     where = format_host_port(host, port)
-    endpoint = client_endpoint(reactor, host, port, tls=args.tls, insecure=args.insecure,
-                               timeout=args.timeout)
+    tls = ClientTLS.from_args(args)
+    endpoint = client_endpoint(reactor, host, port, tls=tls, timeout=args.timeout)
     try:
-        connecting = endpoint.connect(Factory.forProtocol(partial(SendProtocol, args.tls)))
+        connecting = endpoint.connect(
+            Factory.forProtocol(partial(SendProtocol, tls is not None)))
         connecting.addCallback(lambda proto: proto.ready.addCallback(lambda _: proto))
         connecting.addTimeout(args.timeout, reactor)
         proto: SendProtocol = await connecting
     except Exception as exc:
-        raise CommandFailed(f"cannot connect to {where}: {_reason(exc)}") from None
+        raise CommandFailed(tls_failure_text(exc, where)
+                            or f"cannot connect to {where}: {_reason(exc)}") from None
 
     lines = StdinLines(reactor, getattr(args, "stdin", None))
     started = 0  # bytes already sent of a line longer than one read
@@ -153,19 +180,32 @@ async def run(reactor: Any, args: argparse.Namespace) -> int:
         await _send(proto, text + b"\n", started, args.quiet)
         started = 0
 
-    if proto.lost is not None:
-        how = "" if proto.lost.check(ConnectionDone) else f" ({_reason(proto.lost.value)})"
-        raise CommandFailed(f"{where} closed the connection{how}")
-    proto.transport.unregisterProducer()  # TLS waits for the producer to go before closing
-    proto.transport.loseConnection()
+    if proto.lost is not None or proto.server_closed_first:
+        raise CommandFailed(_closed_on_us(where, proto.lost))
+    proto.finish()
     give_up = reactor.callLater(args.timeout, proto.transport.abortConnection)
     await proto.closed
     if not give_up.active():
-        raise CommandFailed(f"{where}: timed out sending the last lines")
+        if proto.tls or not proto.flushed:
+            raise CommandFailed(f"{where}: timed out sending the last lines")
+        return 0  # everything went out; the server just never closed its side
     give_up.cancel()
-    if proto.lost is not None and not proto.lost.check(ConnectionDone):
-        raise CommandFailed(f"{where}: {_reason(proto.lost.value)} while closing")
+    assert proto.lost is not None
+    if proto.server_closed_first or not proto.lost.check(ConnectionDone):
+        raise CommandFailed(_closed_on_us(where, proto.lost))
     return 0
+
+
+def _closed_on_us(where: str, lost: Failure | None) -> str:
+    """Why the server ended the connection before we did, in one line."""
+    if lost is None or lost.check(ConnectionDone):
+        return f"{where} closed the connection"
+    if tls_text := tls_failure_text(lost, where):
+        return tls_text
+    if lost.check(ConnectionLost):
+        return (f"{where} closed the connection (reset: it refused what was sent, such as "
+                "a line over its length limit)")
+    return f"{where} closed the connection ({_reason(lost.value)})"
 
 
 async def _send(proto: SendProtocol, data: bytes, before: int | None, quiet: bool) -> bool:
@@ -182,7 +222,6 @@ async def _send(proto: SendProtocol, data: bytes, before: int | None, quiet: boo
 
 
 def _reason(exc: BaseException) -> str:
-    from OpenSSL import SSL
     from twisted.internet import error
 
     if isinstance(exc, (defer.TimeoutError, error.TimeoutError, defer.CancelledError,
@@ -190,9 +229,5 @@ def _reason(exc: BaseException) -> str:
         return "timed out"
     if isinstance(exc, error.ConnectionRefusedError):
         return "connection refused"
-    if isinstance(exc, SSL.Error):
-        details = exc.args[0] if exc.args and isinstance(exc.args[0], list) else []
-        reasons = [item[2] for item in details if isinstance(item, tuple) and len(item) == 3]
-        return "TLS error: " + (", ".join(r for r in reasons if r) or "handshake failed")
     text = str(exc).strip() or type(exc).__name__
     return text.splitlines()[0] if text else type(exc).__name__

@@ -1,11 +1,11 @@
-"""The TCP line log (PROTOCOLS.md §3): log every line clients send; never answer.
+"""The TCP line log (docs/tcplog.md): log every line clients send; never answer.
 
 Framing is chat's: lines end in ``\\n``, a ``\\r`` just before it is stripped, and a line may
 hold ``max_line`` bytes (4096 by default) not counting its end.  Log lines, one per event:
 
 * ``connect ADDR`` when a client connects;
 * ``ADDR: TEXT`` for each line (see :func:`render_line` for how bytes become TEXT);
-* ``ADDR: line too long (more than N bytes), closing`` (an error) before closing a
+* ``ADDR: line too long (more than N bytes), closing`` (an error) before resetting a
   connection whose line is too long;
 * ``disconnect ADDR`` when it goes, whatever the reason.
 
@@ -118,13 +118,17 @@ class LineLogProtocol(LineOnlyReceiver):
         log.info("{address}: {text}", address=self.address, text=text)
 
     def lineLengthExceeded(self, line: bytes) -> None:
-        """Log the error and close: the rest of the stream cannot be framed any more."""
+        """Log the error and reset the connection: the rest cannot be framed any more.
+
+        A reset (not an orderly close) so the sender knows the data was refused, even if it
+        had sent everything and closed its own side before this.
+        """
         self.factory.stats.too_long += 1
         self._closing = True
         self._buffer = b""
         log.error("{address}: line too long (more than {max_line} bytes), closing",
                   address=self.address, max_line=self.max_line)
-        self.transport.loseConnection()
+        self.transport.abortConnection()
 
     def connectionLost(self, reason: Failure = connectionDone) -> None:
         rest = self._buffer

@@ -6,7 +6,7 @@ from typing import Any
 
 from twisted.python import usage
 
-from netsuite._endpoints import ListenerService, listen_description
+from netsuite._endpoints import ListenerService, listen_option, resolve_listener
 from netsuite._metrics import WithMetrics, metrics_option, tcplog_collectors, with_metrics
 from netsuite._options import positive_int
 from netsuite.tcplog._protocol import DEFAULT_MAX_LINE, LineLogFactory, Stats
@@ -23,13 +23,21 @@ class Options(usage.Options):
         "never sends anything back."
     )
     optParameters = [
-        ["port", "p", "tcp:8088", "Endpoint to listen on (a bare number means tcp:NUMBER).",
-         listen_description],
+        ["port", "p", "8088",
+         "Endpoint to listen on; a bare port listens on --interface (default: all).",
+         listen_option],
+        ["interface", None, None,
+         "Address a bare --port binds (e.g. 127.0.0.1, ::1); default: every IPv4 address."],
         ["max-line", None, DEFAULT_MAX_LINE,
          "Longest line in bytes (not counting the line end); longer closes the connection.",
          positive_int],
         metrics_option(),
     ]
+
+    def postOptions(self) -> None:
+        self["listen"] = resolve_listener(self["port"], self["interface"])
+        if self["listen"] is None:
+            raise usage.UsageError("--port none: tcplog has nothing else to listen on")
 
 
 class LineLogService(ListenerService):
@@ -49,6 +57,8 @@ def makeService(options: usage.Options | dict[str, Any], reactor: Any = None
                 ) -> LineLogService | WithMetrics:
     """Build the tcplog service from parsed options (``reactor`` for tests)."""
     factory = LineLogFactory(max_line=options["max-line"])
-    service = LineLogService(options["port"], factory, reactor=reactor)
+    listen = options.get("listen") or resolve_listener(options["port"], options.get("interface"))
+    assert listen is not None, "--port none is refused by Options"
+    service = LineLogService(listen, factory, reactor=reactor)
     # With --metrics: a MultiService of both that passes attribute reads (stats, port...) on.
     return with_metrics(service, options.get("metrics"), tcplog_collectors(service), reactor)

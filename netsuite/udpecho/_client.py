@@ -203,32 +203,30 @@ async def _ping(reactor: Any, proto: UDPClientProtocol, args: argparse.Namespace
             sys.stdout.flush()
         return summary
 
-    interrupted = reactor.addSystemEventTrigger("before", "shutdown", print_summary)
-
-    def not_interrupted(result: Any) -> Any:
-        reactor.removeSystemEventTrigger(interrupted)
-        return result
-
-    finished.addBoth(not_interrupted)
     proto.on_reply = on_reply
     proto.on_refused = on_refused
     print(f"PING {where} (udp): {args.count} probes of {args.size} bytes", flush=True)
     timers = []
-    for seq in range(args.count):
-        if proto.refused:
-            break
-        now = clock_ns()
-        tracker.sent(seq, now)
-        proto.transport.write(build_probe(tracker.token, seq, now, args.size))
-        timers.append(reactor.callLater(args.timeout, on_timeout, seq))
-        if seq + 1 < args.count:
-            await task.deferLater(reactor, args.interval, lambda: None)
-    all_sent = True
-    check_done()
-    await finished
-    for timer in timers:
-        if timer.active():
-            timer.cancel()
+    try:
+        for seq in range(args.count):
+            if proto.refused:
+                break
+            now = clock_ns()
+            tracker.sent(seq, now)
+            proto.transport.write(build_probe(tracker.token, seq, now, args.size))
+            timers.append(reactor.callLater(args.timeout, on_timeout, seq))
+            if seq + 1 < args.count:
+                await task.deferLater(reactor, args.interval, lambda: None)
+        all_sent = True
+        check_done()
+        await finished
+    except defer.CancelledError:  # Ctrl-C: the statistics so far, then exit status 130
+        print_summary()
+        raise
+    finally:
+        for timer in timers:
+            if timer.active():
+                timer.cancel()
     if proto.refused:
         raise CommandFailed(f"{where}: connection refused (ICMP port unreachable)")
     summary = print_summary()

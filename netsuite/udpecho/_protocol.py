@@ -1,4 +1,4 @@
-"""The UDP echo protocol (RFC 862) with the anti-reflection rules of PROTOCOLS.md §2.
+"""The UDP echo protocol (RFC 862) with anti-reflection rules (docs/udpecho.md).
 
 Every datagram is answered to its sender with the same bytes, or with a fixed ``reply``.
 It is *not* answered when
@@ -52,7 +52,7 @@ class Stats:
 
 
 def format_stats(stats: Stats) -> str:
-    """The one-line summary of PROTOCOLS.md §2."""
+    """The one-line summary logged at shutdown (docs/udpecho.md, "Counters and logs")."""
     return (
         f"udpecho stats: received={stats.received} answered={stats.answered} "
         f"dropped_size={stats.dropped_size} dropped_rate={stats.dropped_rate} "

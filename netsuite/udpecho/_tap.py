@@ -11,9 +11,10 @@ from twisted.internet.interfaces import IListeningPort
 from twisted.logger import Logger
 from twisted.python import usage
 
-from netsuite._endpoints import describe_address
+from netsuite._endpoints import describe_address, format_host_port
 from netsuite._metrics import metrics_option, udpecho_collectors, with_metrics
 from netsuite._options import non_negative_float, non_negative_int, positive_int
+from netsuite._twistd import cannot_listen
 from netsuite.udpecho._protocol import DEFAULT_MAX_SIZE, EchoProtocol, Stats, format_stats
 from netsuite.udpecho._ratelimit import DEFAULT_MAX_SOURCES, RateLimiter
 
@@ -123,10 +124,14 @@ class UDPEchoService(MultiService):
 
     def startService(self) -> None:
         reactor = self._get_reactor()
-        self.port = reactor.listenUDP(
-            self.port_number, self.protocol, interface=self.interface,
-            maxPacketSize=RECEIVE_SIZE,
-        )
+        try:
+            self.port = reactor.listenUDP(
+                self.port_number, self.protocol, interface=self.interface,
+                maxPacketSize=RECEIVE_SIZE,
+            )
+        except Exception as e:  # in use, or not an address of this host: one line, exit 1
+            where = format_host_port(self.interface, self.port_number)
+            raise cannot_listen("udpecho", f"udp {where}", e) from None
         super().startService()
         log.info("udpecho listening on {address} (udp)",
                  address=describe_address(self.port.getHost()))

@@ -20,7 +20,7 @@ from twisted.web import resource, server
 
 from netsuite._cli import UsageFailure, build_parser
 from netsuite.head._cli import run
-from tests.helpers import TLSFiles, has_ipv6
+from tests.helpers import PKI, TLSFiles, has_ipv6
 
 
 class Page(resource.Resource):
@@ -199,6 +199,27 @@ async def test_https_self_signed(listen: Any, capsys: Any, tls_files: TLSFiles) 
     assert code == 0, err
     assert out.splitlines()[0] == "HTTP/1.1 200 OK"
     assert f"X-Host: localhost:{port}" in out.splitlines()
+
+
+@pytest_twisted.ensureDeferred
+async def test_tls_options(listen: Any, capsys: Any, pki: PKI) -> None:
+    """--ca trusts a private CA; --tls makes HOST:PORT targets TLS; errors are one line."""
+    port = await listen(site(), pki.server.server_description())
+    code, out, err = await head(capsys, "--ca", str(pki.ca), f"https://localhost:{port}/")
+    assert code == 0, err
+    assert out.splitlines()[0] == "HTTP/1.0 200 OK"
+
+    code, out, err = await head(capsys, "--tls", "--ca", str(pki.ca), f"localhost:{port}")
+    assert code == 0, err
+
+    code, out, err = await head(capsys, "--tls", f"localhost:{port}")
+    assert code == 1
+    assert err == (f"netsuite head: localhost:{port}: TLS error: certificate verify failed "
+                   f"(localhost:{port}) (--ca FILE trusts your CA; --insecure skips the "
+                   "check)\n")
+
+    with pytest.raises(UsageFailure, match="--ca only makes sense with --tls"):
+        await head(capsys, "--ca", str(pki.ca), f"localhost:{port}")
 
 
 @pytest.mark.skipif(not has_ipv6(), reason="no IPv6 loopback on this machine")

@@ -194,6 +194,8 @@ def test_failure_reasons() -> None:
     assert reason(defer.TimeoutError()) == "timed out after 2.5 s"
     assert reason(error.ConnectionRefusedError()) == "connection refused"
     assert reason(error.DNSLookupError("x")) == "cannot resolve host name"
-    assert reason(SSL.Error([("SSL routines", "", "certificate verify failed")])) == (
-        "TLS error: certificate verify failed")
+    assert describe_failure(
+        Failure(SSL.Error([("SSL routines", "", "certificate verify failed")])), 2.5, "h:443"
+    ) == ("TLS error: certificate verify failed (h:443) "
+          "(--ca FILE trusts your CA; --insecure skips the check)")
     assert reason(MalformedResponse("bad status line")) == "malformed response: bad status line"

@@ -30,11 +30,37 @@ def wait_closed(sock: socket.socket) -> bytes:
 def test_options() -> None:
     options = Options()
     options.parseOptions([])
-    assert options["port"] == "tcp:8088"
+    assert options["listen"] == "tcp:8088"  # every interface
     assert options["max-line"] == 4096
     options.parseOptions(["--port", "0", "--max-line", "10"])
-    assert options["port"] == "tcp:0"
+    assert options["listen"] == "tcp:0"
     assert options["max-line"] == 10
+
+
+@pytest.mark.parametrize("argv, listen", [
+    (["--interface", "127.0.0.1"], "tcp:8088:interface=127.0.0.1"),
+    (["--interface", "::1", "--port", "9"], "tcp:9:interface=\\:\\:1"),
+    (["--interface", "127.0.0.1", "--port", "tcp6:9"], "tcp6:9"),  # a description keeps its own
+])
+def test_interface_binds_a_bare_port(argv: list[str], listen: str) -> None:
+    options = Options()
+    options.parseOptions(argv)
+    assert options["listen"] == listen
+
+
+def test_port_none_is_refused() -> None:
+    from twisted.python.usage import UsageError
+
+    with pytest.raises(UsageError, match="nothing else to listen on"):
+        Options().parseOptions(["--port", "none"])
+
+
+def test_twistd_interface_option() -> None:
+    with TwistdProcess("tcplog", "--port", "0", "--interface", "127.0.0.1") as proc:
+        match = proc.wait_for(r"tcplog listening on (\S+):(\d+)")
+        assert match.group(1) == "127.0.0.1"
+        with socket.create_connection(("127.0.0.1", int(match.group(2))), timeout=10):
+            pass
 
 
 def test_twistd_plugin_logs_lines_and_survives_bad_clients() -> None:

@@ -168,6 +168,7 @@ async def test_refused_and_usage(capsys: Any) -> None:
 
 
 def test_ping_interrupted_prints_statistics() -> None:
+    """Ctrl-C: the statistics so far, nothing on stderr, exit status 130 (as ping does)."""
     script = str(Path(sys.executable).with_name("netsuite"))
     with TwistdProcess("udpecho", "--port", "0") as server:
         port = server.port("udpecho")
@@ -177,10 +178,12 @@ def test_ping_interrupted_prints_statistics() -> None:
         seen = [ping.stdout.readline() for _ in range(4)]  # the PING line and three probes
         assert "seq=2 " in seen[-1]
         ping.send_signal(signal.SIGINT)
-        out, _ = ping.communicate(timeout=30)
+        out, err = ping.communicate(timeout=30)
     lines = out.splitlines()
     assert f"--- 127.0.0.1:{port} udp ping statistics ---" in lines
     assert any(re.fullmatch(r"\d+ sent, \d+ received, [\d.]+% loss", line) for line in lines)
+    assert err == ""  # no "Unhandled error in Deferred", no blame
+    assert ping.returncode == 130
 
 
 @pytest_twisted.ensureDeferred

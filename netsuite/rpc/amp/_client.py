@@ -9,9 +9,21 @@ from twisted.protocols import amp
 
 from netsuite._endpoints import client_endpoint
 from netsuite.rpc._core import Method, RpcError
-from netsuite.rpc.amp._protocol import command_for
+from netsuite.rpc._types import Optional, to_plain
+from netsuite.rpc.amp._values import decoder, encoder
 
 __all__ = ["call"]
+
+
+def _raw_command(method: Method) -> type[amp.Command]:
+    """A command sending and receiving the values as bytes encoded by :mod:`._values`
+    (the same bytes Twisted's typed arguments make), under the full method name."""
+    namespace = {
+        "commandName": method.name.encode(),
+        "arguments": [(p.name.encode(), amp.String(optional=True)) for p in method.params],
+        "response": [(method.result_name.encode(), amp.String(optional=True))],
+    }
+    return type(method.method, (amp.Command,), namespace)
 
 
 async def call(reactor: Any, host: str, port: int, method: Method, args: list[Any], *,
@@ -26,17 +38,23 @@ async def call(reactor: Any, host: str, port: int, method: Method, args: list[An
     connecting.addTimeout(timeout, reactor)
     protocol: amp.AMP = await connecting
     try:
-        command = command_for(method)
-        kwargs = {p.name: value for p, value in zip(method.params, args, strict=True)}
+        command = _raw_command(method)
+        kwargs = {p.name: encoder(p.spec)(to_plain(p.spec, value, p.name))
+                  for p, value in zip(method.params, args, strict=False)
+                  if value is not None}
         calling = protocol.callRemote(command, **kwargs)
         calling.addTimeout(timeout, reactor)
         try:
             response = await calling
         except amp.UnhandledCommand as e:
-            raise RpcError(f"the server has no AMP command {method.method} ({e})") from None
+            raise RpcError(f"the server has no AMP command {method.name} ({e})") from None
         except amp.RemoteAmpError as e:
             code = e.errorCode.decode("ascii", "replace")
             raise RpcError(f"AMP error {code}: {e.description}") from None
-        return response[method.result_name]
+        raw = response.get(method.result_name)
+        if raw is None:
+            return None
+        value = decoder(method.result)(raw, "result")
+        return None if value is None and isinstance(method.result, Optional) else value
     finally:
         protocol.transport.loseConnection()

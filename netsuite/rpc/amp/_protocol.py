@@ -11,8 +11,16 @@ Commands come from the registry: ``Algorithm.Sum`` is the command ``Sum`` (argum
 ``y``: Integer; response ``total``: Integer), ``Programmer.GetSkill`` is ``GetSkill``
 (``java``, ``go``: Unicode; response ``skill``: Unicode).  A command may also be named by the
 full method name (``Algorithm.Sum``); the short name works while it is unambiguous.
-:func:`command_for` builds the :class:`twisted.protocols.amp.Command` class of any registered
-method, so clients use Twisted's own ``amp.AMP().callRemote(Sum, x=1, y=2)``.
+Arguments and results of other types travel as :mod:`._values` says (Float, Boolean,
+String, ListOf, AmpList; ``None``: argument left out).  :func:`command_for` builds the
+:class:`twisted.protocols.amp.Command` class of any registered method, so clients use
+Twisted's own ``amp.AMP().callRemote(Sum, x=1, y=2)``.
+
+Calls run concurrently: a method that waits (``async def``, a Deferred) is answered when it
+ends, possibly after later commands (AMP matches answers by ``_ask`` tag); at most
+``max_inflight`` run at once per connection (then reading stops until one ends).  A client
+that disconnects has its running calls cancelled; one that half-closes gets the answers of
+every command it sent, then the close.
 
 Error codes: ``OVERFLOW`` (and any other :class:`~netsuite.rpc.ApplicationError`'s
 ``code``), ``BAD_PARAMS`` (missing, unparsable or out-of-range argument), ``UNHANDLED``
@@ -24,13 +32,13 @@ connection.
 
 The server does not use ``amp.AMP``'s generic machinery (per-box ``AmpBox`` objects,
 Deferreds, argument objects): it parses boxes straight from the byte stream, calls the
-registry and writes every answer of one read in a single ``write`` -- about 3x the calls
-per second of a plain ``amp.AMP`` responder, and still byte-compatible with it.
+registry (:func:`~._answer.answer`) and writes every answer ready at the end of one read
+in a single ``write`` -- about 3x the calls per second of a plain ``amp.AMP`` responder,
+and still byte-compatible with it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from twisted.internet.protocol import Factory
@@ -45,47 +53,39 @@ from netsuite.rpc._core import (
     InvalidParams,
     Method,
     Registry,
-    RpcError,
-    UnknownMethod,
 )
-from netsuite.rpc._paced import CLOSED, DRAINING, PacedProtocol
+from netsuite.rpc._paced import CLOSED, DEFAULT_MAX_INFLIGHT, DRAINING, OPEN, PacedProtocol
+from netsuite.rpc.amp._answer import (
+    BAD_PARAMS,
+    ERROR_CODES,
+    RESULT_TOO_LONG,
+    CommandTable,
+    answer,
+    error_box,
+    error_code,
+)
+from netsuite.rpc.amp._values import argument
 
 __all__ = [
+    "BAD_PARAMS",
     "ERROR_CODES",
+    "RESULT_TOO_LONG",
     "AmpRpcProtocol",
+    "CommandTable",
     "GetSkill",
     "Sum",
     "amp_factory",
     "command_for",
+    "error_box",
     "error_code",
 ]
 
 log = Logger()
 
-#: Default limit on one box's size (bytes, framing included).
 MAX_KEY = 255
-MAX_VALUE = 65535
-
-ASK = b"_ask"
-COMMAND = b"_command"
-
-#: Error code of an invalid argument.
-BAD_PARAMS = b"BAD_PARAMS"
-RESULT_TOO_LONG = b"RESULT_TOO_LONG"
 TOO_LONG = b"TOO_LONG"
-
-#: The AMP error code of each ``RpcError.kind`` (an application error sends its own
-#: ``code`` instead: ``APPLICATION`` unless the method's error class sets another).
-ERROR_CODES: dict[str, bytes] = {
-    "ill-formed": amp.UNHANDLED_ERROR_CODE,
-    "unknown-service": amp.UNHANDLED_ERROR_CODE,
-    "unknown-method": amp.UNHANDLED_ERROR_CODE,
-    "bad-params": BAD_PARAMS,
-    "application": ApplicationError.code.encode(),
-    "overflow": Int64Overflow.code.encode(),
-    "deadline": ApplicationError.code.encode(),
-    "internal": amp.UNKNOWN_ERROR_CODE,
-}
+COMMAND = b"_command"
+ASK = b"_ask"
 
 #: The exceptions a command class maps error codes back to (client side).
 _ERRORS: dict[type[Exception], bytes] = {
@@ -95,31 +95,27 @@ _ERRORS: dict[type[Exception], bytes] = {
 }
 
 
-def error_code(error: RpcError) -> bytes:
-    """The AMP error code answering ``error``."""
-    if isinstance(error, ApplicationError):
-        return error.code.encode("ascii", "replace")
-    return ERROR_CODES.get(error.kind, amp.UNKNOWN_ERROR_CODE)
+def command_for(method: Method, *, full_name: bool = False) -> type[amp.Command]:
+    """The :class:`amp.Command` subclass of a registered method.
 
-
-def command_for(method: Method) -> type[amp.Command]:
-    """The :class:`amp.Command` subclass of a registered method (name: its short name).
-
-    Arguments are the method's parameters (``int`` -> :class:`amp.Integer`, ``str`` ->
-    :class:`amp.Unicode`); the response is ``method.result_name``.  Errors map back to
-    :class:`~netsuite.rpc.Int64Overflow` (``OVERFLOW``) and
-    :class:`~netsuite.rpc.InvalidParams` (``BAD_PARAMS``).
+    Its ``commandName`` is the method's short name (``Move``), or the full one
+    (``Geo.Move``) with ``full_name`` -- use that when another service has a method of the
+    same short name.  Arguments are the method's parameters as Twisted argument types
+    (``int`` -> Integer, ``float`` -> Float, ``bool`` -> Boolean, ``str`` -> Unicode,
+    ``bytes`` -> String, lists -> ListOf or AmpList, maps -> AmpList of ``key``/``value``
+    boxes, a struct -> AmpList of one box; ``T | None`` and parameters with a default are
+    optional); the response is ``method.result_name``.  Errors map back to
+    :class:`~netsuite.rpc.Int64Overflow` (``OVERFLOW``),
+    :class:`~netsuite.rpc.InvalidParams` (``BAD_PARAMS``) and
+    :class:`~netsuite.rpc.ApplicationError` (``APPLICATION``).
     """
-
-    def argument(kind: type) -> amp.Argument:
-        return amp.Integer() if kind is int else amp.Unicode()
-
     namespace = {
         "__doc__": method.help,
         "__module__": __name__,
-        "commandName": method.method.encode(),
-        "arguments": [(p.name.encode(), argument(p.type)) for p in method.params],
-        "response": [(method.result_name.encode(), argument(method.result_type))],
+        "commandName": (method.name if full_name else method.method).encode(),
+        "arguments": [(p.name.encode(), argument(p.spec, not p.required))
+                      for p in method.params],
+        "response": [(method.result_name.encode(), argument(method.result))],
         "errors": dict(_ERRORS),
     }
     return type(method.method, (amp.Command,), namespace)
@@ -129,75 +125,6 @@ def command_for(method: Method) -> type[amp.Command]:
 Sum = command_for(SERVICE.lookup("Algorithm.Sum"))
 #: ``Programmer.GetSkill``: ``GetSkill(java: Unicode, go: Unicode) -> skill: Unicode``.
 GetSkill = command_for(SERVICE.lookup("Programmer.GetSkill"))
-
-
-def _pair(key: bytes, value: bytes) -> bytes:
-    return len(key).to_bytes(2, "big") + key + len(value).to_bytes(2, "big") + value
-
-
-def error_box(tag: bytes, code: bytes, description: str) -> bytes:
-    """The bytes of an AMP error box answering ``tag``."""
-    text = description.encode("utf-8", "replace")[:MAX_VALUE]
-    return (_pair(b"_error", tag) + _pair(b"_error_code", code)
-            + _pair(b"_error_description", text) + b"\x00\x00")
-
-
-def _parse_int(value: bytes) -> int:
-    return int(value)
-
-
-def _parse_str(value: bytes) -> str:
-    return value.decode("utf-8")
-
-
-class _Command:
-    """What the responder needs to run one method: argument keys and parsers, result key."""
-
-    __slots__ = ("args", "method", "name", "result_key", "result_text")
-
-    def __init__(self, method: Method) -> None:
-        self.method = method
-        self.name = method.name
-        self.args: list[tuple[bytes, Callable[[bytes], Any], str]] = [
-            (p.name.encode(), _parse_int if p.type is int else _parse_str, p.name)
-            for p in method.params
-        ]
-        key = method.result_name.encode()
-        self.result_key = len(key).to_bytes(2, "big") + key
-        self.result_text = method.result_type is str
-
-
-class CommandTable:
-    """AMP command names -> methods of a registry (short names while unambiguous)."""
-
-    def __init__(self, registry: Registry) -> None:
-        self.registry = registry
-        self._commands: dict[bytes, _Command] = {}
-        self._known: list[str] = []
-        self.refresh()
-
-    def refresh(self) -> None:
-        """Re-read the registry (called when a name is not found)."""
-        methods = list(self.registry)
-        names = [m.name for m in methods]
-        if names == self._known:
-            return
-        short: dict[str, list[Method]] = {}
-        for m in methods:
-            short.setdefault(m.method, []).append(m)
-        commands = {m.name.encode(): _Command(m) for m in methods}
-        for name, found in short.items():
-            if len(found) == 1:
-                commands.setdefault(name.encode(), _Command(found[0]))
-        self._commands = commands
-        self._known = names
-
-    def get(self, name: bytes) -> _Command | None:
-        command = self._commands.get(name)
-        if command is None:
-            self.refresh()
-            command = self._commands.get(name)
-        return command
 
 
 class AmpRpcProtocol(PacedProtocol):
@@ -219,6 +146,10 @@ class AmpRpcProtocol(PacedProtocol):
         self._need = 0  # how many bytes that pair needs before it is worth parsing again
         self._box: dict[bytes, bytes] = {}
         self._box_size = 0  # bytes of the current box already moved into _box
+        self._waiting: dict[bytes, bytes] | None = None  # a whole box kept: too many calls
+
+    def _get_context(self) -> Any:
+        return self.call_context
 
     def dataReceived(self, data: bytes) -> None:
         if self.state == CLOSED:
@@ -227,10 +158,15 @@ class AmpRpcProtocol(PacedProtocol):
             # A pair cut short by an earlier read: wait (in O(1)) until it can be complete.
             self._pending.append(data)
             self._pending_size += len(data)
-            if self._pending_size < self._need:
+            if self._pending_size < self._need or self._waiting is not None:
                 return
             buf = b"".join(self._pending)
             self._pending = []
+        elif self._waiting is not None:  # too many calls running: keep the input
+            if data:
+                self._pending = [data]
+                self._pending_size = len(data)
+            return
         else:
             buf = data
         size = len(buf)
@@ -248,6 +184,11 @@ class AmpRpcProtocol(PacedProtocol):
             klen = (buf[pos] << 8) | buf[pos + 1]
             if klen == 0:
                 pos += 2
+                if not self.may_start():  # keep this box and the rest until a call ends
+                    self._waiting = box
+                    box = {}
+                    box_start = pos
+                    break
                 self._dispatch(box, out)
                 if self.state == CLOSED:
                     return
@@ -276,8 +217,10 @@ class AmpRpcProtocol(PacedProtocol):
             pos = end
         if out:
             self.transport.write(b"".join(out))
-        if self.state == DRAINING and (last or (not box and pos == size)):
-            self.close()
+        if last:  # draining: nothing more is read
+            self._box = {}
+            self._pending = []
+            self.finish_if_done()
             return
         self._box = box
         self._box_size = pos - box_start
@@ -287,67 +230,53 @@ class AmpRpcProtocol(PacedProtocol):
             self._need = need
         else:
             self._pending_size = 0
+        if self.state == DRAINING or self.input_ended:
+            self.finish_if_done()
 
     @property
     def partial(self) -> bool:
         """Whether part of a box is buffered."""
         return bool(self._box or self._pending)
 
+    @property
+    def queued(self) -> bool:
+        """Whether a whole box waits for a running call to end."""
+        return self._waiting is not None
+
+    def resume_requests(self) -> None:
+        box, self._waiting = self._waiting, None
+        if box is None:
+            return
+        out: list[bytes] = []
+        self._dispatch(box, out)
+        if out and self.state != CLOSED:
+            self.transport.write(b"".join(out))
+        if self.state == OPEN or self.input_ended:
+            self.dataReceived(b"")  # go on with the input kept meanwhile
+        elif self.state == DRAINING:
+            self._pending = []
+            self._box = {}
+
     def _dispatch(self, box: dict[bytes, bytes], out: list[bytes]) -> None:
-        name = box.get(COMMAND)
-        tag = box.get(ASK)
-        if name is None:
+        if COMMAND not in box:
             if b"_answer" in box or b"_error" in box:
                 reason = "an answer to a command this server never sent"
             else:
                 reason = "a box with no _command"
             self._fail({}, out, b"MALFORMED", reason)
             return
-        command = self.table.get(name)
-        if command is None:
-            text = name.decode("utf-8", "replace")
-            self.registry.refused(text, UnknownMethod(text), transport="amp")
-            if tag is not None:
-                out.append(error_box(tag, amp.UNHANDLED_ERROR_CODE,
-                                     f"Unhandled Command: {name!r}"))
+        reply = answer(self.table, box, self._get_context)
+        if reply is None:
             return
-        try:
-            args = []
-            for key, parse, pname in command.args:
-                value = box.get(key)
-                if value is None:
-                    raise InvalidParams(f"{command.name}: missing argument {pname}")
-                try:
-                    args.append(parse(value))
-                except ValueError:
-                    raise InvalidParams(
-                        f"{command.name}: bad value for {pname}: {value[:64]!r}") from None
-        except InvalidParams as e:
-            self.registry.refused(command.name, e, transport="amp")
-            if tag is not None:
-                out.append(error_box(tag, BAD_PARAMS, str(e)))
+        if type(reply) is bytes:
+            out.append(reply)
             return
-        try:
-            result = self.registry.call(command.name, args, transport="amp")
-        except RpcError as e:
-            if tag is not None:
-                out.append(error_box(tag, error_code(e), str(e)))
-            return
-        except Exception:
-            log.failure("amp: {method} failed", method=command.name)
-            if tag is not None:
-                out.append(error_box(tag, amp.UNKNOWN_ERROR_CODE, "Unknown Error"))
-            return
-        if tag is None:
-            return
-        value = result.encode("utf-8") if command.result_text else str(result).encode()
-        if len(value) > MAX_VALUE:
-            out.append(error_box(tag, RESULT_TOO_LONG,
-                                 f"{command.name}: result of {len(value)} bytes is over AMP's "
-                                 f"{MAX_VALUE}-byte value limit"))
-            return
-        out.append(b"\x00\x07_answer" + len(tag).to_bytes(2, "big") + tag + command.result_key
-                   + len(value).to_bytes(2, "big") + value + b"\x00\x00")
+        reply.addCallback(self._write_later)  # type: ignore[union-attr]
+        self.track(reply)  # type: ignore[arg-type]
+
+    def _write_later(self, reply: bytes | None) -> None:
+        if reply is not None and self.state != CLOSED:
+            self.transport.write(reply)
 
     def _fail(self, box: dict[bytes, bytes], out: list[bytes], code: bytes, reason: str) -> None:
         """A stream we cannot trust: answer the open box's tag if known, then close."""
@@ -371,16 +300,21 @@ class AmpFactory(Factory):
     protocol = AmpRpcProtocol  # type: ignore[assignment]
     noisy = False
 
-    def __init__(self, registry: Registry, max_box: int = MAX_REQUEST) -> None:
+    def __init__(self, registry: Registry, max_box: int = MAX_REQUEST,
+                 max_inflight: int = DEFAULT_MAX_INFLIGHT) -> None:
         self.table = CommandTable(registry)
         self.max_box = max_box
+        self.max_inflight = max_inflight
 
     def buildProtocol(self, addr: Any) -> AmpRpcProtocol:
         protocol = AmpRpcProtocol(self.table, self.max_box)
+        protocol.max_inflight = self.max_inflight
         protocol.factory = self
         return protocol
 
 
-def amp_factory(registry: Registry = SERVICE, *, max_box: int = MAX_REQUEST) -> AmpFactory:
-    """The AMP server factory for ``registry`` (boxes over ``max_box`` bytes: error, close)."""
-    return AmpFactory(registry, max_box)
+def amp_factory(registry: Registry = SERVICE, *, max_box: int = MAX_REQUEST,
+                max_inflight: int = DEFAULT_MAX_INFLIGHT) -> AmpFactory:
+    """The AMP server factory for ``registry`` (boxes over ``max_box`` bytes: error, close;
+    at most ``max_inflight`` calls running at once per connection)."""
+    return AmpFactory(registry, max_box, max_inflight)

@@ -4,6 +4,13 @@ No networking: decode with :mod:`netsuite.rpc.xmlrpc._codec`, call the service
 :class:`~netsuite.rpc.Registry` (``transport="xmlrpc"``), map its errors to the fault codes of
 the "specification for fault code interoperability", and answer the introspection methods
 and ``system.multicall`` here.  The HTTP adapter is :mod:`netsuite.rpc.xmlrpc._protocol`.
+
+Types: ``int`` is ``<int>`` (``<i8>`` past 32 bits), ``float`` ``<double>``, ``bool``
+``<boolean>``, ``str`` ``<string>``, ``bytes`` ``<base64>``, lists ``<array>``, maps and
+structs ``<struct>``, ``None`` ``<nil/>``.  Parameters come positionally or as one struct
+of them; a method whose only parameter is a struct or a map reads a lone struct as that
+parameter.  A method that waits (``async def``, a Deferred) makes :meth:`handle` return a
+Deferred of the response.
 """
 
 from __future__ import annotations
@@ -12,13 +19,29 @@ from collections.abc import Callable
 from typing import Any
 
 import attrs
+from twisted.internet.defer import Deferred, DeferredList
 from twisted.logger import Logger
+from twisted.python.failure import Failure
 
 from netsuite.rpc._core import (
     MAX_DEPTH,
     MAX_REQUEST,
+    CallContext,
+    Method,
     Registry,
     RpcError,
+)
+from netsuite.rpc._types import (
+    BOOL,
+    BYTES,
+    FLOAT64,
+    INT64,
+    STR,
+    ListOf,
+    MapOf,
+    Optional,
+    Struct,
+    TypeSpec,
 )
 from netsuite.rpc.xmlrpc._codec import (
     FAULT_APPLICATION,
@@ -51,8 +74,33 @@ FAULT_CODES: dict[str, int] = {
     "internal": FAULT_INTERNAL,
 }
 
-#: XML-RPC type names of the core's parameter types.
-_XMLRPC_TYPE = {int: "int", str: "string"}
+#: XML-RPC type names of the scalar types.
+_XMLRPC_TYPE: dict[TypeSpec, str] = {INT64: "int", FLOAT64: "double", BOOL: "boolean",
+                                     STR: "string", BYTES: "base64"}
+
+
+def _type_name(spec: TypeSpec) -> str:
+    if isinstance(spec, Optional):
+        spec = spec.inner
+    if isinstance(spec, ListOf):
+        return "array"
+    if isinstance(spec, MapOf | Struct):
+        return "struct"
+    return _XMLRPC_TYPE[spec]
+
+
+def _takes_struct(method: Method) -> bool:
+    """Whether the method's only parameter is itself a struct or a map."""
+    if len(method.params) != 1:
+        return False
+    spec = method.params[0].spec
+    if isinstance(spec, Optional):
+        spec = spec.inner
+    return isinstance(spec, Struct | MapOf)
+
+
+Context = Callable[[], CallContext]
+Answer = tuple[bytes, bool]
 
 
 @attrs.frozen
@@ -113,8 +161,11 @@ class XmlRpcDispatcher:
                 f"(at most {limits.max_multicall} calls; no nested multicall)."),
         }
 
-    def handle(self, body: bytes) -> tuple[bytes, bool]:
-        """The response body for a request body, and whether to close the connection."""
+    def handle(self, body: bytes, context: Context | None = None
+               ) -> Answer | Deferred[Answer]:
+        """The response body for a request body, and whether to close the connection (or a
+        Deferred of both while the method runs).  ``context`` gives the connection's
+        :class:`CallContext` (asked only by methods that take one)."""
         stats = self.stats
         stats.requests += 1
         try:
@@ -130,39 +181,58 @@ class XmlRpcDispatcher:
             kind = "parse error" if e.code == -32700 else "invalid XML-RPC request"
             return encode_fault(e.code, f"{kind}: {e}"), False
         try:
-            result = self.call(name, params)
-            return encode_response(result), False
+            result = self.call(name, params, context=context)
         except Fault as fault:
             stats.faults += 1
             return encode_fault(fault.code, fault.string), False
+        if type(result) is Deferred:
+            return result.addCallbacks(self._response, self._fault)
+        return self._response(result)
+
+    def _response(self, result: Any) -> Answer:
+        try:
+            return encode_response(result), False
         except EncodeError as e:
-            stats.faults += 1
+            self.stats.faults += 1
             return encode_fault(FAULT_INTERNAL, f"internal error: cannot encode result: {e}"), False
 
-    def call(self, name: str, params: list[Any], *, nested: bool = False) -> Any:
-        """Run one call: its result, or a :class:`Fault`."""
+    def _fault(self, failure: Failure) -> Answer | Failure:
+        if not failure.check(Fault):
+            return failure  # cancelled: the connection is gone
+        self.stats.faults += 1
+        fault = failure.value
+        return encode_fault(fault.code, fault.string), False
+
+    def call(self, name: str, params: list[Any], *, nested: bool = False,
+             context: Context | None = None) -> Any:
+        """Run one call: its result (or a Deferred of it), or a :class:`Fault`."""
         self.stats.calls += 1
         system = self._system.get(name)
         if system is not None:
             if nested and name == "system.multicall":
                 raise Fault(FAULT_METHOD_NOT_FOUND,
                             "system.multicall cannot be called from system.multicall")
+            if name == "system.multicall":
+                return self._multicall(params, context)
             return system[0](params)
-        if len(params) == 1 and type(params[0]) is dict:
-            args: Any = params[0]  # the struct form
-        else:
-            args = params
+        registry = self.registry
         try:
-            return self.registry.call(name, args, transport="xmlrpc")
+            try:
+                method = registry.lookup(name)
+                if len(params) == 1 and type(params[0]) is dict and not _takes_struct(method):
+                    kwargs = method.bind(params[0])  # the struct form
+                else:
+                    kwargs = method.bind(params)
+            except RpcError as e:
+                registry.refused(name, e, transport="xmlrpc")
+                raise
+            result = registry.run(method, kwargs, transport="xmlrpc",
+                                  context=context() if context and method.context else None)
         except RpcError as e:
-            code = FAULT_CODES.get(e.kind, FAULT_INTERNAL)
-            if code == FAULT_INTERNAL:
-                raise Fault(code, f"internal error in {name}") from None
-            raise Fault(code, str(e)) from None
-        except Exception:
-            log.failure("xmlrpc: internal error in {method}", method=name)
-            raise Fault(FAULT_INTERNAL, f"internal error in {name}") from None
-
+            raise _as_fault(name, e) from None
+        if type(result) is Deferred:
+            return result.addErrback(_later_fault, name)
+        return result
     # -- introspection and multicall -----------------------------------------------------------
 
     def _names(self) -> list[str]:
@@ -196,9 +266,9 @@ class XmlRpcDispatcher:
         if name in self._system:
             return [self._system[name][1]]
         method = self._lookup(name)
-        return [[_XMLRPC_TYPE[method.result_type], *(_XMLRPC_TYPE[p.type] for p in method.params)]]
+        return [[_type_name(method.result), *(_type_name(p.spec) for p in method.params)]]
 
-    def _multicall(self, params: list[Any]) -> list[Any]:
+    def _multicall(self, params: list[Any], context: Context | None = None) -> Any:
         if len(params) != 1 or type(params[0]) is not list:
             raise Fault(FAULT_INVALID_PARAMS,
                         "system.multicall takes one array of {methodName, params} structs")
@@ -208,6 +278,7 @@ class XmlRpcDispatcher:
                         f"system.multicall: at most {self.limits.max_multicall} calls per "
                         f"request, got {len(calls)}")
         results: list[Any] = []
+        waiting: list[tuple[int, Deferred[Any]]] = []
         for index, entry in enumerate(calls):
             try:
                 if (type(entry) is not dict or not isinstance(entry.get("methodName"), str)
@@ -216,14 +287,53 @@ class XmlRpcDispatcher:
                     raise Fault(FAULT_INVALID_PARAMS,
                                 f"system.multicall: call {index} is not a "
                                 "{methodName: string, params: array} struct")
-                result = self.call(entry["methodName"], entry.get("params", []), nested=True)
-                encode_value(result, [])  # a result XML cannot carry is this entry's fault
-                results.append([result])
+                result = self.call(entry["methodName"], entry.get("params", []), nested=True,
+                                   context=context)
             except Fault as fault:
-                self.stats.faults += 1
-                results.append({"faultCode": fault.code, "faultString": fault.string})
-            except EncodeError as e:
-                self.stats.faults += 1
-                results.append({"faultCode": FAULT_INTERNAL,
-                                "faultString": f"internal error: cannot encode result: {e}"})
-        return results
+                results.append(self._entry_fault(fault))
+                continue
+            if type(result) is Deferred:
+                waiting.append((index, result))
+                results.append(None)
+            else:
+                results.append(self._entry(result))
+        if not waiting:
+            return results
+
+        def gathered(outcomes: list[tuple[bool, Any]]) -> list[Any]:
+            for (index, _), (ok, value) in zip(waiting, outcomes, strict=True):
+                if ok:
+                    results[index] = self._entry(value)
+                elif value.check(Fault):
+                    results[index] = self._entry_fault(value.value)
+                else:
+                    raise value.value  # cancelled
+            return results
+
+        return DeferredList([d for _, d in waiting], consumeErrors=True).addCallback(gathered)
+
+    def _entry(self, result: Any) -> Any:
+        try:
+            encode_value(result, [])  # a result XML cannot carry is this entry's fault
+        except EncodeError as e:
+            self.stats.faults += 1
+            return {"faultCode": FAULT_INTERNAL,
+                    "faultString": f"internal error: cannot encode result: {e}"}
+        return [result]
+
+    def _entry_fault(self, fault: Fault) -> dict[str, Any]:
+        self.stats.faults += 1
+        return {"faultCode": fault.code, "faultString": fault.string}
+
+
+def _as_fault(name: str, error: RpcError) -> Fault:
+    code = FAULT_CODES.get(error.kind, FAULT_INTERNAL)
+    if code == FAULT_INTERNAL:
+        return Fault(code, f"internal error in {name}")
+    return Fault(code, str(error))
+
+
+def _later_fault(failure: Failure, name: str) -> Failure:
+    if failure.check(RpcError):
+        return Failure(_as_fault(name, failure.value))
+    return failure

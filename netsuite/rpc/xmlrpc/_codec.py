@@ -298,6 +298,10 @@ def _parse(data: bytes, root: str, max_depth: int) -> list[Any]:
                          f"(line {e.lineno}, column {e.offset})") from None
     except RecursionError:  # pragma: no cover - depth is capped long before
         raise DepthExceeded("elements nested too deeply") from None
+    except (LookupError, UnicodeError, ValueError) as e:
+        # An unknown or broken declared encoding (encoding='U-TF-8'): the codec lookup
+        # or the decoder fails inside expat.
+        raise ParseError(f"cannot read the document's encoding: {e}") from None
     if decoder.done is None:  # pragma: no cover - expat reports an unclosed root
         raise ParseError("incomplete document")
     return decoder.done

@@ -28,24 +28,25 @@ they answer alike.
 
 from __future__ import annotations
 
-import io
 import re
-import zlib
 from typing import Any
 
+from twisted.internet.defer import Deferred
+from twisted.internet.interfaces import IHalfCloseableProtocol
 from twisted.logger import Logger
-from twisted.web import http, pages, resource, server
+from twisted.web import http, server
 from zope.interface import implementer
 
 from netsuite._endpoints import describe_address
-from netsuite.rpc._core import MAX_DEPTH, MAX_REQUEST, Registry
-from netsuite.rpc._paced import CLOSED, DRAINING, OPEN, IGracefulClose
+from netsuite.rpc._core import MAX_DEPTH, MAX_REQUEST, CallContext, Registry
+from netsuite.rpc._paced import CLOSED, DRAINING, OPEN, IGracefulClose, context_of
 from netsuite.rpc.xmlrpc._answer import (
     DEFAULT_MAX_MULTICALL,
     Limits,
     Stats,
     XmlRpcDispatcher,
 )
+from netsuite.rpc.xmlrpc._resource import Root, XmlRpcRequest, XmlRpcResource
 
 __all__ = [
     "DEFAULT_MAX_MULTICALL",
@@ -66,109 +67,6 @@ LINGER = 30.0
 LINGER_IDLE = 5.0
 
 
-_NOT_FOUND = pages.notFound("No Such Resource", "XML-RPC is served at POST /RPC2.")
-
-
-class XmlRpcResource(resource.Resource):
-    """``/RPC2``: POST only (other methods get 405 with ``Allow: POST``)."""
-
-    isLeaf = True
-
-    def __init__(self, dispatcher: XmlRpcDispatcher) -> None:
-        super().__init__()
-        self.dispatcher = dispatcher
-
-    def render(self, request: server.Request) -> bytes:
-        if request.postpath:  # /RPC2/anything
-            return _NOT_FOUND.render(request)
-        if request.method != b"POST":
-            request.setResponseCode(http.NOT_ALLOWED)
-            request.setHeader(b"allow", b"POST")
-            request.setHeader(b"content-type", b"text/plain; charset=utf-8")
-            return b"405 Method Not Allowed: XML-RPC calls are POST requests to /RPC2\n"
-        body = request.content.getvalue()
-        encoding = (request.getHeader(b"content-encoding") or b"identity").strip().lower()
-        if encoding != b"identity":
-            if encoding not in (b"gzip", b"x-gzip"):
-                return _refuse(request, http.UNSUPPORTED_MEDIA_TYPE,
-                               "unsupported Content-Encoding (gzip and identity are)")
-            limit = self.dispatcher.limits.max_body
-            try:
-                body = _gunzip(body, limit)
-            except ValueError as e:
-                return _refuse(request, http.BAD_REQUEST, f"bad gzip body: {e}")
-            if body is None:
-                self.dispatcher.stats.too_large += 1
-                request.channel.persistent = False
-                request.setHeader(b"connection", b"close")
-                return _refuse(request, http.REQUEST_ENTITY_TOO_LARGE,
-                               f"request body larger than {limit} bytes once decompressed")
-        response, close = self.dispatcher.handle(body)
-        request.setHeader(b"content-type", b"text/xml")
-        if close or getattr(request.channel, "state", OPEN) == DRAINING:
-            request.setHeader(b"connection", b"close")
-            request.channel.persistent = False
-        return response
-
-
-def _refuse(request: server.Request, code: int, text: str) -> bytes:
-    request.setResponseCode(code)
-    request.setHeader(b"content-type", b"text/plain; charset=utf-8")
-    return f"{code} {http.RESPONSES[code].decode()}: {text}\n".encode()
-
-
-def _gunzip(data: bytes, limit: int) -> bytes | None:
-    """The gzip-decoded ``data``; ``None`` past ``limit`` bytes (never inflating further)."""
-    inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
-    try:
-        out = inflater.decompress(data, limit + 1)
-    except zlib.error as e:
-        raise ValueError(str(e)) from None
-    if len(out) > limit:
-        return None
-    if not inflater.eof or inflater.unused_data:
-        raise ValueError("truncated or trailing data")
-    return out
-
-
-class _Root(resource.Resource):
-    """The root: only ``/RPC2`` exists; every other path is 404."""
-
-    def __init__(self, rpc2: resource.Resource) -> None:
-        super().__init__()
-        self.rpc2 = rpc2
-
-    def getChildWithDefault(self, path: bytes, request: server.Request) -> resource.Resource:
-        if path == b"RPC2":
-            return self.rpc2
-        return _NOT_FOUND
-
-    def render(self, request: server.Request) -> bytes:
-        return _NOT_FOUND.render(request)
-
-
-class _XmlRpcRequest(server.Request):
-    """A request whose body is kept in memory and counted against the site's body limit."""
-
-    _received = 0
-
-    def gotLength(self, length: int | None) -> None:
-        # Always in memory (twisted.web spills bodies over 100 kB to a temporary file);
-        # a Content-Length over the limit never gets here (see _XmlRpcChannel).
-        self.content = io.BytesIO()
-        self._received = 0
-
-    def handleContentChunk(self, data: bytes) -> None:
-        channel = self.channel
-        if channel is None or channel._refused:
-            return
-        self._received += len(data)
-        if self._received > channel.site.limits.max_body:
-            channel.refuse_too_large()
-            return
-        self.content.write(data)
-
-
 _FAST_PREFIX = b"POST /RPC2 HTTP/1.1\r\n"
 # Header lines the fast path handles: a token name and a value of visible characters.
 _SIMPLE_HEADERS = re.compile(rb"(?:[!#$%&'*+.^_`|~0-9A-Za-z-]+:[ \t]*[\x21-\x7e][\x20-\x7e]*\r\n)*")
@@ -177,15 +75,45 @@ _SLOW_HEADERS = frozenset((b"transfer-encoding", b"expect", b"connection",
                            b"content-encoding"))
 
 
-@implementer(IGracefulClose)
+@implementer(IGracefulClose, IHalfCloseableProtocol)
 class _XmlRpcChannel(http.HTTPChannel):
-    """HTTP/1.1 channel with the body limit enforced early and a fast path for whole requests."""
+    """HTTP/1.1 channel with the body limit enforced early and a fast path for whole requests.
+
+    Requests on one connection are answered in order: while a call answered on the fast
+    path runs, the channel stops reading and keeps what arrives (twisted.web does the same
+    for the requests it handles).  A client that half-closes gets the answers of every
+    complete request it sent, then the close; one that disconnects has its call cancelled.
+    """
 
     site: XmlRpcSite
     _refused = False
     state: str = OPEN
     _linger: Any = None
     _linger_idle: Any = None
+    _context: CallContext | None = None
+    _running: Deferred[Any] | None = None  # a fast-path call still running
+    _kept: list[bytes] | None = None  # input that arrived meanwhile
+    _input_ended = False
+
+    def call_context(self) -> CallContext:
+        """The :class:`CallContext` of this connection's calls (built once)."""
+        if self._context is None:
+            self._context = context_of("xmlrpc", self.transport)
+        return self._context
+
+    def readConnectionLost(self) -> None:
+        """The client shut its write side: answer what it sent, then close."""
+        self._input_ended = True
+        self._finish_if_done()
+
+    def writeConnectionLost(self) -> None:
+        self.loseConnection()
+
+    def _finish_if_done(self) -> None:
+        if (self._input_ended and self._running is None and not self._kept
+                and not self._handlingRequest and not self._dataBuffer
+                and not self._refused):  # a request only partly received is dropped
+            self.loseConnection()
 
     def graceful_close(self) -> None:
         """Shutting down: close now if idle, else once the request in progress is answered.
@@ -210,6 +138,9 @@ class _XmlRpcChannel(http.HTTPChannel):
         return super().checkPersistence(request, version)
 
     def dataReceived(self, data: bytes) -> None:
+        if self._running is not None:  # a call of the fast path runs: keep the input
+            self._kept = [*(self._kept or []), data]
+            return
         if self._linger is not None:
             self._linger_idle.reset(LINGER_IDLE)  # still sending its refused body
             return
@@ -225,18 +156,48 @@ class _XmlRpcChannel(http.HTTPChannel):
             and self.state == OPEN
             and data.startswith(_FAST_PREFIX)
         ):
-            answer = self.site._fast(data)
+            answer = self.site._fast(data, self.call_context)
             if answer is not None:
                 self.resetTimeout()
-                self.transport.write(answer[0])
-                if answer[1]:
-                    self.persistent = False
-                    self.loseConnection()
+                if type(answer) is Deferred:
+                    self._wait_for(answer)
+                    return
+                self._fast_written(answer)  # type: ignore[arg-type]
                 return
         super().dataReceived(data)
+        if self._input_ended:
+            self._finish_if_done()
+
+    def _fast_written(self, answer: tuple[bytes, bool]) -> None:
+        self.transport.write(answer[0])
+        if answer[1]:
+            self.persistent = False
+            self.loseConnection()
+
+    def _wait_for(self, answer: Deferred[tuple[bytes, bool]]) -> None:
+        """A fast-path call that runs on: stop reading until it is answered."""
+        self._running = answer
+        self.transport.pauseProducing()
+
+        def done(result: tuple[bytes, bool]) -> None:
+            self._running = None
+            if self.state == CLOSED:
+                return
+            self._fast_written(result)
+            if self.transport.disconnecting:
+                return
+            kept, self._kept = self._kept, None
+            self.transport.resumeProducing()
+            if kept:
+                self.dataReceived(b"".join(kept))
+            self._finish_if_done()
+
+        answer.addCallback(done).addErrback(lambda f: None)
 
     def requestDone(self, request: Any) -> None:
         super().requestDone(request)
+        if self._input_ended:
+            self._finish_if_done()
         # twisted.web pauses reading when the transport's buffer fills only if no request is
         # being handled; an answer written synchronously fills it *while* handling, and
         # requestDone then reads on.  A client that sends and never reads would make us
@@ -317,6 +278,9 @@ class _XmlRpcChannel(http.HTTPChannel):
     def connectionLost(self, reason: Any) -> None:
         self.state = CLOSED
         self._stop_lingering()
+        running, self._running = self._running, None
+        if running is not None:
+            running.cancel()
         super().connectionLost(reason)
 
 
@@ -328,7 +292,7 @@ class XmlRpcSite(server.Site):
     """
 
     protocol = _XmlRpcChannel
-    requestFactory = _XmlRpcRequest
+    requestFactory = XmlRpcRequest
     noisy = False  # no "Starting factory" lines: the listener logs its own line
 
     def __init__(self, registry: Registry, *, limits: Limits | None = None,
@@ -336,7 +300,7 @@ class XmlRpcSite(server.Site):
         self.limits = limits or Limits()
         self.stats = Stats()
         self.dispatcher = XmlRpcDispatcher(registry, self.limits, self.stats)
-        super().__init__(_Root(XmlRpcResource(self.dispatcher)), timeout=timeout,
+        super().__init__(Root(XmlRpcResource(self.dispatcher)), timeout=timeout,
                          reactor=reactor, parsePOSTFormSubmission=False)
         self._date_second = -1
         self._date = b""
@@ -345,9 +309,11 @@ class XmlRpcSite(server.Site):
     def log(self, request: Any) -> None:
         """No access log line per request (it costs ~20% of throughput)."""
 
-    def _fast(self, data: bytes) -> tuple[bytes, bool] | None:
+    def _fast(self, data: bytes, context: Any = None
+              ) -> tuple[bytes, bool] | Deferred[tuple[bytes, bool]] | None:
         """The whole HTTP response to ``data`` if it is exactly one simple ``POST /RPC2``,
-        and whether to close the connection after it; ``None`` for anything else."""
+        and whether to close the connection after it (or a Deferred of both, while the
+        method runs); ``None`` for anything else."""
         end = data.find(b"\r\n\r\n", len(_FAST_PREFIX) - 2)
         if end < 0 or end > 8192:
             return None
@@ -369,7 +335,13 @@ class XmlRpcSite(server.Site):
         if length < 0 or length > self.limits.max_body or len(data) - end - 4 != length:
             return None
         self.stats.fast_path += 1
-        body, close = self.dispatcher.handle(data[end + 4 :])
+        answer = self.dispatcher.handle(data[end + 4 :], context)
+        if type(answer) is Deferred:
+            return answer.addCallback(self._http_response)
+        return self._http_response(answer)  # type: ignore[arg-type]
+
+    def _http_response(self, answer: tuple[bytes, bool]) -> tuple[bytes, bool]:
+        body, close = answer
         now = int(self.reactor.seconds())
         if now != self._date_second:
             self._date_second = now
