@@ -12,6 +12,7 @@ import hashlib
 from dataclasses import dataclass, field
 
 import attrs
+from twisted.internet.defer import Deferred
 
 from netsuite.rpc import ApplicationError, CallContext, Registry
 from netsuite.rpc._core import algorithm_sum, programmer_get_skill
@@ -116,8 +117,32 @@ def register_rich(registry: Registry) -> Registry:
         return Peer(ctx.transport, True, cert.subject.rfc4514_string(),
                     [a.value for a in cert.subject])
 
+    @registry.method("Slow.Wait")
+    async def wait(seconds: float, tag: str) -> str:
+        """Answer ``tag`` after ``seconds`` (real asynchronous work on the reactor)."""
+        from twisted.internet import reactor, task
+
+        await task.deferLater(reactor, seconds)
+        return tag
+
+    @registry.method("Slow.Hang")
+    def hang(tag: str) -> Deferred[int]:
+        """Never answers; its cancellation is recorded in :data:`CANCELLED`."""
+        return Deferred(lambda d: CANCELLED.append(tag))
+
+    @registry.method("Slow.Late", timeout=0.2)
+    async def late() -> int:
+        """Runs longer than its 0.2 s timeout."""
+        from twisted.internet import reactor, task
+
+        await task.deferLater(reactor, 5)
+        return 1
+
     return registry
 
+
+#: Tags of the Slow.Hang calls cancelled so far.
+CANCELLED: list[str] = []
 
 #: The book's methods and the rich ones.
 REGISTRY = register_rich(register_book(Registry()))

@@ -15,9 +15,11 @@ from collections.abc import Callable
 from typing import Any
 
 import attrs
+from twisted.internet.defer import Deferred
 from twisted.logger import Logger
+from twisted.python.failure import Failure
 
-from netsuite.rpc._core import Method, Registry, RpcError
+from netsuite.rpc._core import CallContext, Method, Registry, RpcError
 from netsuite.rpc._types import INT64, STR, Optional, zero_value
 from netsuite.rpc.gob._codec import (
     INT,
@@ -129,17 +131,27 @@ class GobAnswers:
             return (value,)  # the registry says how many it takes
         return (from_gob(params[0].spec, value, params[0].name),)
 
-    def answer(self, name: str, seq: int, value: Any, gob_type: Any) -> bytes:
-        """Run the call; the bytes of its answer."""
+    def start(self, name: str, seq: int, value: Any, gob_type: Any,
+              context: CallContext | None = None) -> bytes | Deferred[bytes]:
+        """Start the call: the bytes of its answer, or a Deferred firing with them once the
+        call ends (it fails only with ``CancelledError``, when cancelled)."""
         try:
             args = self.arguments(name, value, gob_type)
-            result = self.registry.call(name, args, go_struct=True, transport="gob")
+            result = self.registry.start(name, args, go_struct=True, transport="gob",
+                                         context=context)
         except RpcError as e:
             return self.error(name, seq, str(e))
-        except Exception:
-            log.failure("{label}: {method} failed", label=self.label, method=name)
-            return self.error(name, seq, "internal error")
+        if type(result) is Deferred:
+            return result.addCallbacks(self._replied, self._failed, callbackArgs=(name, seq),
+                                       errbackArgs=(name, seq))
         return self.reply(name, seq, result)
+
+    def _replied(self, result: Any, name: str, seq: int) -> bytes:
+        return self.reply(name, seq, result)
+
+    def _failed(self, failure: Failure, name: str, seq: int) -> bytes:
+        failure.trap(RpcError)  # anything else (CancelledError) passes through
+        return self.error(name, seq, str(failure.value))
 
     def reply(self, name: str, seq: int, result: Any) -> bytes:
         """A successful answer: the Response header, then the result as its Go type."""

@@ -39,7 +39,7 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from netsuite.rpc._core import MAX_DEPTH, MAX_REQUEST, Registry
-from netsuite.rpc._paced import CLOSED, PacedProtocol
+from netsuite.rpc._paced import CLOSED, DEFAULT_MAX_INFLIGHT, OPEN, PacedProtocol
 from netsuite.rpc.gob._answer import INVALID_REQUEST, REQUEST, RESPONSE, GobAnswers
 from netsuite.rpc.gob._codec import (
     STRING,
@@ -158,8 +158,9 @@ class GobRpcProtocol(PacedProtocol):
         self._decoder = Decoder(max_depth=max_depth)
         self._answers = GobAnswers(registry, stats, label)
         self._pieces: list[bytes] = []  # bytes received but not yet parsed
-        self._held = 0  # their length
+        self._held_bytes = 0  # their length
         self._wanted = 0  # the length at which parsing can make progress
+        self._kept: bytes | None = None  # complete input kept while max_inflight calls run
         self._pending: tuple[str, int] | None = None  # header read, body awaited
         self._header_id = b""  # the encoded type id of the client's rpc.Request, once seen
 
@@ -177,19 +178,35 @@ class GobRpcProtocol(PacedProtocol):
     def closed(self) -> None:
         self.stats.connections_open -= 1
         self._pieces = []
+        self._kept = None
 
-    # graceful_close: every request received so far is already answered (calls run
-    # synchronously) and ``partial`` is False, so the base class closes at once.
+    @property
+    def partial(self) -> bool:
+        """Part of a request received: a header without its body, or bytes of a message."""
+        return self._pending is not None or bool(self._pieces)
+
+    @property
+    def queued(self) -> bool:
+        """Input kept while ``max_inflight`` calls run."""
+        return self._kept is not None
+
+    def resume_requests(self) -> None:
+        kept, self._kept = self._kept, None
+        if kept is not None and self.state != CLOSED:
+            self._feed(kept)
 
     def dataReceived(self, data: bytes) -> None:
-        if self.state == CLOSED:
+        if self.state == CLOSED or self.took_last:
+            return
+        if self._kept is not None:  # reading is paused; a read already under way lands here
+            self._kept += data
             return
         if self._pieces:
             # Part of a message is held: keep adding until it can be complete, so a message
             # trickling in byte by byte costs linear, not quadratic, copying.
             self._pieces.append(data)
-            self._held += len(data)
-            if self._held < self._wanted:
+            self._held_bytes += len(data)
+            if self._held_bytes < self._wanted:
                 return
             buf = b"".join(self._pieces)
             self._pieces = []
@@ -200,10 +217,24 @@ class GobRpcProtocol(PacedProtocol):
             if skipped is None:
                 return
             buf = skipped
+        self._feed(buf)
+
+    def _feed(self, buf: bytes) -> None:
+        """Answer every complete request in ``buf``; keep the rest."""
         pos = 0
         out: list[bytes] = []
         try:
-            while True:
+            while pos < len(buf):
+                if self._pending is None:  # a new request starts here
+                    if self.state != OPEN:
+                        # Draining: the request in progress was the last one taken.
+                        self.take_no_more()
+                        pos = len(buf)
+                        break
+                    if not self.may_start():  # max_inflight calls run: keep the rest
+                        self._kept = buf[pos:]
+                        pos = len(buf)
+                        break
                 found = split_message(buf, pos, self.max_message)
                 if found is None:
                     break
@@ -217,11 +248,12 @@ class GobRpcProtocol(PacedProtocol):
             self._hold(rest, _bytes_needed(rest))
         if out:
             self.transport.write(b"".join(out))
+        self.finish_if_done()
 
     def _hold(self, rest: bytes, wanted: int) -> None:
         """Keep ``rest`` until ``wanted`` bytes (in all) have arrived."""
         self._pieces = [rest]
-        self._held = len(rest)
+        self._held_bytes = len(rest)
         self._wanted = wanted
 
     def _skip_connect(self, buf: bytes) -> bytes | None:
@@ -280,7 +312,22 @@ class GobRpcProtocol(PacedProtocol):
             return
         name, seq = self._pending
         self._pending = None
-        out.append(self._answers.answer(name, seq, value, gob_type))
+        answer = self._answers.start(name, seq, value, gob_type, self.call_context)
+        if type(answer) is bytes:
+            out.append(answer)
+            return
+        # A call still running: its answer goes out when it ends, in any order (by Seq).
+        answer.addCallbacks(self._write_answer, self._answer_lost)
+        self.track(answer)
+
+    def _write_answer(self, data: bytes) -> None:
+        if self.state != CLOSED:
+            self.transport.write(data)
+
+    def _answer_lost(self, failure: Failure) -> None:
+        """A call cancelled because the connection closed: nothing to answer."""
+        if self.state != CLOSED:  # pragma: no cover - GobAnswers answers every error
+            log.failure("{label}: answer lost", failure, label=self.label)
 
     def _respond_error(self, name: str, seq: int, error: str, out: list[bytes]) -> None:
         out.append(self._answers.error(name, seq, error))
@@ -307,8 +354,11 @@ class GobRpcFactory(Factory):
 
     def __init__(self, registry: Registry, *, max_message: int = MAX_REQUEST,
                  stats: GobStats | None = None, label: str = "gob",
-                 accept_connect: bool = True, max_depth: int = MAX_DEPTH) -> None:
+                 accept_connect: bool = True, max_depth: int = MAX_DEPTH,
+                 max_inflight: int = DEFAULT_MAX_INFLIGHT) -> None:
         self.registry = registry
+        #: Most calls running at once per connection (``--max-inflight``).
+        self.max_inflight = max_inflight
         self.max_message = max_message
         self.max_depth = max_depth
         self.stats = stats if stats is not None else GobStats()
@@ -319,17 +369,20 @@ class GobRpcFactory(Factory):
         protocol = GobRpcProtocol(self.registry, self.stats, self.max_message, self.label,
                                   self.accept_connect, self.max_depth)
         protocol.factory = self
+        protocol.max_inflight = self.max_inflight
         return protocol
 
 
 def gob_factory(registry: Registry, *, max_message: int = MAX_REQUEST,
-                max_depth: int = MAX_DEPTH, stats: GobStats | None = None) -> GobRpcFactory:
+                max_depth: int = MAX_DEPTH, stats: GobStats | None = None,
+                max_inflight: int = DEFAULT_MAX_INFLIGHT) -> GobRpcFactory:
     """A factory for raw net/rpc gob connections (Go's ``rpc.Dial``).
 
     It also accepts Go's ``rpc.DialHTTP`` preamble (``CONNECT /_goRPC_ HTTP/1.0``), so one
     client works against either listener.
     """
-    return GobRpcFactory(registry, max_message=max_message, max_depth=max_depth, stats=stats)
+    return GobRpcFactory(registry, max_message=max_message, max_depth=max_depth, stats=stats,
+                         max_inflight=max_inflight)
 
 
 def _may_be_gorpc(partial: bytes) -> bool:

@@ -73,7 +73,14 @@ def parse_description(description: str) -> ListenAddress:
         if not rest or not rest[0]:
             raise ValueError(f"{description!r}: unix needs a path")
         return ListenAddress(f"unix:{rest[0]}", rest[0], 0)
-    if kind not in ("tcp", "tcp6", "ssl", "mtls"):
+    if kind == "mtls":
+        from netsuite._mtls import parse_mtls
+
+        tls = parse_mtls(description)  # ValueError for a bad one
+        host = tls.interface or "0.0.0.0"
+        return ListenAddress(format_host_port(host, tls.port), host, tls.port, tls.private_key,
+                             tls.cert, tls.ca_certs)
+    if kind not in ("tcp", "tcp6", "ssl"):
         raise ValueError(f"{description!r}: gRPC listens on tcp:, tcp6:, ssl:, mtls: or unix: "
                          "only")
     args: dict[str, str] = {}
@@ -91,13 +98,9 @@ def parse_description(description: str) -> ListenAddress:
     host = args.pop("interface", "::" if kind == "tcp6" else "0.0.0.0")
     key = args.pop("privateKey", None)
     cert = args.pop("certKey", None)
-    ca = args.pop("caCerts", None) if kind == "mtls" else None
     args.pop("backlog", None)
-    if kind in ("ssl", "mtls") and key is None:
-        raise ValueError(f"{description!r}: {kind} needs privateKey=FILE")
-    if kind == "mtls" and ca is None:
-        raise ValueError(f"{description!r}: mtls needs caCerts=FILE (the CAs client "
-                         "certificates must be signed by)")
+    if kind == "ssl" and key is None:
+        raise ValueError(f"{description!r}: ssl needs privateKey=FILE")
     if args:
         raise ValueError(f"{description!r}: gRPC does not support {', '.join(sorted(args))}")
-    return ListenAddress(format_host_port(host, port), host, port, key, cert, ca)
+    return ListenAddress(format_host_port(host, port), host, port, key, cert)

@@ -253,3 +253,98 @@ async def test_go_client_with_its_own_structs(go_bin, rich_ports, raw) -> None: 
                                        timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == RICH_LINES
+
+
+# ---------------------------------------------------------------- calls that take time
+
+
+def wait_args(seconds: float, tag: str) -> tuple[Struct, dict]:
+    return args_type(REGISTRY.lookup("Slow.Wait")), {"seconds": seconds, "tag": tag}
+
+
+def test_a_slow_call_does_not_hold_up_a_fast_one_answers_by_seq() -> None:
+    protocol, transport = served(gob_factory(REGISTRY))
+    enc = Encoder()
+    import tests.rpc.wiremethods as wm
+
+    hang = args_type(REGISTRY.lookup("Slow.Hang"))
+    protocol.dataReceived(request(enc, "Slow.Hang", 1, hang, {"tag": "a"})
+                          + request(enc, "Geo.Move", 2, MOVE, {"P": {"X": 1}, "By": [1, 1]}))
+    [(header, reply)] = answers(transport.value())
+    assert header["Seq"] == 2 and reply == {"X": 2, "Y": 1}
+    assert len(protocol.running) == 1
+    protocol.connectionLost(None)  # the client goes: its running call is cancelled
+    assert wm.CANCELLED[-1] == "a"
+    assert not protocol.running
+
+
+def test_max_inflight_stops_reading_until_a_call_ends() -> None:
+    import tests.rpc.wiremethods as wm
+
+    factory = gob_factory(REGISTRY, max_inflight=2)
+    protocol, transport = served(factory)
+    enc = Encoder()
+    hang = args_type(REGISTRY.lookup("Slow.Hang"))
+    data = b"".join(request(enc, "Slow.Hang", i, hang, {"tag": f"m{i}"}) for i in range(3))
+    data += request(enc, "Geo.Move", 9, MOVE, {"P": {"X": 1}, "By": [1, 1]})
+    protocol.dataReceived(data)
+    assert len(protocol.running) == 2 and protocol.queued
+    assert transport.producerState == "paused"
+    assert answers(transport.value()) == []
+    # One call ends (cancelled here): the third starts, still nothing answered but Move waits.
+    next(iter(protocol.running)).cancel()
+    assert len(protocol.running) == 2 and protocol.queued
+    next(iter(protocol.running)).cancel()
+    [(header, _)] = answers(transport.value())
+    assert header["Seq"] == 9 and not protocol.queued
+    assert transport.producerState == "producing"
+    protocol.connectionLost(None)
+    assert {"m0", "m1", "m2"} <= set(wm.CANCELLED)
+
+
+@pytest_twisted.ensureDeferred
+async def test_registration_timeout_is_an_error_answer(rich_ports) -> None:
+    _, raw_port = rich_ports
+    late = args_type(REGISTRY.lookup("Slow.Late"))
+    enc = Encoder()
+    payload = request(enc, "Slow.Late", 4, late, {}) + request(enc, "Geo.Move", 5, MOVE,
+                                                                {"P": {"X": 1}, "By": [0, 0]})
+    got = answers(await threads.deferToThread(raw_call, raw_port, payload, False))
+    assert [(h["Seq"], h["Error"]) for h, _ in got] == [(5, ""), (4, "deadline exceeded")]
+
+
+def raw_call(port: int, payload: bytes, http: bool) -> bytes:
+    """Send ``payload`` (after Go's CONNECT preamble if ``http``), shut the write side, read
+    everything until the server closes."""
+    import socket
+
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        if http:
+            s.sendall(b"CONNECT /_goRPC_ HTTP/1.0\n\n")
+        s.sendall(payload)
+        s.shutdown(socket.SHUT_WR)
+        chunks = []
+        while chunk := s.recv(65536):
+            chunks.append(chunk)
+    data = b"".join(chunks)
+    if http:
+        assert data.startswith(b"HTTP/1.0 200 Connected to Go RPC\n\n")
+        data = data[len(b"HTTP/1.0 200 Connected to Go RPC\n\n"):]
+    return data
+
+
+@pytest.mark.parametrize("http", [False, True], ids=["Dial", "DialHTTP"])
+@pytest_twisted.ensureDeferred
+async def test_half_close_answers_every_request_then_closes(rich_ports, http) -> None:
+    http_port, raw_port = rich_ports
+    enc = Encoder()
+    wait_t, wait_v = wait_args(0.2, "slow")
+    payload = (request(enc, "Slow.Wait", 1, wait_t, wait_v)
+               + request(enc, "Geo.Move", 2, MOVE, {"P": {"X": 5}, "By": [1, 1]})
+               + request(enc, "Algorithm.Sum", 3, Struct("Args", (Field("X", INT),
+                                                                   Field("Y", INT))),
+                         {"X": 1, "Y": 2}))
+    data = await threads.deferToThread(raw_call, http_port if http else raw_port, payload, http)
+    got = answers(data)
+    assert [h["Seq"] for h, _ in got] == [2, 3, 1]  # the slow one last, by Seq
+    assert [v for _, v in got] == [{"X": 6, "Y": 1}, 3, "slow"]
