@@ -11,6 +11,7 @@ not a valid message of its type (bad wire data, invalid UTF-8 in a string) is
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -71,7 +72,7 @@ def request_parser(request_class: Any) -> Callable[[bytes], Any]:
     return parser
 
 
-@attrs.frozen
+@attrs.define(frozen=True, slots=False)
 class GrpcMethod:
     """One registry method as gRPC serves it: its path and message classes."""
 
@@ -85,12 +86,21 @@ class GrpcMethod:
         """The reply's one field (the method's ``result_name``)."""
         return self.method.result_name
 
+    @functools.cached_property
+    def _scalar_names(self) -> tuple[str, ...] | None:
+        """The parameter names when every parameter is a required scalar (read as is)."""
+        params = self.method.params
+        if all(p.spec in _SCALARS and p.required for p in params):
+            return tuple(p.name for p in params)
+        return None
+
     def arguments(self, request: Any) -> list[Any] | dict[str, Any]:
         """The call's arguments from a request message: a list (every parameter present),
         or a mapping without the optional parameters the request left absent."""
+        names = self._scalar_names
+        if names is not None:
+            return [getattr(request, name) for name in names]
         params = self.method.params
-        if all(p.spec in _SCALARS and p.required for p in params):
-            return [getattr(request, p.name) for p in params]
         args: dict[str, Any] = {}
         for p in params:
             if (not p.required and (p.spec in _SCALARS or isinstance(p.spec, Struct | Optional))

@@ -4,21 +4,25 @@
 transport does), bounds it by the client's deadline, counts the calls in progress, refuses
 new ones while the server drains and tells when none is left.  :func:`handlers` builds
 grpcio's handlers around it: for the thread-pool server each worker thread hands its call
-to the reactor (``blockingCallFromThread``) and waits; for ``grpc.aio`` on the reactor's
-asyncio loop the handler is already on the reactor thread and awaits the call's Deferred.
+to the reactor (:meth:`CallRunner.submit`) and waits on a lock the reactor releases with the
+answer -- a second wait, with the call cancelled if the client goes, when the method is
+still running then; for ``grpc.aio`` on the reactor's asyncio loop the handler is already
+on the reactor thread and awaits the call's Deferred only if it has not ended at once.
 """
 
 from __future__ import annotations
 
+import collections
+import threading
 from collections.abc import Callable
 from typing import Any
 
 import grpc
-from twisted.internet import defer, threads
+from twisted.internet import defer
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from netsuite.rpc._core import CallContext, DeadlineExceeded, Registry, RpcError
+from netsuite.rpc._core import CallContext, DeadlineExceeded, InvalidParams, Registry, RpcError
 from netsuite.rpc.grpc._answer import GrpcMethod, Malformed, request_parser, status_of
 
 __all__ = ["CallRunner", "handlers", "peer_of"]
@@ -31,7 +35,12 @@ class _ShuttingDown(RpcError):
 
 
 class CallRunner:
-    """Runs calls on the reactor thread (every method here is called there)."""
+    """Starts calls on the reactor thread and keeps count of those still running.
+
+    :meth:`submit` is the one method called from grpcio's worker threads: it queues work for
+    the reactor and wakes it only if no wake-up is pending already, so calls arriving
+    together are started in one reactor turn.
+    """
 
     def __init__(self, registry: Registry, stats: Any, reactor: Any) -> None:
         self.registry = registry
@@ -40,29 +49,53 @@ class CallRunner:
         self.draining = False
         self.in_flight = 0
         self._idle: list[defer.Deferred[None]] = []
+        self._work: collections.deque[Callable[[], None]] = collections.deque()
+        self._lock = threading.Lock()
+        self._scheduled = False
 
-    def run(self, entry: GrpcMethod, args: Any, context: CallContext | None,
-            timeout: float | None, holder: list[Any]) -> defer.Deferred[Any]:
-        """Start a call; its Deferred fires with the plain result (or fails with the error).
+    def submit(self, work: Callable[[], None]) -> None:
+        """Run ``work`` on the reactor thread soon (from any thread)."""
+        self._work.append(work)
+        with self._lock:
+            if self._scheduled:
+                return
+            self._scheduled = True
+        self.reactor.callFromThread(self._drain)
 
-        ``holder`` receives the Deferred so a worker thread can cancel it; ``timeout`` is
-        the client's deadline (seconds left), past which the call is cancelled.
+    def _drain(self) -> None:
+        with self._lock:
+            self._scheduled = False
+        work = self._work
+        while work:
+            work.popleft()()
+
+    def start(self, entry: GrpcMethod, args: Any, context: CallContext | None,
+              timeout: float | None) -> Any:
+        """Start a call (on the reactor thread): its plain result, or a Deferred of it.
+
+        ``timeout`` is the client's deadline (seconds left): a call still running then is
+        cancelled and fails with :class:`DeadlineExceeded`.
         """
         if self.draining:
-            return defer.fail(_ShuttingDown("server is shutting down"))
+            raise _ShuttingDown("server is shutting down")
+        self.stats.calls += 1
+        try:
+            result = self.registry.start(entry.method.name, args, transport="grpc",
+                                         context=context)
+        except RpcError:
+            self.stats.call_errors += 1
+            raise
+        if type(result) is not defer.Deferred:
+            return result
         self.in_flight += 1
-        d = defer.maybeDeferred(self.registry.call, entry.method.name, args, transport="grpc",
-                                context=context)
-        if timeout is not None and not d.called:
-            d.addTimeout(timeout, self.reactor,
-                         onTimeoutCancel=lambda result, t: _deadline(result))
-        holder.append(d)
-        d.addBoth(self._done)
-        return d
+        if timeout is not None:
+            result.addTimeout(timeout, self.reactor,
+                              onTimeoutCancel=lambda value, seconds: _deadline(value))
+        result.addBoth(self._done)
+        return result
 
     def _done(self, result: Any) -> Any:
         self.in_flight -= 1
-        self.stats.calls += 1
         if isinstance(result, Failure):
             self.stats.call_errors += 1
         if not self.in_flight and self._idle:
@@ -72,7 +105,7 @@ class CallRunner:
         return result
 
     def idle(self, grace: float) -> defer.Deferred[None]:
-        """Fires once no call is in progress, or after ``grace`` seconds."""
+        """Fires once no call is running, or after ``grace`` seconds."""
         d: defer.Deferred[None] = defer.Deferred()
         if not self.in_flight:
             d.callback(None)
@@ -85,16 +118,6 @@ class CallRunner:
 
 def _deadline(result: Any) -> Any:
     raise DeadlineExceeded()
-
-
-def _result_now(d: defer.Deferred[Any]) -> Any:
-    """The result of a Deferred that has fired (its failure raised)."""
-    box: list[Any] = []
-    d.addBoth(box.append)
-    result = box[0]
-    if isinstance(result, Failure):
-        result.raiseException()
-    return result
 
 
 def peer_of(context: Any) -> str:
@@ -126,10 +149,9 @@ def _status(error: Exception, name: str) -> tuple[grpc.StatusCode, str]:
         return grpc.StatusCode.UNAVAILABLE, str(error)
     if isinstance(error, defer.CancelledError):
         return grpc.StatusCode.CANCELLED, "cancelled"
-    code, details = status_of(error)
-    if code is grpc.StatusCode.INTERNAL:
+    if not isinstance(error, RpcError):  # the core logs the method's own errors
         log.failure("grpc: {method} failed", Failure(error), method=name)
-    return code, details
+    return status_of(error)
 
 
 def _threaded(entry: GrpcMethod, runner: CallRunner) -> Callable[..., Any]:
@@ -138,38 +160,71 @@ def _threaded(entry: GrpcMethod, runner: CallRunner) -> Callable[..., Any]:
 
     def handle(request: Any, context: Any) -> Any:
         if type(request) is Malformed:
-            reactor.callFromThread(runner.registry.refused, name,
-                                   RpcError(request.reason), transport="grpc")
+            runner.submit(lambda: runner.registry.refused(name, InvalidParams(request.reason),
+                                                          transport="grpc"))
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, request.reason)
-        holder: list[Any] = []
-        try:
-            args = entry.arguments(request)
-            call_context = _call_context(entry, context)
-            context.add_callback(lambda: holder and reactor.callFromThread(holder[0].cancel))
-            result = threads.blockingCallFromThread(
-                reactor, runner.run, entry, args, call_context, context.time_remaining(),
-                holder)
-            return entry.reply(result)
-        except Exception as e:
-            code, details = _status(e, name)
+        args = entry.arguments(request)
+        call_context = _call_context(entry, context)
+        timeout = context.time_remaining()
+        ready = threading.Lock()
+        ready.acquire()
+        # [result, error, running Deferred, lock released when it ends]
+        box: list[Any] = [None, None, None, None]
+
+        def run() -> None:  # on the reactor thread
+            try:
+                result = runner.start(entry, args, call_context, timeout)
+            except Exception as e:
+                box[1] = e
+            else:
+                if type(result) is defer.Deferred:
+                    ended = box[3] = threading.Lock()
+                    ended.acquire()
+                    box[2] = result
+                    result.addBoth(_settle, box, ended)
+                else:
+                    box[0] = result
+            ready.release()
+
+        runner.submit(run)
+        ready.acquire()
+        running = box[2]
+        if running is not None:  # still running: wait, and cancel it if the client goes
+            if not context.add_callback(lambda: reactor.callFromThread(running.cancel)):
+                reactor.callFromThread(running.cancel)
+            box[3].acquire()
+        if box[1] is None:
+            try:
+                return entry.reply(box[0])
+            except Exception as e:
+                box[1] = e
+        code, details = _status(box[1], name)
         context.abort(code, details)
     return handle
 
 
+def _settle(result: Any, box: list[Any], ended: Any) -> None:
+    """A running call ended (reactor thread): hand its outcome to the waiting worker."""
+    if isinstance(result, Failure):
+        box[1] = result.value
+    else:
+        box[0] = result
+    ended.release()
+
+
 def _asynchronous(entry: GrpcMethod, runner: CallRunner) -> Callable[..., Any]:
     name = entry.method.name
+    loop = runner.reactor._asyncioEventloop
 
     async def handle(request: Any, context: Any) -> Any:
         if type(request) is Malformed:
-            runner.registry.refused(name, RpcError(request.reason), transport="grpc")
+            runner.registry.refused(name, InvalidParams(request.reason), transport="grpc")
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, request.reason)
         try:
-            d = runner.run(entry, entry.arguments(request), _call_context(entry, context),
-                           context.time_remaining(), [])
-            if d.called:  # a synchronous method: no Future needed
-                result = _result_now(d)
-            else:
-                result = await d.asFuture(runner.reactor._asyncioEventloop)
+            result = runner.start(entry, entry.arguments(request),
+                                  _call_context(entry, context), context.time_remaining())
+            if type(result) is defer.Deferred:
+                result = await result.asFuture(loop)
             return entry.reply(result)
         except Exception as e:
             code, details = _status(e, name)

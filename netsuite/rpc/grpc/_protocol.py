@@ -10,7 +10,7 @@ describing every service with its messages) and the standard health service
 
 Methods run on the reactor thread, as on every other transport.  With twistd's default
 reactor the server is grpcio's thread-pool server: its worker thread hands each call to the
-reactor (``blockingCallFromThread``) and waits for the answer, so calls never run two at a
+reactor and waits for the answer, so calls never run two at a
 time and never need a lock; with ``twistd --reactor=asyncio`` it is ``grpc.aio`` on the
 reactor's own asyncio loop and calls go straight to the Twisted side.  A client's deadline
 bounds the call (it is cancelled, status ``DEADLINE_EXCEEDED``); a client that cancels has
@@ -68,7 +68,7 @@ log = Logger()
 
 #: Worker threads of the thread-pool server: each waits for the reactor while its call
 #: runs, so this bounds the calls in progress at once (running asynchronous methods).
-MAX_WORKERS = int(__import__("os").environ.get("NETSUITE_GRPC_WORKERS", "100"))
+MAX_WORKERS = 100
 
 _REFLECTION_V1 = "grpc.reflection.v1.ServerReflection"
 
