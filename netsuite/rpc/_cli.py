@@ -26,6 +26,7 @@ from netsuite._endpoints import TargetError, parse_host_port
 from netsuite._options import positive_float
 from netsuite._tls import ClientTLS, add_tls_options, tls_failure_text
 from netsuite.rpc._core import SERVICE, InvalidParams, Method, RpcError
+from netsuite.rpc._types import to_plain
 
 __all__ = ["CLIENTS", "DESCRIPTION", "configure", "run"]
 
@@ -140,7 +141,9 @@ async def run(reactor: Any, args: argparse.Namespace) -> int:
             names = " ".join(p.name.upper() for p in method.params)
             raise UsageFailure(f"{method.name} takes {len(method.params)} argument(s): {names}")
         try:
-            values = [p.parse(text) for p, text in zip(method.params, args.args, strict=True)]
+            # Checked by type, then as plain data (structs as dicts), as every client sends.
+            values = [to_plain(p.spec, p.parse(text), p.name)
+                      for p, text in zip(method.params, args.args, strict=True)]
         except InvalidParams as e:
             raise UsageFailure(str(e)) from None
         client = _client(args.transport)
