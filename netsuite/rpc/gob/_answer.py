@@ -20,7 +20,17 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from netsuite.rpc._core import CallContext, Method, Registry, RpcError
-from netsuite.rpc._types import INT64, STR, Optional, zero_value
+from netsuite.rpc._types import (
+    BOOL,
+    BYTES,
+    FLOAT64,
+    INT64,
+    STR,
+    Optional,
+    TypeSpec,
+    check,
+    zero_value,
+)
 from netsuite.rpc.gob._codec import (
     INT,
     STRING,
@@ -33,7 +43,13 @@ from netsuite.rpc.gob._codec import (
     encode_int,
     encode_uint,
 )
-from netsuite.rpc.gob._typed import from_gob, from_gob_struct, gob_type, params_struct
+from netsuite.rpc.gob._typed import (
+    from_gob,
+    from_gob_struct,
+    go_name,
+    gob_type,
+    params_struct,
+)
 
 __all__ = ["INVALID_REQUEST", "REQUEST", "RESPONSE", "GobAnswers"]
 
@@ -57,6 +73,9 @@ class _Entry:
     params: Any  # the parameters as one struct spec
     positional: bool  # every parameter is required: arguments go positionally
     reply: Callable[[Encoder, Any], bytes]
+    #: (Go name, name, spec) of every parameter when all are required scalars: arguments
+    #: sent under their Go names are checked and passed without the general conversion.
+    scalars: tuple[tuple[str, str, TypeSpec], ...] | None
 
 
 def _reply_encoder(method: Method) -> Callable[[Encoder, Any], bytes]:
@@ -102,9 +121,12 @@ class GobAnswers:
         entry = self._entries.get(name)
         if entry is None and name in self.registry:
             method = self.registry.lookup(name)
+            scalars = tuple((go_name(p.name), p.name, p.spec) for p in method.params)
+            if not all(p.required and p.spec in _SCALARS for p in method.params):
+                scalars = None
             entry = self._entries[name] = _Entry(
                 method, params_struct(method), all(p.required for p in method.params),
-                _reply_encoder(method))
+                _reply_encoder(method), scalars)
         return entry
 
     def arguments(self, name: str, value: Any, gob_type: Any) -> Any:
@@ -136,9 +158,15 @@ class GobAnswers:
         """Start the call: the bytes of its answer, or a Deferred firing with them once the
         call ends (it fails only with ``CancelledError``, when cancelled)."""
         try:
-            args = self.arguments(name, value, gob_type)
-            result = self.registry.start(name, args, go_struct=True, transport="gob",
-                                         context=context)
+            entry = self._entries.get(name)
+            kwargs = _scalar_args(entry.scalars, value) if entry and entry.scalars else None
+            if kwargs is not None:  # the common case: checked here, run directly
+                result = self.registry.run(entry.method, kwargs, transport="gob",  # type: ignore[union-attr]
+                                           context=context)
+            else:
+                args = self.arguments(name, value, gob_type)
+                result = self.registry.start(name, args, go_struct=True, transport="gob",
+                                             context=context)
         except RpcError as e:
             return self.error(name, seq, str(e))
         if type(result) is Deferred:
@@ -187,6 +215,27 @@ class GobAnswers:
         return (self.encoder.encode(RESPONSE, {"ServiceMethod": name, "Seq": seq,
                                                "Error": text})
                 + self.encoder.encode(INVALID_REQUEST, {}))
+
+
+def _scalar_args(scalars: tuple[tuple[str, str, TypeSpec], ...], value: Any
+                 ) -> dict[str, Any] | None:
+    """Keyword arguments from a struct that has every parameter under its Go name (else
+    ``None``: the general path handles it)."""
+    if type(value) is not StructValue:
+        return None
+    kwargs = {}
+    for go, name, spec in scalars:
+        item = value.get(go, _ABSENT)
+        if item is _ABSENT:
+            return None
+        if spec is STR and type(item) is str and not item.isascii():
+            item = from_gob(STR, item, name)
+        kwargs[name] = check(spec, item, name)
+    return kwargs
+
+
+_ABSENT = object()
+_SCALARS = frozenset((INT64, FLOAT64, BOOL, BYTES, STR))
 
 
 def _fields_match(method: Method, struct: dict[str, Any]) -> bool:
