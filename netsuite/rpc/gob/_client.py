@@ -236,31 +236,31 @@ async def connect(reactor: Any, host: str, port: int, *, tls: bool = False,
     return GobClient(protocol)
 
 
-async def call(reactor: Any, host: str, port: int, method: Method, args: list, *, tls: bool,
-               insecure: bool, timeout: float, raw: bool = False) -> object:
-    """One call over a fresh connection (the ``netsuite call gob`` contract)."""
+async def _one_call(reactor: Any, host: str, port: int, tls: Any, insecure: bool,
+                    timeout: float, raw: bool, send: Any) -> object:
+    """Connect, make one call (``send(client)`` -> its Deferred), close; ``timeout`` bounds
+    the connection and the answer each."""
     deferred = defer.ensureDeferred(
         connect(reactor, host, port, tls=tls, insecure=insecure, timeout=timeout, raw=raw))
     deferred.addTimeout(timeout, reactor)
     client = await deferred
     try:
-        d = client.call(method, args)
+        d = send(client)
         d.addTimeout(timeout, reactor)
         return await d
     finally:
         client.close()
+
+
+async def call(reactor: Any, host: str, port: int, method: Method, args: list, *, tls: Any,
+               insecure: bool, timeout: float, raw: bool = False) -> object:
+    """One call over a fresh connection (the ``netsuite call gob`` contract)."""
+    return await _one_call(reactor, host, port, tls, insecure, timeout, raw,
+                           lambda client: client.call(method, args))
 
 
 async def call_json(reactor: Any, host: str, port: int, name: str, params: dict[str, Any], *,
                     tls: Any, timeout: float, raw: bool = False) -> object:
     """One call of a method not known here, JSON arguments (``netsuite call gob``)."""
-    deferred = defer.ensureDeferred(connect(reactor, host, port, tls=tls or False,
-                                            timeout=timeout, raw=raw))
-    deferred.addTimeout(timeout, reactor)
-    client = await deferred
-    try:
-        d = client.call_json(name, params)
-        d.addTimeout(timeout, reactor)
-        return await d
-    finally:
-        client.close()
+    return await _one_call(reactor, host, port, tls or False, False, timeout, raw,
+                           lambda client: client.call_json(name, params))

@@ -20,14 +20,13 @@ import grpc
 from google.protobuf.message import DecodeError
 
 from netsuite.rpc._core import Method, Registry, RpcError
-from netsuite.rpc._types import BOOL, BYTES, FLOAT64, INT64, STR, Optional, Struct
+from netsuite.rpc._types import Optional, Struct
+from netsuite.rpc.grpc._convert import SCALARS as _SCALARS
 from netsuite.rpc.grpc._convert import get, put
 from netsuite.rpc.grpc._descriptors import PACKAGE, Schema, build_schema
 
 __all__ = ["PACKAGE", "STATUS_CODES", "GrpcMethod", "Malformed", "grpc_method",
            "grpc_methods", "request_parser", "status_of"]
-
-_SCALARS = frozenset((INT64, FLOAT64, BOOL, STR, BYTES))
 
 #: The gRPC status of each ``RpcError.kind``.
 STATUS_CODES: dict[str, grpc.StatusCode] = {

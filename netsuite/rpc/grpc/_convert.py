@@ -25,9 +25,11 @@ from netsuite.rpc._types import (
     TypeSpec,
 )
 
-__all__ = ["get", "put"]
+__all__ = ["SCALARS", "get", "put"]
 
-_SCALARS = frozenset((INT64, FLOAT64, BOOL, STR, BYTES))
+#: The scalar specs: a protobuf scalar field each.
+SCALARS = frozenset((INT64, FLOAT64, BOOL, STR, BYTES))
+_SCALARS = SCALARS
 
 
 def put(message: Any, name: str, spec: TypeSpec, value: Any) -> None:

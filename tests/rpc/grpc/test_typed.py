@@ -42,24 +42,22 @@ class Reflected:
         self.database = ProtoReflectionDescriptorDatabase(channel)
         self.pool = descriptor_pool.DescriptorPool(self.database)
 
-    def call(self, name: str, params: dict, **kw: Any) -> Any:
+    def stub(self, name: str) -> tuple[Any, Any]:
+        """The callable of ``Service.Method`` and its request class."""
         service, _, method = name.rpartition(".")
         desc = self.pool.FindServiceByName(f"netsuite.{service}").methods_by_name[method]
         request_class = message_factory.GetMessageClass(desc.input_type)
         reply_class = message_factory.GetMessageClass(desc.output_type)
-        stub = self.channel.unary_unary(f"/netsuite.{service}/{method}",
+        return self.channel.unary_unary(f"/netsuite.{service}/{method}",
                                         request_serializer=request_class.SerializeToString,
-                                        response_deserializer=reply_class.FromString)
+                                        response_deserializer=reply_class.FromString), request_class
+
+    def call(self, name: str, params: dict, **kw: Any) -> Any:
+        stub, request_class = self.stub(name)
         return stub(json_format.ParseDict(params, request_class()), timeout=10, **kw)
 
     def future(self, name: str, params: dict, **kw: Any) -> Any:
-        service, _, method = name.rpartition(".")
-        desc = self.pool.FindServiceByName(f"netsuite.{service}").methods_by_name[method]
-        request_class = message_factory.GetMessageClass(desc.input_type)
-        reply_class = message_factory.GetMessageClass(desc.output_type)
-        stub = self.channel.unary_unary(f"/netsuite.{service}/{method}",
-                                        request_serializer=request_class.SerializeToString,
-                                        response_deserializer=reply_class.FromString)
+        stub, request_class = self.stub(name)
         return stub.future(json_format.ParseDict(params, request_class()), **kw)
 
 
@@ -188,7 +186,7 @@ async def test_a_slow_call_does_not_hold_up_fast_ones(rich_server) -> None:
 
     def work(channel: grpc.Channel) -> Any:
         client = Reflected(channel)
-        slow = client.future("Slow.Wait", {"seconds": 0.5, "tag": "slow"}, timeout=10)
+        slow = client.future("Slow.Wait", {"seconds": 3, "tag": "slow"}, timeout=20)
         fast = [client.call("Algorithm.Sum", {"x": i, "y": 1}).total for i in range(20)]
         return slow.done(), fast, slow.result().result
 
@@ -262,7 +260,7 @@ def test_not_serving_after_sigterm_while_a_call_runs(extra) -> None:
             request = health_pb2.HealthCheckRequest(service="netsuite.Slow")
             serving = health_pb2.HealthCheckResponse.SERVING
             assert health.Check(request, timeout=10).status == serving
-            slow = client.future("Slow.Wait", {"seconds": 1.5, "tag": "finished"}, timeout=20)
+            slow = client.future("Slow.Wait", {"seconds": 4, "tag": "finished"}, timeout=30)
             assert client.call("Geo.Move", {"p": {"x": 1}, "by": [1, 1]}).result.x == 2
             server.process.send_signal(signal.SIGTERM)
             statuses = set()
