@@ -145,6 +145,9 @@ class PacedProtocol(Protocol):
     def track(self, call: Deferred[Any]) -> None:
         """Count ``call`` (a running call, its answer callbacks added) until it fires;
         cancel it if the connection closes first."""
+        if self.state == CLOSED:  # closed while the call was starting
+            call.cancel()
+            return
         self.running.add(call)
         call.addBoth(self._call_ended, call)
 

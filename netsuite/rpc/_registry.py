@@ -56,7 +56,7 @@ _PY_TYPES: dict[TypeSpec, type] = {INT64: int, FLOAT64: float, BOOL: bool, STR: 
                                    BYTES: bytes}
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)
 class CallContext:
     """What a method may learn of its call: declare a parameter annotated ``CallContext``.
 
@@ -70,7 +70,7 @@ class CallContext:
     peer_certificate: Any = None
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)
 class Param:
     """One wire parameter: its name, type and default (:data:`~netsuite.rpc._types.MISSING`:
     none, the caller must give it)."""
@@ -130,7 +130,7 @@ class Param:
         return self.check(value)
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)
 class Method:
     """A registered method: full name, wire parameters, result type, help text, function.
 

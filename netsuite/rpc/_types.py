@@ -85,27 +85,27 @@ class TypeSpec:
     __slots__ = ()
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)
 class Int64(TypeSpec):
     """A signed 64-bit integer (Python ``int``)."""
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)
 class Float64(TypeSpec):
     """A 64-bit float (Python ``float``; an ``int`` given for it is converted)."""
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)
 class Bool(TypeSpec):
     """``True`` or ``False``, never an integer."""
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)
 class Str(TypeSpec):
     """A Unicode string."""
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)
 class Bytes(TypeSpec):
     """A byte string."""
 
@@ -117,28 +117,28 @@ STR: Final = Str()
 BYTES: Final = Bytes()
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)
 class ListOf(TypeSpec):
     """``list[item]``."""
 
     item: TypeSpec
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)
 class MapOf(TypeSpec):
     """``dict[str, value]``: keys are always strings."""
 
     value: TypeSpec
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)
 class Optional(TypeSpec):
     """``inner | None``."""
 
     inner: TypeSpec
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)
 class Field:
     """One field of a :class:`Struct`.
 
@@ -159,7 +159,7 @@ class Field:
         return self.default is MISSING
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)
 class Struct(TypeSpec):
     """A dataclass or attrs class: its fields in declaration order."""
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from cryptography.x509.oid import NameOID
 from twisted.internet.defer import CancelledError, Deferred
 
 from netsuite.rpc import ApplicationError, CallContext, Registry
@@ -52,6 +53,24 @@ class Probe:
         self.started: list[int] = []
         self.running = 0
         self.peak = 0
+        self._waiters: list[tuple[Any, Deferred[None]]] = []
+
+    def until(self, condition: Any) -> Deferred[None]:
+        """A Deferred that fires once ``condition()`` holds (checked at every event)."""
+        d: Deferred[None] = Deferred()
+        if condition():
+            d.callback(None)
+        else:
+            self._waiters.append((condition, d))
+        return d
+
+    def _event(self) -> None:
+        waiting, self._waiters = self._waiters, []
+        for condition, d in waiting:
+            if condition():
+                d.callback(None)
+            else:
+                self._waiters.append((condition, d))
 
     def release_all(self) -> None:
         gates, self.gates = self.gates, []
@@ -106,6 +125,7 @@ def build(timeout: float = 0.3) -> tuple[Registry, Probe]:
         probe.started.append(n)
         probe.running += 1
         probe.peak = max(probe.peak, probe.running)
+        probe._event()
         try:
             await gate
         except CancelledError:
@@ -113,6 +133,7 @@ def build(timeout: float = 0.3) -> tuple[Registry, Probe]:
             raise
         finally:
             probe.running -= 1
+            probe._event()
         return n
 
     @registry.method("Rich.Fast")
@@ -134,7 +155,12 @@ def build(timeout: float = 0.3) -> tuple[Registry, Probe]:
 
     @registry.method("Rich.Who")
     def who(ctx: CallContext) -> str:
-        return f"{ctx.transport} {ctx.peer} {ctx.peer_certificate is not None}"
+        """The wire, the peer, and the common name of the client's certificate (or -)."""
+        name = "-"
+        if ctx.peer_certificate is not None:
+            [cn] = ctx.peer_certificate.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+            name = str(cn.value)
+        return f"{ctx.transport} {ctx.peer} {name}"
 
     return registry, probe
 
@@ -143,6 +169,3 @@ def sample_items() -> list[Item]:
     return [Item("a-1", 2.5, ["red", "big"], b"\x00\xff", Point(1, 2)),
             Item("b-2", 0.25)]
 
-
-def as_any(value: Any) -> Any:
-    return value

@@ -199,17 +199,12 @@ def answer(table: CommandTable, box: dict[bytes, bytes],
     except RpcError as e:
         return None if tag is None else error_box(tag, error_code(e), _error_text(e))
     if type(result) is Deferred:
-        return result.addCallbacks(_later, _failed, callbackArgs=(command, tag),
+        return result.addCallbacks(_answered, _failed, callbackArgs=(command, tag),
                                    errbackArgs=(tag,))
-    if tag is None:
-        return None
-    try:
-        return _result_box(command, tag, result)
-    except ResultTooLong as e:
-        return error_box(tag, RESULT_TOO_LONG, str(e))
+    return _answered(result, command, tag)
 
 
-def _later(result: Any, command: _Command, tag: bytes | None) -> bytes | None:
+def _answered(result: Any, command: _Command, tag: bytes | None) -> bytes | None:
     if tag is None:
         return None
     try:

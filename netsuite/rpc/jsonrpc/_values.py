@@ -189,25 +189,20 @@ def go_args(method: Method, params: Any) -> Any:
         raise Refused(f"json: cannot unmarshal {json_kind(struct)} into Go value of type "
                       "main.Args", INVALID_PARAMS)
     index = _field_index(method)
-    if not scalar:
-        named: dict[str, Any] = {}
-        for key, value in struct.items():
-            i = index.get(key)
-            if i is None:
-                i = index.get(key.lower())
-            if i is None or value is None:
-                continue
-            p = method.params[i]
-            named[p.name] = from_json(p.spec, value, p.name)
-        return named
-    values: list[Any] = [p.type() for p in method.params]
-    first_error: Refused | None = None
+    fields = []
     for key, value in struct.items():
         i = index.get(key)
         if i is None:
             i = index.get(key.lower())
-        if i is None or value is None:
-            continue
+        if i is not None and value is not None:
+            fields.append((i, value))
+    if not scalar:
+        return {method.params[i].name: from_json(method.params[i].spec, value,
+                                                 method.params[i].name)
+                for i, value in fields}
+    values: list[Any] = [p.type() for p in method.params]
+    first_error: Refused | None = None
+    for i, value in fields:
         try:
             values[i] = _go_field(method, i, value)
         except Refused as e:

@@ -1,0 +1,1 @@
+"""Example services for ``twistd -n rpc --service examples.MODULE``."""
