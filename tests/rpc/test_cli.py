@@ -255,3 +255,24 @@ def test_grpc_over_mutual_tls(pki) -> None:
                            target, "Shop.Whoami", "{}")
         assert refused.returncode == 1
         assert refused.stderr.strip().count("\n") == 0
+
+
+@pytest.mark.parametrize("wire", ["gob", "grpc"])
+def test_ctrl_c_exits_130_quietly(wire) -> None:
+    """A call waiting on a server that never answers: SIGINT ends it with 130, no blame."""
+    import signal
+    import socket
+
+    silent = socket.create_server(("127.0.0.1", 0))
+    try:
+        proc = subprocess.Popen([NETSUITE, "call", wire, f"127.0.0.1:{silent.getsockname()[1]}",
+                                 "Algorithm.Sum", "1", "2"], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+        conn, _ = silent.accept()  # the client is connected and waiting for its answer
+        with conn:
+            proc.send_signal(signal.SIGINT)
+            out, err = proc.communicate(timeout=8)  # well before the 10 s call timeout
+    finally:
+        silent.close()
+    assert proc.returncode == 130
+    assert out == "" and err == ""

@@ -25,7 +25,7 @@ from typing import Any
 os.environ.setdefault("GRPC_VERBOSITY", "NONE")
 
 import grpc
-from twisted.internet import threads
+from twisted.internet import defer, threads
 
 from netsuite._endpoints import format_host_port
 from netsuite.rpc._core import Method, RpcError
@@ -85,10 +85,15 @@ def _failure(error: grpc.RpcError, target: str, tls: Any) -> Exception:
     return RpcError(f"{code.name}: {details}")
 
 
-def _blocking(host: str, port: int, tls: Any, timeout: float, work: Any) -> Any:
+def _blocking(host: str, port: int, tls: Any, timeout: float, work: Any,
+              channels: list[grpc.Channel] | None = None) -> Any:
+    """``work(channel)`` on a fresh channel; the channel is added to ``channels`` so that
+    another thread can close it (which ends the call at once)."""
     target = format_host_port(host, port)
     try:
         with _channel(host, port, tls, timeout) as channel:
+            if channels is not None:
+                channels.append(channel)
             return work(channel)
     except grpc.RpcError as e:
         raise _failure(e, target, tls) from None
@@ -97,7 +102,8 @@ def _blocking(host: str, port: int, tls: Any, timeout: float, work: Any) -> Any:
 
 
 def call_blocking(host: str, port: int, method: Method, args: list, *, tls: Any = None,
-                  timeout: float = 30, insecure: bool = False) -> Any:
+                  timeout: float = 30, insecure: bool = False,
+                  channels: list[grpc.Channel] | None = None) -> Any:
     """One call of a method known here, blocking: the plain result, or :class:`RpcError` /
     :class:`GrpcUnavailable`."""
     entry = grpc_method(method)
@@ -108,7 +114,7 @@ def call_blocking(host: str, port: int, method: Method, args: list, *, tls: Any 
                                    request_serializer=entry.request_class.SerializeToString,
                                    response_deserializer=entry.reply_class.FromString)
         return entry.result(stub(request, timeout=timeout))
-    return _blocking(host, port, _tls(tls, insecure), timeout, work)
+    return _blocking(host, port, _tls(tls, insecure), timeout, work, channels)
 
 
 def _tls(tls: Any, insecure: bool) -> Any:
@@ -131,7 +137,8 @@ def _reflected_pool(channel: grpc.Channel) -> Any:
 
 
 def call_json_blocking(host: str, port: int, name: str, params: dict[str, Any], *,
-                       tls: Any = None, timeout: float = 30) -> Any:
+                       tls: Any = None, timeout: float = 30,
+                       channels: list[grpc.Channel] | None = None) -> Any:
     """Call ``Service.Method`` (unknown here) with a JSON object of its parameters: the
     messages come from the server's reflection."""
     from google.protobuf import json_format, message_factory
@@ -157,10 +164,11 @@ def call_json_blocking(host: str, port: int, name: str, params: dict[str, Any], 
         reply = stub(request, timeout=timeout)
         fields = reply.DESCRIPTOR.fields
         return message_to_plain(reply).get(fields[0].name) if fields else None
-    return _blocking(host, port, tls, timeout, work)
+    return _blocking(host, port, tls, timeout, work, channels)
 
 
-def list_blocking(host: str, port: int, *, tls: Any = None, timeout: float = 30) -> list[str]:
+def list_blocking(host: str, port: int, *, tls: Any = None, timeout: float = 30,
+                  channels: list[grpc.Channel] | None = None) -> list[str]:
     """``Service.Method (Request) returns (Reply)`` for every method the server reflects
     (reflection and health themselves left out)."""
     prefix = PACKAGE + "."
@@ -177,7 +185,7 @@ def list_blocking(host: str, port: int, *, tls: Any = None, timeout: float = 30)
                 lines.append(f"{short}.{method.name} ({method.input_type.name}) returns "
                              f"({method.output_type.name})")
         return lines
-    return _blocking(host, port, tls, timeout, work)
+    return _blocking(host, port, tls, timeout, work, channels)
 
 
 def message_to_plain(message: Any) -> dict[str, Any]:
@@ -207,24 +215,34 @@ def _plain(field: Any, value: Any) -> Any:
     return value
 
 
+async def _in_thread(reactor: Any, blocking: Any, *args: Any, **kwargs: Any) -> Any:
+    """Run a blocking client function in a reactor thread; if the command is cancelled
+    (Ctrl-C), close its channel so the thread's call ends at once too."""
+    channels: list[grpc.Channel] = []
+    try:
+        return await threads.deferToThreadPool(reactor, reactor.getThreadPool(), blocking,
+                                               *args, channels=channels, **kwargs)
+    except defer.CancelledError:
+        for channel in channels:
+            channel.close()
+        raise
+
+
 async def call(reactor: Any, host: str, port: int, method: Method, args: list, *, tls: Any,
                insecure: bool = False, timeout: float) -> object:
     """The ``netsuite call grpc`` contract: one call in a reactor thread."""
-    return await threads.deferToThreadPool(
-        reactor, reactor.getThreadPool(), call_blocking, host, port, method, args, tls=tls,
-        insecure=insecure, timeout=timeout)
+    return await _in_thread(reactor, call_blocking, host, port, method, args, tls=tls,
+                            insecure=insecure, timeout=timeout)
 
 
 async def call_json(reactor: Any, host: str, port: int, name: str, params: dict[str, Any], *,
                     tls: Any, timeout: float) -> object:
     """A method not known here, by reflection, in a reactor thread."""
-    return await threads.deferToThreadPool(
-        reactor, reactor.getThreadPool(), call_json_blocking, host, port, name, params,
-        tls=tls, timeout=timeout)
+    return await _in_thread(reactor, call_json_blocking, host, port, name, params, tls=tls,
+                            timeout=timeout)
 
 
 async def list_methods(reactor: Any, host: str, port: int, *, tls: Any, timeout: float
                        ) -> list[str]:
     """The server's methods, by reflection, in a reactor thread."""
-    return await threads.deferToThreadPool(
-        reactor, reactor.getThreadPool(), list_blocking, host, port, tls=tls, timeout=timeout)
+    return await _in_thread(reactor, list_blocking, host, port, tls=tls, timeout=timeout)
