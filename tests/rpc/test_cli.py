@@ -276,3 +276,25 @@ def test_ctrl_c_exits_130_quietly(wire) -> None:
         silent.close()
     assert proc.returncode == 130
     assert out == "" and err == ""
+
+
+@pytest_twisted.ensureDeferred
+async def test_grpc_tls_verify_failure_and_ca(tls_files: Any, capsys: pytest.CaptureFixture[str]
+                                              ) -> None:
+    from twisted.internet import reactor
+
+    from netsuite.rpc.grpc._protocol import GrpcService
+
+    service = GrpcService(SERVICE, tls_files.server_description(), reactor, grace=0)
+    service.startService()
+    try:
+        target = f"localhost:{await service.whenListening}"
+        with pytest.raises(CommandFailed, match=r"^TLS error: certificate verify failed "
+                                                r"\(localhost:\d+\) \(--ca FILE"):
+            await call("grpc", "--tls", "--timeout", "5", target, "Algorithm.Sum", "1", "2")
+        assert await call("grpc", "--tls", "--ca", str(tls_files.cert), target,
+                          "Algorithm.Sum", "1", "2") == 0
+        assert await call("grpc", "--tls", "--insecure", target, "Algorithm.Sum", "2", "2") == 0
+        assert capsys.readouterr().out == "3\n4\n"
+    finally:
+        await service.stopService()

@@ -32,7 +32,8 @@ from netsuite.rpc._core import Method, RpcError
 from netsuite.rpc.grpc._answer import grpc_method
 from netsuite.rpc.grpc._descriptors import PACKAGE
 
-__all__ = ["GrpcUnavailable", "call", "call_json", "list_methods", "message_to_plain"]
+__all__ = ["GrpcUnavailable", "TlsFailure", "call", "call_json", "list_methods",
+           "message_to_plain"]
 
 #: Status codes that mean "no answer from a server" rather than a refusal by one.
 _TRANSPORT_CODES = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED})
@@ -40,6 +41,10 @@ _TRANSPORT_CODES = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADL
 
 class GrpcUnavailable(ConnectionError):
     """The server could not be reached (refused, unreachable, timed out, TLS refused)."""
+
+
+class TlsFailure(GrpcUnavailable):
+    """The TLS handshake failed; the text is the one line to print."""
 
 
 def _certificate_name(pem: str, fallback: str) -> str:
@@ -78,9 +83,13 @@ def _failure(error: grpc.RpcError, target: str, tls: Any) -> Exception:
     code = error.code() if hasattr(error, "code") else grpc.StatusCode.UNKNOWN
     details = error.details() if hasattr(error, "details") else str(error)
     if code in _TRANSPORT_CODES:
-        if tls and code is grpc.StatusCode.UNAVAILABLE and any(
-                word in (details or "") for word in ("ssl", "SSL", "handshake", "certificate")):
-            return GrpcUnavailable(f"TLS error: handshake failed ({target})")
+        text = details or ""
+        if tls and code is grpc.StatusCode.UNAVAILABLE and "handshake" in text.lower():
+            # The same line as every other client (netsuite._tls.tls_failure_text).
+            if "CERTIFICATE_VERIFY_FAILED" in text:
+                return TlsFailure(f"TLS error: certificate verify failed ({target}) (--ca FILE "
+                                  "trusts your CA; --insecure skips the check)")
+            return TlsFailure(f"TLS error: handshake failed ({target})")
         return GrpcUnavailable(f"grpc {code.name}: {details}")
     return RpcError(f"{code.name}: {details}")
 
