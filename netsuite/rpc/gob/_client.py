@@ -180,6 +180,12 @@ class GobClientProtocol(Protocol):
                              + self._encoder.encode(struct_type, args))
         return d
 
+    def send(self, method: Method, plain: dict[str, Any]) -> defer.Deferred[Any]:
+        """Call ``method`` with plain arguments by name (``netsuite.rpc.testing``); the
+        reply as plain data with the Python names."""
+        d = self.call(method.name, args_type(method), plain)
+        return d.addCallback(lambda reply: from_gob(method.result, reply, "result"))
+
     def _fail(self, error: BaseException) -> None:
         if self._error is None:
             self._error = error

@@ -348,3 +348,22 @@ async def test_half_close_answers_every_request_then_closes(rich_ports, http) ->
     got = answers(data)
     assert [h["Seq"] for h, _ in got] == [2, 3, 1]  # the slow one last, by Seq
     assert [v for _, v in got] == [{"X": 6, "Y": 1}, 3, "slow"]
+
+
+def test_netsuite_rpc_testing_speaks_gob() -> None:
+    from netsuite.rpc import RpcError
+    from netsuite.rpc.testing import connected_client
+
+    client = connected_client(REGISTRY, wire="gob")
+    assert client.result(client.call("Geo.Move", Point(1, 2), [3, 4])) == Point(4, 6)
+    assert client.result(client.call("Shop.Find", "other")) == Point(0, 0)  # gob: no nil
+    with pytest.raises(RpcError, match="refused: no"):
+        client.result(client.call("Shop.Fail", "no"))
+    hang = client.call("Slow.Hang", "memory")
+    failures: list = []
+    hang.addErrback(failures.append)
+    client.close()  # the server cancels the running call; the client's call fails
+    import tests.rpc.wiremethods as wm
+
+    assert "memory" in wm.CANCELLED
+    assert failures and "connection closed" in str(failures[0].value)
