@@ -52,9 +52,9 @@ class Reflected:
                                         request_serializer=request_class.SerializeToString,
                                         response_deserializer=reply_class.FromString), request_class
 
-    def call(self, name: str, params: dict, **kw: Any) -> Any:
+    def call(self, name: str, params: dict, timeout: float = 10, **kw: Any) -> Any:
         stub, request_class = self.stub(name)
-        return stub(json_format.ParseDict(params, request_class()), timeout=10, **kw)
+        return stub(json_format.ParseDict(params, request_class()), timeout=timeout, **kw)
 
     def future(self, name: str, params: dict, **kw: Any) -> Any:
         stub, request_class = self.stub(name)
@@ -249,7 +249,7 @@ async def test_mutual_tls_peer_certificate_reaches_the_method(pki) -> None:
 
 
 @pytest.mark.parametrize("extra", [(), ("--reactor=asyncio",)], ids=["default", "asyncio"])
-def test_not_serving_after_sigterm_while_a_call_runs(extra) -> None:
+def test_deadlines_and_not_serving_after_sigterm_while_a_call_runs(extra) -> None:
     with TwistdProcess("rpc", "--service", "tests.rpc.wireservice", "--xmlrpc", "none",
                        "--amp", "none", "--jsonrpc", "none", "--grace", "10",
                        "--grpc", "tcp:0:interface=127.0.0.1", extra_twistd=extra) as server:
@@ -260,6 +260,10 @@ def test_not_serving_after_sigterm_while_a_call_runs(extra) -> None:
             request = health_pb2.HealthCheckRequest(service="netsuite.Slow")
             serving = health_pb2.HealthCheckResponse.SERVING
             assert health.Check(request, timeout=10).status == serving
+            late = code_of(lambda: client.call("Slow.Hang", {"tag": "x"}, timeout=0.3))
+            assert late[0] is grpc.StatusCode.DEADLINE_EXCEEDED
+            failed = code_of(lambda: client.call("Slow.Late", {}))  # its own 0.2 s timeout
+            assert failed == (grpc.StatusCode.DEADLINE_EXCEEDED, "deadline exceeded")
             slow = client.future("Slow.Wait", {"seconds": 4, "tag": "finished"}, timeout=30)
             assert client.call("Geo.Move", {"p": {"x": 1}, "by": [1, 1]}).result.x == 2
             server.process.send_signal(signal.SIGTERM)
