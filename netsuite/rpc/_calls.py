@@ -70,12 +70,16 @@ def run(method: Method, kwargs: Mapping[str, Any], context: CallContext | None,
             except StopIteration as stop:  # finished without waiting: the fast path
                 return _plain(method, stop.value)
             deferred: Deferred[Any] = Deferred.fromCoroutine(_resume(result, waiting))
-        elif type(result) is Deferred or isinstance(result, Deferred):
-            deferred = result
-        elif isinstance(result, Coroutine):  # a plain function returning a coroutine
-            deferred = Deferred.fromCoroutine(result)
         else:
-            return _plain(method, result)
+            try:
+                return to_plain(method.result, result)  # a plain result: the fast path
+            except InternalError:
+                if isinstance(result, Deferred):
+                    deferred = result
+                elif isinstance(result, Coroutine):  # a plain function returning one
+                    deferred = Deferred.fromCoroutine(result)
+                else:
+                    return _plain(method, result)  # logs and raises
     except RpcError:
         raise
     except Exception as e:

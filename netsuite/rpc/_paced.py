@@ -158,7 +158,8 @@ class PacedProtocol(Protocol):
         if self._held and len(self.running) < self.max_inflight:
             self._held = False
             self.resume_requests()
-            if self.state != CLOSED and not self._held and not self._write_paused:
+            if (self.state != CLOSED and not self._held and not self._write_paused
+                    and not self.input_ended):
                 self.transport.resumeProducing()
         self.finish_if_done()
         return None
@@ -199,7 +200,7 @@ class PacedProtocol(Protocol):
 
     def resumeProducing(self) -> None:
         self._write_paused = False
-        if self.state != CLOSED and not self._held:
+        if self.state != CLOSED and not self._held and not self.input_ended:
             self.transport.resumeProducing()
 
     def stopProducing(self) -> None:

@@ -11,7 +11,6 @@ with positional arguments or a struct (mapping), and encodes the result -- or th
 from __future__ import annotations
 
 import inspect
-import json
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from time import perf_counter
 from typing import Any, TypeVar
@@ -31,16 +30,10 @@ from netsuite.rpc._errors import (
     UnknownService,
     outcome_of,
 )
+from netsuite.rpc._param import PY_TYPES, CallContext, Param
 from netsuite.rpc._signature import as_spec, check_name, method_from_function
 from netsuite.rpc._types import (
-    BOOL,
-    BYTES,
-    FLOAT64,
-    INT64,
-    MISSING,
-    STR,
     TypeSpec,
-    check,
     type_name,
     zero_value,
 )
@@ -50,85 +43,6 @@ __all__ = ["CallContext", "CallObserver", "Method", "Param", "Registry"]
 log = Logger()
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-#: The Python type of each scalar spec (what today's scalar-only transport code asks for).
-_PY_TYPES: dict[TypeSpec, type] = {INT64: int, FLOAT64: float, BOOL: bool, STR: str,
-                                   BYTES: bytes}
-
-
-@attrs.frozen(cache_hash=True)
-class CallContext:
-    """What a method may learn of its call: declare a parameter annotated ``CallContext``.
-
-    ``transport`` is ``xmlrpc``, ``amp``, ``jsonrpc``, ``gob``, ``grpc`` (or ``direct`` for
-    :meth:`Registry.call` from Python); ``peer`` the client's ``HOST:PORT``;
-    ``peer_certificate`` the client's ``cryptography.x509.Certificate`` under mutual TLS.
-    """
-
-    transport: str
-    peer: str = ""
-    peer_certificate: Any = None
-
-
-@attrs.frozen(cache_hash=True)
-class Param:
-    """One wire parameter: its name, type and default (:data:`~netsuite.rpc._types.MISSING`:
-    none, the caller must give it)."""
-
-    name: str
-    spec: TypeSpec
-    default: Any = MISSING
-
-    @property
-    def go_name(self) -> str:
-        """The Go struct field name: first letter upper-cased (``x`` -> ``X``)."""
-        return self.name[:1].upper() + self.name[1:]
-
-    @property
-    def type(self) -> type | None:
-        """The Python type of a scalar parameter (``int``, ``str``...), else ``None``."""
-        return _PY_TYPES.get(self.spec)
-
-    @property
-    def type_name(self) -> str:
-        """``int64``, ``string``, ``[]int64``, ``Point``... (see :func:`type_name`)."""
-        return type_name(self.spec)
-
-    @property
-    def required(self) -> bool:
-        """Whether a call must give this parameter."""
-        return self.default is MISSING
-
-    def check(self, value: Any) -> Any:
-        """``value`` as the method receives it, else :class:`InvalidParams` (with the path)."""
-        return check(self.spec, value, self.name)
-
-    def parse(self, text: str) -> Any:
-        """Parse a command-line argument: an integer (``12``, ``-0x10``), a float, ``true`` /
-        ``false``, a string as is, bytes as UTF-8, anything else as JSON."""
-        if self.spec == INT64:
-            try:
-                value: Any = int(text, 0)
-            except ValueError:
-                raise InvalidParams(f"{self.name}: {text!r} is not an integer") from None
-        elif self.spec == STR:
-            value = text
-        elif self.spec == BYTES:
-            value = text.encode()
-        elif self.spec == FLOAT64:
-            try:
-                value = float(text)
-            except ValueError:
-                raise InvalidParams(f"{self.name}: {text!r} is not a number") from None
-        elif self.spec == BOOL and text in ("true", "false"):
-            value = text == "true"
-        else:
-            try:
-                value = json.loads(text)
-            except ValueError:
-                raise InvalidParams(f"{self.name}: {text!r} is not JSON") from None
-        return self.check(value)
-
 
 @attrs.frozen(cache_hash=True)
 class Method:
@@ -149,10 +63,16 @@ class Method:
     context: str | None = None
     #: Whether ``function`` is an ``async def`` (its calls may finish later).
     coroutine: bool = attrs.field(init=False, eq=False, repr=False)
+    #: How many parameters a call must give (those without a default).
+    required_count: int = attrs.field(init=False, eq=False, repr=False)
 
     @coroutine.default
     def _coroutine_default(self) -> bool:
         return inspect.iscoroutinefunction(self.function)
+
+    @required_count.default
+    def _required_default(self) -> int:
+        return sum(1 for p in self.params if p.required)
 
     @property
     def service(self) -> str:
@@ -167,7 +87,7 @@ class Method:
     @property
     def result_type(self) -> type | None:
         """The Python type of a scalar result (``int``, ``str``...), else ``None``."""
-        return _PY_TYPES.get(self.result)
+        return PY_TYPES.get(self.result)
 
     @property
     def result_type_name(self) -> str:
@@ -184,19 +104,22 @@ class Method:
         ignoring case, unknown keys are ignored, and missing fields take their default or
         the zero value (0, ``""``, empty list...).
         """
-        if isinstance(args, Mapping):
-            return self._bind_struct(args, go_struct)
-        if isinstance(args, str | bytes) or not isinstance(args, Sequence):
-            raise InvalidParams(f"{self.name}: expected a list or a struct of arguments")
-        required = sum(1 for p in self.params if p.required)
-        if not required <= len(args) <= len(self.params):
-            count = (str(len(self.params)) if required == len(self.params)
-                     else f"{required} to {len(self.params)}")
+        params = self.params
+        kind = type(args)
+        if kind is not list and kind is not tuple:
+            if isinstance(args, Mapping):
+                return self._bind_struct(args, go_struct)
+            if isinstance(args, str | bytes) or not isinstance(args, Sequence):
+                raise InvalidParams(f"{self.name}: expected a list or a struct of arguments")
+        given = len(args)
+        if given != len(params) and not self.required_count <= given <= len(params):
+            count = (str(len(params)) if self.required_count == len(params)
+                     else f"{self.required_count} to {len(params)}")
             raise InvalidParams(
                 f"{self.name} takes {count} arguments "
-                f"({', '.join(p.name for p in self.params)}), got {len(args)}"
+                f"({', '.join(p.name for p in params)}), got {given}"
             )
-        return {p.name: p.check(value) for p, value in zip(self.params, args, strict=False)}
+        return {p.name: p.check(value) for p, value in zip(params, args, strict=False)}
 
     def _bind_struct(self, struct: Mapping[str, Any], go_struct: bool) -> dict[str, Any]:
         bound: dict[str, Any] = {}
@@ -233,7 +156,9 @@ class Method:
         that did not finish at once is cancelled and is :class:`InternalError` (transports
         use :meth:`Registry.start`, which waits).
         """
-        return _finished(self.name, _calls.run(self, kwargs, context or CallContext(transport)))
+        if context is None and self.context is not None:
+            context = CallContext(transport)
+        return _finished(self.name, _calls.run(self, kwargs, context))
 
 
 def _finished(name: str, result: Any) -> Any:
@@ -336,8 +261,10 @@ class Registry:
         """
         if not self.observers:
             method = self.lookup(name)
-            return _calls.run(method, method.bind(args, go_struct=go_struct),
-                              context or CallContext(transport), self.clock)
+            if context is None and method.context is not None:
+                context = CallContext(transport)
+            return _calls.run(method, method.bind(args, go_struct=go_struct), context,
+                              self.clock)
         try:
             method = self.lookup(name)
             kwargs = method.bind(args, go_struct=go_struct)
@@ -350,7 +277,8 @@ class Registry:
             context: CallContext | None = None) -> Any:
         """Run a method whose arguments a transport already decoded and checked (keyword
         arguments, as :meth:`Method.bind` returns them): as :meth:`start`."""
-        context = context or CallContext(transport)
+        if context is None and method.context is not None:
+            context = CallContext(transport)
         if not self.observers:
             return _calls.run(method, kwargs, context, self.clock)
         begun = perf_counter()

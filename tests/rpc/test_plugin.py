@@ -151,15 +151,20 @@ def recv_until_closed(sock: socket.socket, timeout: float = 15) -> bytes:
 
 
 def probe(ports: dict[str, int]) -> None:
-    """One whole call on the JSON-RPC and AMP ports given."""
+    """One whole call on the JSON-RPC and AMP ports given; each connection half-closed after
+    its request, so the answer comes and then the server's close (once this returns, the
+    server has forgotten these connections)."""
     if "jsonrpc" in ports:
         with socket.create_connection(("127.0.0.1", ports["jsonrpc"]), timeout=10) as s:
             s.sendall(SUM_JSON)
-            assert s.recv(100) == b'{"id":"z","result":42,"error":null}\n'
+            s.shutdown(socket.SHUT_WR)
+            assert recv_until_closed(s) == b'{"id":"z","result":42,"error":null}\n'
     if "amp" in ports:
         with socket.create_connection(("127.0.0.1", ports["amp"]), timeout=10) as s:
             s.sendall(SUM_BOX)
-            assert s.recv(100) == b"\x00\x07_answer\x00\x01a\x00\x05total\x00\x014\x00\x00"
+            s.shutdown(socket.SHUT_WR)
+            assert recv_until_closed(s) == (
+                b"\x00\x07_answer\x00\x01a\x00\x05total\x00\x014\x00\x00")
 
 
 def test_twistd_serves_every_transport_and_shuts_down_gracefully() -> None:

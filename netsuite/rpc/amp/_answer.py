@@ -26,7 +26,7 @@ from netsuite.rpc._core import (
     UnknownMethod,
 )
 from netsuite.rpc._types import INT64, STR, Optional
-from netsuite.rpc.amp._values import MAX_VALUE, ResultTooLong, decoder, encoder, pair
+from netsuite.rpc.amp._values import MAX_VALUE, ResultTooLong, encoder, pair, parser
 
 __all__ = [
     "BAD_PARAMS",
@@ -89,9 +89,9 @@ class _Command:
     def __init__(self, method: Method) -> None:
         self.method = method
         self.name = method.name
-        #: (key, decoder, name, when left out: _REQUIRED, _NONE or _DEFAULT)
-        self.args: list[tuple[bytes, Callable[[bytes, str], Any], str, int]] = [
-            (p.name.encode(), decoder(p.spec), p.name,
+        #: (key, parse, kind, name, when left out: _REQUIRED, _NONE or _DEFAULT)
+        self.args: list[tuple[bytes, Callable[[bytes], Any], str, str, int]] = [
+            (p.name.encode(), *parser(p.spec, p.name), p.name,
              _DEFAULT if not p.required else _NONE if isinstance(p.spec, Optional)
              else _REQUIRED)
             for p in method.params
@@ -173,17 +173,20 @@ def answer(table: CommandTable, box: dict[bytes, bytes],
     try:
         args: list[Any] = []
         named: dict[str, Any] | None = None  # once an argument is left out
-        for key, decode, pname, missing in command.args:
+        for key, parse, kind, pname, missing in command.args:
             value = box.get(key)
             if value is None:
                 if missing == _REQUIRED:
                     raise InvalidParams(f"{command.name}: missing argument {pname}")
                 if named is None:
-                    named = dict(zip([a[2] for a in command.args], args, strict=False))
+                    named = dict(zip([a[3] for a in command.args], args, strict=False))
                 if missing == _NONE:
                     named[pname] = None
                 continue
-            value = decode(value, pname)
+            try:
+                value = parse(value)
+            except ValueError:  # a scalar that does not parse (UnicodeDecodeError too)
+                raise InvalidParams(f"{pname}: expected {kind}, got {value[:32]!r}") from None
             if named is None:
                 args.append(value)
             else:

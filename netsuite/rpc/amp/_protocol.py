@@ -184,7 +184,8 @@ class AmpRpcProtocol(PacedProtocol):
             klen = (buf[pos] << 8) | buf[pos + 1]
             if klen == 0:
                 pos += 2
-                if not self.may_start():  # keep this box and the rest until a call ends
+                if len(self.running) >= self.max_inflight and not self.may_start():
+                    # too many calls running: keep this box and the rest until one ends
                     self._waiting = box
                     box = {}
                     box_start = pos

@@ -37,7 +37,7 @@ from netsuite.rpc._types import (
     TypeSpec,
 )
 
-__all__ = ["MAX_VALUE", "ResultTooLong", "argument", "decoder", "encoder", "pair"]
+__all__ = ["MAX_VALUE", "ResultTooLong", "argument", "decoder", "encoder", "pair", "parser"]
 
 MAX_VALUE = 65535
 
@@ -144,6 +144,25 @@ _SCALAR_DECODERS: dict[TypeSpec, Decode] = {
     STR: _scalar("UTF-8 string", lambda b: b.decode("utf-8")),
     BYTES: lambda data, path: data,
 }
+
+
+_SCALAR_PARSERS: dict[TypeSpec, tuple[Callable[[bytes], Any], str]] = {
+    INT64: (int, "int64"),
+    FLOAT64: (_float, "float64"),
+    BOOL: (_bool, "bool"),
+    STR: (bytes.decode, "UTF-8 string"),
+    BYTES: (bytes, "bytes"),
+}
+
+
+def parser(spec: TypeSpec, path: str) -> tuple[Callable[[bytes], Any], str]:
+    """``(parse, kind)`` of a top-level argument: ``parse(bytes)`` raises ``ValueError`` for a
+    scalar that does not parse (say ``expected KIND``), InvalidParams for the rest."""
+    found = _SCALAR_PARSERS.get(_inner(spec))
+    if found is not None:
+        return found
+    decode = decoder(spec)
+    return (lambda data: decode(data, path)), "value"
 
 
 def _box_decoder(fields: list[tuple[str, TypeSpec]]) -> Callable[[dict[bytes, bytes], str],
