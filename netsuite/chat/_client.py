@@ -5,12 +5,13 @@ prints the server's events with the local time (``2026-11-25 10:00:00 <alice> hi
 sends ``/ping`` every second and declares the server dead after 5 s without a line from
 it.  Exit status: 0 after ``/quit`` or the end of input (once the server has said ``BYE``
 or closed), 1 for a dead, unreachable or closing server or a nickname that is taken, 2 for
-usage errors.
+usage errors, 130 after Ctrl-C.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from collections import deque
 from collections.abc import Callable
@@ -24,6 +25,7 @@ from zope.interface import implementer
 from netsuite._cli import CommandFailed, UsageFailure
 from netsuite._endpoints import TargetError, client_endpoint, format_host_port, parse_host_port
 from netsuite._options import positive_float
+from netsuite._tls import ClientTLS, add_tls_options, tls_failure_text
 from netsuite.chat._wire import Event, is_valid_nick, parse_event
 
 __all__ = ["DESCRIPTION", "ChatClient", "configure", "format_event", "run"]
@@ -32,7 +34,7 @@ DESCRIPTION = (
     "Terminal chat client. Type messages and /commands (/nick /who /msg /me /ping /quit "
     "/help); server events are printed with the local time. Sends /ping every second and "
     "gives up on a server silent for 5 s.\n\nexit status: 0 after /quit or end of input, "
-    "1 network failure, dead server or nickname in use, 2 usage error"
+    "1 network failure, dead server or nickname in use, 2 usage error, 130 interrupted (Ctrl-C)"
 )
 
 _CONTROL = {i: "?" for i in range(32) if i != 9} | {127: "?"}
@@ -62,6 +64,11 @@ def format_event(event: Event) -> str | None:
         return "* connected: " + ", ".join(f[0].split())
     if verb == "WELCOME":
         return f"* connected as {f[0]}"
+    if verb == "ROOM":
+        return f"* you are in room {f[0]}"
+    if verb == "ROOMS":
+        rooms = [name.rpartition(":") for name in f[0].split()]
+        return "* rooms: " + ", ".join(f"{name} ({count})" for name, _, count in rooms)
     if verb == "PONG":
         return "* pong" + (f" {f[0]}" if f[0] else "")
     if verb == "INFO":
@@ -86,15 +93,18 @@ class ChatClient(LineOnlyReceiver):
 
     def __init__(self, clock: Any, output: Callable[[str], None], nick: str | None = None,
                  *, heartbeat: float = 1.0, dead_after: float = 5.0, max_line: int = 4096,
-                 local_time: Callable[[float], str] | None = None) -> None:
+                 local_time: Callable[[float], str] | None = None,
+                 target: str = "the server") -> None:
         self.clock = clock
         self.output = output
         self.wanted_nick = nick
         self.nick: str | None = None
+        self.room: str | None = None
         self.heartbeat = heartbeat
         self.dead_after = dead_after
         self.max_line = max_line
         self.local_time = local_time or _local_time
+        self.target = target
         self.done: defer.Deferred[None] = defer.Deferred()
         #: fires once the user may type (after WELCOME, and the nick answer if any)
         self.ready: defer.Deferred[None] = defer.Deferred()
@@ -118,11 +128,11 @@ class ChatClient(LineOnlyReceiver):
             self._loop.stop()
         if self.done.called:
             return
-        tls_error = _tls_error(reason)
+        tls_error = tls_failure_text(reason, self.target) if reason is not None else None
         if self._failure is not None:
             self.done.errback(CommandFailed(self._failure))
         elif tls_error is not None and self.nick is None:
-            self.done.errback(CommandFailed(f"TLS failure: {tls_error}"))
+            self.done.errback(CommandFailed(tls_error))
         elif self.quitting:
             self.done.callback(None)
         elif self._bye is not None:
@@ -135,7 +145,8 @@ class ChatClient(LineOnlyReceiver):
     def _tick(self) -> None:
         silent = self.clock.seconds() - self._last_rx
         if silent >= self.dead_after:
-            self.fail(f"the server is not answering: nothing received for {silent:.0f} s")
+            self.fail(f"the server is not answering: nothing received for "
+                      f"{self.dead_after:g} s")
             return
         self._pings.append(True)
         self.sendLine(b"/ping")
@@ -171,6 +182,8 @@ class ChatClient(LineOnlyReceiver):
             self.show(event)
             self.fail(f"nickname {self.wanted_nick} refused: {event.fields[1]}")
             return
+        elif verb == "ROOM":
+            self.room = event.fields[0]
         elif verb == "BYE":
             self._bye = event.fields[0]
         self.show(event)
@@ -179,9 +192,19 @@ class ChatClient(LineOnlyReceiver):
         self.fail("the server sent a line longer than 1 MiB")
 
     def show(self, event: Event) -> None:
+        """Print ``event`` with the local time (a history line with its own time)."""
+        when = self.clock.seconds()
+        if event.verb == "HIST":
+            stamp, past = event.fields
+            when = _utc_seconds(stamp, when)
+            event = parse_event(past)
         text = format_event(event)
         if text is not None:
-            self.output(f"{self.local_time(self.clock.seconds())} {text}")
+            self.output(f"{self.local_time(when)} {text}")
+
+    def prompt(self) -> str:
+        """The input prompt: ``[room] nick> ``."""
+        return f"[{clean(self.room or '-')}] {clean(self.nick or '')}> "
 
     # -- from the user ------------------------------------------------------------------
 
@@ -200,6 +223,12 @@ class ChatClient(LineOnlyReceiver):
             self._pings.append(False)  # the user's: its PONG is shown
         self.sendLine(line)
 
+    def interrupted(self) -> None:
+        """The user pressed Ctrl-C: close without a word (no failure is reported)."""
+        self.quitting = True
+        if self.transport is not None:
+            self.transport.abortConnection()
+
     def end_of_input(self) -> None:
         """stdin is exhausted: leave politely."""
         if not self.quitting:
@@ -207,15 +236,17 @@ class ChatClient(LineOnlyReceiver):
             self.sendLine(b"/quit")
 
 
-def _tls_error(reason: Any) -> str | None:
-    """The text of a TLS error ending the connection (e.g. a certificate not verified)."""
+def _utc_seconds(stamp: str, default: float) -> float:
+    """``2026-12-03T12:00:00.123Z`` as seconds since the epoch (``default`` if malformed)."""
+    import calendar
+
     try:
-        from OpenSSL import SSL
-    except ImportError:  # pragma: no cover - twisted[tls] is a dependency
-        return None
-    if reason is not None and hasattr(reason, "check") and reason.check(SSL.Error):
-        return reason.getErrorMessage()
-    return None
+        whole, _, rest = stamp.partition(".")
+        fields = time.strptime(whole, "%Y-%m-%dT%H:%M:%S")
+        millis = int(rest.rstrip("Z") or 0) if rest else 0
+    except ValueError:
+        return default
+    return calendar.timegm(fields) + millis / 1000
 
 
 def _local_time(seconds: float) -> str:
@@ -265,16 +296,44 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--nick", metavar="NAME",
                         help="nickname to take (1-32 letters, digits, _ or -); if it is taken "
                         "the client exits with status 1. Default: the guest name given")
-    parser.add_argument("--tls", action="store_true", help="connect with TLS (ssl: servers)")
-    parser.add_argument("--insecure", action="store_true",
-                        help="with --tls, do not verify the server certificate")
+    add_tls_options(parser, what="connect with TLS (ssl: and mtls: servers)")
     parser.add_argument("--timeout", type=positive_float, default=10.0, metavar="SECONDS",
                         help="connect timeout (default 10)")
 
 
+def _start_input(reactor: Any, client: ChatClient, out: dict[str, Any]) -> None:
+    """Read the user's lines: with prompt_toolkit on a terminal, else from stdin as lines."""
+    from netsuite.chat._terminal import TerminalUI, is_terminal
+
+    if is_terminal():
+        ui = TerminalUI(reactor, client.send_user_line, client.end_of_input, client.prompt)
+        ui.start()
+        out["ui"] = ui
+        return
+    from twisted.internet import stdio
+
+    reader = _Stdin(client)
+    out["reader"] = reader
+    out["stdio"] = stdio.StandardIO(reader, reactor=reactor)
+
+
+async def _stop_input(reactor: Any, out: dict[str, Any]) -> None:
+    """Stop reading input and let output drain (bounded: stdout may be stuck)."""
+    if "ui" in out:
+        await out["ui"].stop()
+        return
+    reader = out.get("reader")
+    if reader is None or reader.closed.called:
+        return
+    out["stdio"].loseConnection()
+    timer = reactor.callLater(2, reader.closed.callback, None)
+    await reader.closed
+    if timer.active():
+        timer.cancel()
+
+
 async def run(reactor: Any, args: argparse.Namespace) -> int:
     """Connect, chat until /quit, end of input or failure; return the exit status."""
-    from twisted.internet import stdio
     from twisted.internet.endpoints import connectProtocol
 
     try:
@@ -283,49 +342,42 @@ async def run(reactor: Any, args: argparse.Namespace) -> int:
         raise UsageFailure(str(e)) from None
     if args.nick is not None and not is_valid_nick(args.nick):
         raise UsageFailure(f"--nick {args.nick!r}: use 1-32 ASCII letters, digits, _ or -")
-    if args.insecure and not args.tls:
-        raise UsageFailure("--insecure only makes sense with --tls")
+    tls = ClientTLS.from_args(args)
     target = format_host_port(host, port)
     lines: list[str] = []
     out: dict[str, Any] = {}
 
     def output(text: str) -> None:
-        data = (text + "\n").encode("utf-8", "replace")
-        if "stdio" in out:
-            out["stdio"].write(data)
+        if "ui" in out:
+            out["ui"].output(text)
+        elif "stdio" in out:
+            out["stdio"].write((text + "\n").encode("utf-8", "replace"))
         else:
             lines.append(text)
 
-    client = ChatClient(reactor, output, args.nick)
-    endpoint = client_endpoint(reactor, host, port, tls=args.tls, insecure=args.insecure,
-                               timeout=args.timeout)
+    client = ChatClient(reactor, output, args.nick, target=target)
+    endpoint = client_endpoint(reactor, host, port, tls=tls or False, timeout=args.timeout)
     try:
         await connectProtocol(endpoint, client)
+    except defer.CancelledError:
+        raise  # Ctrl-C while connecting
     except Exception as e:
-        raise CommandFailed(f"cannot connect to {target}: {e}") from None
-    await client.ready
-    reader: _Stdin | None = None
-    if not client.done.called:
-        reader = _Stdin(client)
-        out["stdio"] = stdio.StandardIO(reader, reactor=reactor)
-        for text in lines:
-            output(text)
-        lines.clear()
+        text = tls_failure_text(e, target) or f"cannot connect to {target}: {e}"
+        raise CommandFailed(text) from None
     try:
-        await client.done
-    finally:
-        if reader is not None:
-            # let stdout drain before the reactor stops (bounded: stdout may be stuck)
-            if not reader.closed.called:
-                out["stdio"].loseConnection()
-                timer = reactor.callLater(2, reader.closed.callback, None)
-                await reader.closed
-                if timer.active():
-                    timer.cancel()
-        else:
-            import sys
-
+        await client.ready
+        if not client.done.called:
+            _start_input(reactor, client, out)
             for text in lines:
-                print(text)
-            sys.stdout.flush()
+                output(text)
+            lines.clear()
+        await client.done
+    except defer.CancelledError:
+        client.interrupted()  # Ctrl-C: leave quietly; the exit status says it (130)
+        raise
+    finally:
+        await _stop_input(reactor, out)
+        for text in lines:  # the client ended before it could read input
+            print(text)
+        sys.stdout.flush()
     return 0

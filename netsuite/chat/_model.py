@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Any, Protocol
 
 import attrs
 
@@ -20,8 +20,8 @@ class Stats:
     delivery (a room message to 49 others counts 49), ``bytes_in``/``bytes_out`` bytes
     read from and written to clients.  ``drops`` counts departures by reason: ``quit``,
     ``disconnected``, ``idle-timeout``, ``slow-consumer``, ``flood``, ``line-too-long``,
-    ``shutdown``, and ``max-clients`` for connections turned away.  ``errors`` counts
-    ``ERR`` lines sent, by code.
+    ``shutdown``, and ``max-clients`` for connections turned away (a ``/join`` to another
+    room is not a departure).  ``errors`` counts ``ERR`` lines sent, by code.
     """
 
     clients: int = 0
@@ -44,7 +44,7 @@ class Stats:
 
 @attrs.frozen
 class RoomLimits:
-    """The configurable limits (PROTOCOLS.md section 1); each has a ``twistd chat`` option."""
+    """The configurable limits (``docs/chat.md``); each has a ``twistd chat`` option."""
 
     max_line: int = 4096
     idle_timeout: float = 60.0  # 0 = never
@@ -53,11 +53,19 @@ class RoomLimits:
     flood_drop_after: float = 10.0
     max_clients: int = 10000
     shutdown_timeout: float = 5.0
+    #: MSG/ACTION lines kept per room and replayed to a client entering it (0 = none) ...
+    history: int = 50
+    #: ... and at most this many bytes of them (as HIST lines) per room.
+    history_bytes: int = 64 * 1024
+    #: The room every client is in on connect (always exists).
+    default_room: str = "lobby"
+    #: The most rooms that exist at once (a room exists while it has members or history).
+    max_rooms: int = 1000
     #: A full member (its socket paused) is waited for only this long after its last
     #: progress (pause or resume); then its output just queues against ``max_backlog``.
-    congestion_grace: float = 0.05
+    congestion_grace: float = 0.15
     #: The room holds input back for full members at most this long at a stretch ...
-    congestion_hold: float = 0.25
+    congestion_hold: float = 0.3
     #: ... and regains that allowance at this many seconds per second while it does not
     #: hold: 3 = at most three quarters of the time (see ``Room.congested``).
     congestion_regain: float = 3.0
@@ -74,6 +82,7 @@ class Member(Protocol):
     mark: int
     direct: list[bytes] | None
     in_room: bool
+    channel: Any  # the room it is in (set by the server)
 
     def set_nick(self, nick: str) -> None: ...
     def deliver(self, data: bytes) -> None: ...

@@ -1,10 +1,10 @@
 """The chat wire protocol: bytes from a client become calls on the :class:`Room`.
 
 Client lines (UTF-8, ``\\n``-terminated, ``\\r`` stripped, at most ``max_line`` bytes): a
-line not starting with ``/`` is a room message, ``//text`` sends ``/text``, and
-``/nick /who /msg /me /ping /quit /help`` are commands.  Server lines are
-``WELCOME MSG ACTION PRIV JOIN PART NICK WHO PONG INFO ERR BYE`` (PROTOCOLS.md section 1;
-details and design in ``docs/chat.md``).
+line not starting with ``/`` is a message to the client's room, ``//text`` sends ``/text``,
+and ``/nick /who /msg /me /ping /quit /help /join /rooms`` are commands.  Server lines are
+``WELCOME ROOM HIST ROOMS MSG ACTION PRIV JOIN PART NICK WHO PONG INFO ERR BYE`` (the whole
+protocol is in ``docs/chat.md``).
 
 Each connection is a streaming producer on its own transport: when the transport's
 write buffer fills, Twisted pauses us and further output waits in a per-client backlog;
@@ -26,21 +26,12 @@ from twisted.internet.protocol import Factory
 from zope.interface import implementer
 
 from netsuite._endpoints import describe_address
+from netsuite.chat._commands import COMMANDS
+from netsuite.chat._flood import KICK, OK, WARN, FloodCounter
 from netsuite.chat._room import Room, RoomLimits, Stats
 
 __all__ = ["ChatFactory", "ChatProtocol"]
 
-HELP = (
-    b"INFO commands:\n"
-    b"INFO /nick NAME - change your nickname (1-32 letters, digits, _ or -)\n"
-    b"INFO /who - list who is connected\n"
-    b"INFO /msg NAME TEXT - private message to NAME\n"
-    b"INFO /me TEXT - action message to the room\n"
-    b"INFO /ping [TOKEN] - heartbeat, answered by PONG [TOKEN]\n"
-    b"INFO /quit [REASON] - leave\n"
-    b"INFO /help - this list\n"
-    b"INFO any other line is a message to the room; start it with // to send a leading /\n"
-)
 
 
 @implementer(IProtocol, IHalfCloseableProtocol, IPushProducer, IHandshakeListener)
@@ -48,9 +39,9 @@ class ChatProtocol:
     """One client connection (kept small: ``__slots__``, no per-connection timers)."""
 
     __slots__ = (
-        "_abort_call", "_buf", "_flood_count", "_flood_last", "_flood_start", "_flood_window",
-        "_paused", "_queue", "_queued", "_reading", "direct", "factory", "in_room", "key",
-        "last_seen", "mark", "msg_prefix", "nick", "ready", "room", "transport", "waiting",
+        "_abort_call", "_buf", "_flood", "_paused", "_queue", "_queued", "_reading", "channel",
+        "direct", "factory", "in_room", "key", "last_seen", "mark", "msg_prefix", "nick",
+        "ready", "room", "transport", "waiting",
     )
 
     #: Backlog bytes written per resume: just over Twisted's 64 KiB write buffer.
@@ -73,10 +64,8 @@ class ChatProtocol:
         self._queued = 0
         self._reading = True
         self.waiting = False  # waiting for the next turn's budget
-        self._flood_window = 0
-        self._flood_count = 0
-        self._flood_start = 0.0
-        self._flood_last = -2
+        self._flood: FloodCounter | None = None
+        self.channel: Any = None  # the room it is in (set by the room)
         self._abort_call: Any = None
         self.ready = True  # False while a TLS handshake is not done (see Room.congested)
 
@@ -108,6 +97,9 @@ class ChatProtocol:
                 f"ERR max-clients the server is full ({limit} clients)\nBYE max-clients\n"
                 .encode(), registered=False)
             return
+        limits = room.limits
+        if limits.flood:
+            self._flood = FloodCounter(limits.flood, limits.flood_drop_after)
         self.transport.registerProducer(self, True)
         room.join(self)
 
@@ -275,7 +267,7 @@ class ChatProtocol:
             self.transport.pauseProducing()
         self.room.wait_for_turn(self)
 
-    def _error(self, code: str, text: str) -> None:
+    def send_error(self, code: str, text: str) -> None:
         """Send ``ERR CODE TEXT`` to this client (and count it)."""
         self.room.stats.error(code)
         self.room.send(self, f"ERR {code} {text}\n".encode())
@@ -283,7 +275,7 @@ class ChatProtocol:
     def _too_long(self) -> None:
         limit = self.room.limits.max_line
         self._buf = b""
-        self._error("line-too-long", f"lines are limited to {limit} bytes")
+        self.send_error("line-too-long", f"lines are limited to {limit} bytes")
         self.room.kick(self, "line-too-long")
 
     def _line(self, line: bytes) -> None:
@@ -294,102 +286,43 @@ class ChatProtocol:
             try:
                 line.decode("utf-8")
             except UnicodeDecodeError:
-                self._error("bad-encoding", "line is not valid UTF-8 (dropped)")
+                self.send_error("bad-encoding", "line is not valid UTF-8 (dropped)")
                 return
-        if room.limits.flood and not _is_ping(line) and self._flooding():
+        if self._flood is not None and not _unmetered(line) and self._flooding(self._flood):
             return
         if line[:1] != b"/":
             if line:
-                room.broadcast(self, self.msg_prefix + line + b"\n")
+                room.say(self, self.msg_prefix + line + b"\n")
             return
         if line[:2] == b"//":
-            room.broadcast(self, self.msg_prefix + line[1:] + b"\n")
+            room.say(self, self.msg_prefix + line[1:] + b"\n")
             return
         name, _, arg = line[1:].partition(b" ")
-        handler = _COMMANDS.get(name.lower())
+        handler = COMMANDS.get(name.lower())
         if handler is None:
             shown = name.decode("utf-8", "replace")
-            self._error("unknown-command", f"/{shown} (try /help)")
+            self.send_error("unknown-command", f"/{shown} (try /help)")
             return
         handler(self, arg)
 
-    def _flooding(self) -> bool:
-        """Count one line against ``--flood``; True (and ``ERR flood``) if over the limit."""
-        now = self.room.clock.seconds()
-        window = int(now)
-        if window != self._flood_window:
-            self._flood_window = window
-            self._flood_count = 0
-        self._flood_count += 1
-        limit = self.room.limits.flood
-        if self._flood_count <= limit:
+    def _flooding(self, counter: FloodCounter) -> bool:
+        """Count one line against ``--flood``; True (the line is dropped) if over it."""
+        verdict = counter.count(self.room.clock.seconds())
+        if verdict is OK:
             return False
-        if self._flood_last < window - 1:
-            self._flood_start = now  # a new stretch of flooding
-        self._flood_last = window
-        if now - self._flood_start >= self.room.limits.flood_drop_after:
+        if verdict is KICK:
             self.room.kick(self, "flood")
-            return True
-        if self._flood_count == limit + 1:  # one ERR per second, not one per line
-            self._error("flood", f"more than {limit} messages per second; lines dropped")
+        elif verdict is WARN:
+            self.send_error("flood", f"more than {counter.limit} messages per second; "
+                        "lines dropped")
         return True
 
-    # -- commands -----------------------------------------------------------------------
-
-    def _cmd_nick(self, arg: bytes) -> None:
-        name = arg.strip().decode("utf-8")
-        error = self.room.rename(self, name)
-        if error == "bad-nick":
-            shown = repr(name) if name else "an empty name"
-            self._error("bad-nick", f"{shown} is not a valid nickname: use 1-32 ASCII letters, "
-                        "digits, _ or -")
-        elif error == "nick-in-use":
-            self._error("nick-in-use", f"{name} is already taken")
-
-    def _cmd_who(self, arg: bytes) -> None:
-        self.room.send(self, ("WHO " + " ".join(self.room.who()) + "\n").encode())
-
-    def _cmd_msg(self, arg: bytes) -> None:
-        name, _, text = arg.partition(b" ")
-        if not name or not text.strip():
-            self.room.send(self, b"INFO usage: /msg NAME TEXT\n")
-            return
-        target = self.room.find(name.decode("utf-8"))
-        if target is None:
-            self._error("no-such-nick", f"{name.decode('utf-8')} is not connected")
-            return
-        self.room.send(target, b"PRIV " + self.nick.encode() + b" " + text + b"\n")
-
-    def _cmd_me(self, arg: bytes) -> None:
-        if not arg.strip():
-            self.room.send(self, b"INFO usage: /me TEXT\n")
-            return
-        self.room.broadcast(self, b"ACTION " + self.nick.encode() + b" " + arg + b"\n")
-
-    def _cmd_ping(self, arg: bytes) -> None:
-        self.room.send(self, b"PONG " + arg + b"\n" if arg else b"PONG\n")
-
-    def _cmd_quit(self, arg: bytes) -> None:
-        self.room.kick(self, "quit", detail=arg.decode("utf-8").strip())
-
-    def _cmd_help(self, arg: bytes) -> None:
-        self.room.send(self, HELP)
+def _unmetered(line: bytes) -> bool:
+    """``/ping [TOKEN]`` or ``/quit [REASON]``: never counted against ``--flood`` (heartbeats
+    are what the protocol asks for, and leaving is always honoured)."""
+    return line[:5].lower() in (b"/ping", b"/quit") and (len(line) == 5 or line[5:6] == b" ")
 
 
-def _is_ping(line: bytes) -> bool:
-    """``/ping`` or ``/ping TOKEN`` (heartbeats do not count against ``--flood``)."""
-    return line[:5].lower() == b"/ping" and (len(line) == 5 or line[5:6] == b" ")
-
-
-_COMMANDS = {
-    b"nick": ChatProtocol._cmd_nick,
-    b"who": ChatProtocol._cmd_who,
-    b"msg": ChatProtocol._cmd_msg,
-    b"me": ChatProtocol._cmd_me,
-    b"ping": ChatProtocol._cmd_ping,
-    b"quit": ChatProtocol._cmd_quit,
-    b"help": ChatProtocol._cmd_help,
-}
 
 
 class ChatFactory(Factory):

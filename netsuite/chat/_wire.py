@@ -2,7 +2,7 @@
 
 Lines are UTF-8 text ending in ``\\n`` (a preceding ``\\r`` is stripped).  Server events are
 ``VERB`` followed by fields separated by one space; the last field may contain spaces
-(see ``docs/chat.md`` and PROTOCOLS.md section 1).  Nothing here touches sockets.
+(see ``docs/chat.md``).  Nothing here touches sockets.
 """
 
 from __future__ import annotations
@@ -24,11 +24,12 @@ _NICK = re.compile(r"[A-Za-z0-9_-]{1,32}")
 #: Error codes of ``ERR CODE TEXT`` lines.
 ERROR_CODES = frozenset({
     "line-too-long", "bad-encoding", "bad-nick", "nick-in-use", "no-such-nick",
-    "unknown-command", "flood", "max-clients",
+    "unknown-command", "flood", "max-clients", "bad-room", "max-rooms", "unavailable",
 })
 #: Reasons of ``PART NICK REASON`` lines.
 PART_REASONS = frozenset({
-    "quit", "disconnected", "idle-timeout", "slow-consumer", "flood", "line-too-long", "shutdown",
+    "quit", "disconnected", "idle-timeout", "slow-consumer", "flood", "line-too-long", "moved",
+    "shutdown",
 })
 
 
@@ -45,7 +46,7 @@ class Event:
     #: How many fields each verb has (its last field takes the rest of the line).
     ARITY = {
         "WELCOME": 1, "MSG": 2, "ACTION": 2, "PRIV": 2, "JOIN": 1, "PART": 2, "NICK": 2,
-        "WHO": 1, "PONG": 1, "INFO": 1, "ERR": 2, "BYE": 1,
+        "WHO": 1, "PONG": 1, "INFO": 1, "ERR": 2, "BYE": 1, "ROOM": 1, "HIST": 2, "ROOMS": 1,
     }
 
     def __init__(self, verb: str, fields: list[str]) -> None:

@@ -189,7 +189,7 @@ def test_stalled_member_is_dropped_at_max_backlog_and_nothing_more_is_held() -> 
     assert "PART bob slow-consumer" in got
     assert len([line for line in got if line.startswith("MSG alice message")]) == 100
     assert chat.stats.drops == {"slow-consumer": 1}
-    assert not chat.room._paused
+    assert not chat.room.fanout._paused
 
 
 # -- over real sockets -------------------------------------------------------------------
@@ -325,7 +325,7 @@ async def test_never_reader_dropped_at_backlog_with_bounded_memory() -> None:
         assert factory.stats.drops.get("slow-consumer") == 1
         # dropped as its backlog passed the limit, by at most one turn's output (64 KiB)
         assert len(at_drop) == 1 and limit < at_drop[0] <= limit + 68 * 1024
-        assert not factory.room._paused
+        assert not factory.room.fanout._paused
     finally:
         slow.close()
     await close_all(port, sender, fast)

@@ -16,7 +16,7 @@ from tests.helpers import TwistdProcess
 def test_options_defaults() -> None:
     options = Options()
     options.parseOptions([])
-    assert options["port"] == "tcp:8086"
+    assert options["port"] == "8086" and options["interface"] is None
     limits = options.limits()
     assert (limits.max_line, limits.idle_timeout, limits.max_backlog, limits.flood,
             limits.max_clients) == (4096, 60.0, 1024 * 1024, 0, 10000)
@@ -27,7 +27,7 @@ def test_options_parsed() -> None:
     options.parseOptions(["--port", "9000", "--max-line", "100", "--idle-timeout", "5",
                           "--max-backlog", "2048", "--flood", "10", "--max-clients", "3",
                           "--shutdown-timeout", "1.5"])
-    assert options["port"] == "tcp:9000"
+    assert options["port"] == "9000"
     limits = options.limits()
     assert (limits.max_line, limits.idle_timeout, limits.max_backlog, limits.flood,
             limits.max_clients, limits.shutdown_timeout) == (100, 5.0, 2048, 10, 3, 1.5)
@@ -46,6 +46,7 @@ def test_make_service_exposes_stats() -> None:
     options = Options()
     options.parseOptions(["--port", "tcp:0"])
     service = makeService(options, reactor=Clock())
+    assert service.listener.description.startswith("tcp:0")
     assert service.stats is service.factory.stats is service.room.stats
     assert service.stats.clients == 0 and service.listener.label == "chat"
 
@@ -102,7 +103,7 @@ def test_metrics_option_adds_an_endpoint_to_the_service() -> None:
 
 
 def test_shutdown_stops_accepting_at_once_then_waits_for_clients() -> None:
-    """SIGTERM: BYE shutdown to everyone, the listener closed in the same turn (§6), then
+    """SIGTERM: BYE shutdown to everyone, the listener closed in the same turn, then
     the service waits for the clients (at most --shutdown-timeout)."""
     from twisted.internet.address import IPv4Address
     from twisted.internet.testing import MemoryReactorClock, StringTransport
@@ -136,3 +137,58 @@ def test_flood_drop_after_option() -> None:
     defaults = Options()
     defaults.parseOptions([])
     assert defaults.limits().flood_drop_after == 10.0
+
+
+def test_room_and_history_options() -> None:
+    defaults = Options()
+    defaults.parseOptions([])
+    limits = defaults.limits()
+    assert (limits.history, limits.history_bytes, limits.default_room, limits.max_rooms) == (
+        50, 64 * 1024, "lobby", 1000)
+    options = Options()
+    options.parseOptions(["--history", "0", "--history-bytes", "1000", "--default-room",
+                          "#Main", "--max-rooms", "3"])
+    limits = options.limits()
+    assert (limits.history, limits.history_bytes, limits.default_room, limits.max_rooms) == (
+        0, 1000, "Main", 3)
+
+
+@pytest.mark.parametrize("args", [["--default-room", "no spaces"], ["--default-room", "#"],
+                                  ["--default-room", "x" * 33], ["--max-rooms", "0"],
+                                  ["--history", "-1"], ["--history-bytes", "0"]])
+def test_room_options_rejected(args: list[str]) -> None:
+    with pytest.raises(usage.UsageError):
+        Options().parseOptions(args)
+
+
+@pytest.mark.parametrize(("args", "description"), [
+    ([], "tcp:8086"),
+    (["--interface", "127.0.0.1"], "tcp:8086:interface=127.0.0.1"),
+    (["--port", "9000", "--interface", "::1"], "tcp:9000:interface=\\:\\:1"),
+    (["--port", "tcp:9000:interface=10.0.0.1", "--interface", "127.0.0.1"],
+     "tcp:9000:interface=10.0.0.1"),
+])
+def test_interface_binds_bare_ports(args: list[str], description: str) -> None:
+    from twisted.internet.task import Clock
+
+    options = Options()
+    options.parseOptions(args)
+    service = makeService(options, reactor=Clock())
+    assert service.listener.description.startswith(description)
+
+
+def test_port_none_has_no_listener() -> None:
+    from twisted.internet.task import Clock
+
+    options = Options()
+    options.parseOptions(["--port", "none"])
+    service = makeService(options, reactor=Clock())
+    assert service.listener is None and list(service) == []
+
+
+def test_twistd_interface_binds_loopback_only() -> None:
+    with TwistdProcess("chat", "--port", "0", "--interface", "127.0.0.1") as server:
+        server.wait_for(r"chat listening on 127\.0\.0\.1:\d+")
+        port = server.port("chat")
+        with socket.create_connection(("127.0.0.1", port)) as a:
+            assert read_until(a, b"ROOM lobby\n").startswith(b"WELCOME guest1\n")

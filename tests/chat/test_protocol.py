@@ -1,9 +1,10 @@
-"""Every clause of PROTOCOLS.md section 1, in memory (StringTransport + Clock)."""
+"""Every clause of the chat wire protocol (docs/chat.md), in memory (StringTransport + Clock)."""
 
 from __future__ import annotations
 
 import pytest
 
+from netsuite.chat import RoomLimits
 from tests.chat.harness import Chat
 
 
@@ -21,16 +22,16 @@ def three(chat: Chat):
 
 def test_welcome_guest_names_and_join(chat: Chat) -> None:
     a = chat.connect()
-    assert a.take() == ["WELCOME guest1"]
+    assert a.take() == ["WELCOME guest1", "ROOM lobby"]
     b = chat.connect()
-    assert b.take() == ["WELCOME guest2"]
+    assert b.take() == ["WELCOME guest2", "ROOM lobby"]
     assert a.take() == ["JOIN guest2"]
 
 
 def test_guest_name_skips_a_taken_one(chat: Chat) -> None:
     a = chat.connect("GUEST2")
     b = chat.connect()
-    assert b.take() == ["WELCOME guest3"]
+    assert b.take() == ["WELCOME guest3", "ROOM lobby"]
     assert a.nick == "GUEST2"
 
 
@@ -159,7 +160,8 @@ def test_help(chat: Chat) -> None:
     a.send("/help\n")
     lines = a.take()
     assert len(lines) >= 7 and all(line.startswith("INFO ") for line in lines)
-    for command in ("/nick", "/who", "/msg", "/me", "/ping", "/quit", "/help"):
+    for command in ("/nick", "/who", "/msg", "/me", "/ping", "/quit", "/help", "/join ROOM",
+                    "/rooms"):
         assert any(command in line for line in lines)
 
 
@@ -284,7 +286,8 @@ def test_slow_consumer_dropped(chat: Chat) -> None:
     chat = Chat(max_backlog=1000)
     a, b, c = three(chat)
     b.protocol.pauseProducing()  # b's socket is full ...
-    chat.advance(0.1)  # ... for longer than congestion_grace: no longer holds the room back
+    # ... for longer than congestion_grace: no longer holds the room back
+    chat.advance(RoomLimits().congestion_grace + 0.05)
     for i in range(30):
         a.send(f"message {i:04d} " + "x" * 40 + "\n")
     assert b.transport.aborted
@@ -327,7 +330,9 @@ def test_member_joining_mid_turn_sees_only_later_lines(chat: Chat) -> None:
     a.send("before\n", turn=False)
     b = chat.connect()  # turns run here
     a.send("after\n")
-    assert b.take() == ["WELCOME guest2", "MSG a after"]
+    # "before" was said before b entered: b has it as history, not as a message
+    assert b.take() == ["WELCOME guest2", "ROOM lobby",
+                        "HIST 1970-01-12T13:46:40.000Z MSG a before", "MSG a after"]
 
 
 def test_shutdown_sends_bye_and_fires(chat: Chat) -> None:
@@ -429,3 +434,25 @@ def test_half_close_gets_answers_then_closes(chat: Chat) -> None:
     assert a.take() == ["WHO alice bob carol"]
     assert a.closed and not a.transport.aborted
     assert b.take() == ["MSG alice bye all", "PART alice disconnected"]
+
+
+def test_quit_is_honoured_while_flooding() -> None:
+    chat = Chat(flood=2)
+    a, b = chat.connect("a"), chat.connect("b")
+    chat.advance(1 - chat.clock.seconds() % 1)
+    a.take(), b.take()
+    a.send("1\n2\n3\n4\n/QUIT bye now\n")  # over the limit in this second, then /quit
+    got = a.take()
+    assert got[0].startswith("ERR flood ") and got[-1] == "BYE quit"
+    assert a.closed and not a.transport.aborted
+    assert b.take() == ["MSG a 1", "MSG a 2", "PART a quit bye now"]
+    assert chat.stats.drops == {"quit": 1}
+
+
+def test_quit_lookalikes_still_count_against_flood() -> None:
+    chat = Chat(flood=1)
+    a, _ = chat.connect("a"), chat.connect("b")
+    chat.advance(1 - chat.clock.seconds() % 1)
+    a.take()
+    a.send("x\n/quitter\n")
+    assert a.take()[0].startswith("ERR flood ") and not a.closed
