@@ -202,13 +202,21 @@ async def test_deadline_and_client_cancel_cancel_the_call(rich_server) -> None:
         client = Reflected(channel)
         deadline = code_of(lambda: client.future("Slow.Hang", {"tag": "deadline"},
                                                  timeout=0.3).result())
+        for _ in range(1000):  # the server's side of the deadline: that call cancelled
+            if "deadline" in wm.CANCELLED and not service.runner.in_flight:
+                break
+            threading.Event().wait(0.01)
         cancelled = client.future("Slow.Hang", {"tag": "client"}, timeout=10)
-        return deadline, cancelled
+        for _ in range(1000):  # cancel once the server runs it (not before it is sent)
+            if service.runner.in_flight:
+                break
+            threading.Event().wait(0.01)
+        cancelled.cancel()
+        return deadline
 
-    deadline, cancelled = await in_thread(target, work)
+    deadline = await in_thread(target, work)
     assert deadline[0] is grpc.StatusCode.DEADLINE_EXCEEDED
     await _eventually(lambda: "deadline" in wm.CANCELLED)
-    await threads.deferToThread(cancelled.cancel)
     await _eventually(lambda: "client" in wm.CANCELLED)
     await _eventually(lambda: service.runner.in_flight == 0)
 
