@@ -34,6 +34,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
@@ -46,19 +47,45 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def _plain_handlers(aio: bool) -> list:
+    """netsuite's messages and registry, called straight from grpcio's handler (in its
+    worker threads, one at a time under a lock; or on the bare asyncio loop): no reactor."""
+    import threading
+
+    import grpc
+
+    from netsuite.rpc import SERVICE
+    from netsuite.rpc.grpc._answer import grpc_methods, request_parser
+
+    lock = threading.Lock()
+    by_service: dict = {}
+    for entry in grpc_methods(SERVICE):
+        def run(request, entry=entry):
+            with lock:
+                return entry.reply(SERVICE.call(entry.method.name, entry.arguments(request),
+                                                transport="grpc"))
+
+        async def run_async(request, context, run=run):
+            return run(request)
+
+        handler = run_async if aio else (lambda request, context, run=run: run(request))
+        service, _, method = entry.path[1:].partition("/")
+        by_service.setdefault(service, {})[method] = grpc.unary_unary_rpc_method_handler(
+            handler, request_deserializer=request_parser(entry.request_class),
+            response_serializer=entry.reply_class.SerializeToString)
+    return [grpc.method_handlers_generic_handler(n, m) for n, m in by_service.items()]
+
+
 def serve_plain(port: int, aio: bool) -> None:
     """A bare grpcio server with netsuite's servicer (the ``plain`` peers)."""
     from concurrent.futures import ThreadPoolExecutor
 
     import grpc
 
-    from netsuite.rpc import SERVICE
-    from netsuite.rpc.grpc._protocol import MAX_WORKERS, GrpcStats, _handlers
-
     address = f"127.0.0.1:{port}"
     if not aio:
-        server = grpc.server(ThreadPoolExecutor(max_workers=MAX_WORKERS),
-                             handlers=_handlers(SERVICE, GrpcStats(), False))
+        server = grpc.server(ThreadPoolExecutor(max_workers=4),
+                             handlers=_plain_handlers(False))
         server.add_insecure_port(address)
         server.start()
         signal.sigwait({signal.SIGTERM, signal.SIGINT})
@@ -66,7 +93,7 @@ def serve_plain(port: int, aio: bool) -> None:
         return
 
     async def main() -> None:
-        server = grpc.aio.server(handlers=_handlers(SERVICE, GrpcStats(), True))
+        server = grpc.aio.server(handlers=_plain_handlers(True))
         server.add_insecure_port(address)
         await server.start()
         stop = asyncio.Event()
@@ -79,32 +106,65 @@ def serve_plain(port: int, aio: bool) -> None:
     asyncio.run(main())
 
 
-def load(port: int, channels: int, concurrency: int, calls: int, seconds: float) -> dict:
+def _workload(method: str) -> tuple[Any, Any, Any]:
+    """For ``method``: its rpc path and message classes, ``args(i)`` -> request, and
+    ``check(i, reply)`` -> whether the reply is right."""
+    sys.path.insert(0, str(ROOT))
+    import benchmarks.rpc_service as bench
+    from netsuite.rpc import SERVICE
+    from netsuite.rpc._types import to_plain
+    from netsuite.rpc.grpc._answer import grpc_method
+
+    entry = grpc_method(SERVICE.lookup(method))
+    if method == "Bench.Struct":
+        spec = entry.method.params[0].spec
+        shape = to_plain(spec, bench.Shape("hexagon", [bench.Point(i, -i) for i in range(8)],
+                                           {"a": 1, "b": 2}, b"\x00" * 32, 1.5))
+
+        def request(i: int) -> Any:
+            return entry.request({"shape": shape, "by": [i, 2]})
+
+        def check(i: int, reply: Any) -> bool:
+            return reply.result.points[0].x == i and len(reply.result.points) == 8
+    else:
+        def request(i: int) -> Any:
+            return entry.request({"x": i, "y": 2})
+
+        def check(i: int, reply: Any) -> bool:
+            return entry.result(reply) == i + 2
+    return entry, request, check
+
+
+def load(port: int, channels: int, concurrency: int, calls: int, seconds: float,
+         method: str = "Algorithm.Sum") -> dict:
     """The client: grpc.aio, ``concurrency`` calls in flight per channel; one JSON result."""
     import grpc
 
-    from netsuite.rpc.grpc._generated import netsuite_pb2, netsuite_pb2_grpc
+    entry, request, check = _workload(method)
 
     async def main() -> dict:
         chans = [grpc.aio.insecure_channel(f"127.0.0.1:{port}") for _ in range(channels)]
-        stubs = [netsuite_pb2_grpc.AlgorithmStub(c) for c in chans]
+        stubs = [c.unary_unary(entry.path,
+                               request_serializer=entry.request_class.SerializeToString,
+                               response_deserializer=entry.reply_class.FromString)
+                 for c in chans]
         for stub in stubs:  # connect and warm up
-            await stub.Sum(netsuite_pb2.SumRequest(x=1, y=1), timeout=10)
+            await stub(request(1), timeout=10)
         counter = iter(range(calls))
         ok = errors = 0
         deadline = time.monotonic() + seconds
 
-        async def worker(stub: netsuite_pb2_grpc.AlgorithmStub) -> None:
+        async def worker(stub: Any) -> None:
             nonlocal ok, errors
             for i in counter:
                 if time.monotonic() > deadline:
                     return
                 try:
-                    reply = await stub.Sum(netsuite_pb2.SumRequest(x=i, y=2), timeout=10)
+                    reply = await stub(request(i), timeout=10)
                 except grpc.aio.AioRpcError:
                     errors += 1
                     continue
-                if reply.total == i + 2:
+                if check(i, reply):
                     ok += 1
                 else:
                     errors += 1
@@ -143,7 +203,7 @@ def server_argv(peer: str, port: int) -> list[str]:
         return [sys.executable, __file__, "--serve", peer, "--port", str(port)]
     reactor = ["--reactor=asyncio"] if peer == "twistd-aio" else []
     return [str(VENV_BIN / "twistd"), "-n", "--pidfile=", *reactor, "rpc", "--xmlrpc", "none",
-            "--amp", "none", "--jsonrpc", "none",
+            "--amp", "none", "--jsonrpc", "none", "--service", "benchmarks.rpc_service",
             "--grpc", f"tcp:{port}:interface=127.0.0.1"]
 
 
@@ -160,7 +220,7 @@ def measure(peer: str, args: argparse.Namespace) -> dict:
             ["taskset", "-c", os.environ.get("LG_CPU", "1"), sys.executable, __file__,
              "--client", "--port", str(port), "--channels", str(args.channels),
              "--concurrency", str(args.concurrency), "--calls", str(args.calls),
-             "--seconds", str(args.seconds)],
+             "--seconds", str(args.seconds), "--method", args.method],
             capture_output=True, text=True, check=True, cwd=ROOT)
         cpu = (cpu_seconds(server.pid) - cpu_before) / (time.monotonic() - wall_before)
         result = json.loads(client.stdout)
@@ -184,6 +244,10 @@ def main() -> int:
     parser.add_argument("--calls", type=int, default=60000)
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--peers", default=",".join(PEERS))
+    parser.add_argument("--method", default="Algorithm.Sum",
+                        choices=("Algorithm.Sum", "Bench.AsyncSum", "Bench.Struct"),
+                        help="the workload: the book's Sum, an async def returning at once, "
+                             "or a struct-heavy call (twistd peers only for the last two)")
     parser.add_argument("--serve", choices=("plain", "plain-aio"), help=argparse.SUPPRESS)
     parser.add_argument("--client", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
@@ -193,7 +257,7 @@ def main() -> int:
         return 0
     if args.client:
         print(json.dumps(load(args.port, args.channels, args.concurrency, args.calls,
-                              args.seconds)))
+                              args.seconds, args.method)))
         return 0
 
     peers = args.peers.split(",")
@@ -205,7 +269,7 @@ def main() -> int:
             print(f"run {run} {peer:<11} {r['rate']:>9,.0f} calls/s  errors={r['errors']}  "
                   f"server CPU {r['server_cpu']:.0%}", file=sys.stderr)
     medians = {p: statistics.median(r["rate"] for r in rs) for p, rs in results.items() if rs}
-    print(f"grpc Sum, {args.channels} channels x {args.concurrency} in flight, "
+    print(f"grpc {args.method}, {args.channels} channels x {args.concurrency} in flight, "
           f"{args.runs} runs (median [min-max] calls/s, median server CPU):")
     for peer, rs in results.items():
         rates = [r["rate"] for r in rs]

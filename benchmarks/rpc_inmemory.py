@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Server cost per call of the RPC wires, in memory: sync Sum, async Sum, a struct-heavy call.
 
-For each wire (AMP, JSON-RPC, XML-RPC) this feeds a server protocol the real request bytes
+For each wire (AMP, JSON-RPC, XML-RPC, Go gob) this feeds a server protocol the real request bytes
 of many pipelined calls through a ``StringTransport`` (no sockets, no client cost) and
 times how many calls per second one core answers, for three methods on the same server:
 
@@ -35,6 +35,10 @@ from netsuite.rpc._core import algorithm_sum
 from netsuite.rpc._types import to_plain
 from netsuite.rpc.amp._protocol import amp_factory
 from netsuite.rpc.amp._values import encoder, pair
+from netsuite.rpc.gob._codec import Decoder as GobDecoder
+from netsuite.rpc.gob._codec import Encoder as GobEncoder
+from netsuite.rpc.gob._protocol import REQUEST, gob_factory
+from netsuite.rpc.gob._typed import args_type
 from netsuite.rpc.jsonrpc._protocol import jsonrpc_factory
 from netsuite.rpc.jsonrpc._values import dump_value
 from netsuite.rpc.xmlrpc._encode import encode_call
@@ -84,6 +88,17 @@ def xml_requests(reg: Registry, name: str, count: int) -> bytes:
     return one  # XML-RPC: one request per read (the keep-alive fast path), sent count times
 
 
+def gob_requests(reg: Registry, name: str, count: int) -> bytes:
+    method = reg.lookup(name)
+    if name == "Bench.Struct":
+        args = {"shape": to_plain(method.params[0].spec, SHAPE), "by": [1, 2]}
+    else:
+        args = {"x": 1, "y": 2}
+    encoder = GobEncoder()  # one client stream: types defined once, as Go's client does
+    return b"".join(encoder.encode(REQUEST, {"ServiceMethod": name, "Seq": i})
+                    + encoder.encode(args_type(method), args) for i in range(count))
+
+
 def measure(wire: str, name: str, count: int) -> float:
     reg = registry()
     if wire == "amp":
@@ -92,6 +107,9 @@ def measure(wire: str, name: str, count: int) -> float:
     elif wire == "jsonrpc":
         factory = jsonrpc_factory(reg, max_inflight=10**9)
         data, reads = json_requests(reg, name, count), 1
+    elif wire == "gob":
+        factory = gob_factory(reg, max_inflight=10**9)
+        data, reads = gob_requests(reg, name, count), 1
     else:
         factory = xmlrpc_factory(reg, idle_timeout=None)
         data, reads = xml_requests(reg, name, count), count
@@ -108,7 +126,10 @@ def measure(wire: str, name: str, count: int) -> float:
     elapsed = time.perf_counter() - start
     out = transport.value()
     if reads == 1:
-        answers = out.count(b"_answer") if wire == "amp" else out.count(b"\n")
+        if wire == "gob":
+            answers = sum(1 for _ in GobDecoder().messages(out)) // 2
+        else:
+            answers = out.count(b"_answer") if wire == "amp" else out.count(b"\n")
         if answers != count:
             raise RuntimeError(f"{wire} {name}: {answers} answers to {count} calls")
     return count / elapsed
@@ -123,7 +144,7 @@ def main() -> int:
     args = parser.parse_args()
     workloads = {"sum": "Algorithm.Sum", "async": "Bench.AsyncSum", "struct": "Bench.Struct"}
     results: dict[str, dict[str, float]] = {}
-    for wire in ("amp", "jsonrpc", "xmlrpc"):
+    for wire in ("amp", "jsonrpc", "xmlrpc", "gob"):
         runs: dict[str, list[float]] = {w: [] for w in workloads}
         for _ in range(args.runs):  # interleaved, so drift hits every workload alike
             for workload, name in workloads.items():

@@ -33,6 +33,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "udp": ("netsuite.udpecho._client", "send stdin lines as datagrams, or ping (--count N)"),
     "send": ("netsuite.tcplog._client", "send stdin lines to a TCP server (the line log)"),
     "call": ("netsuite.rpc._cli", "call RPC methods (xmlrpc, amp, jsonrpc, gob, grpc)"),
+    "schema": ("netsuite.rpc._schema", "print the RPC methods as a .proto or Go structs"),
 }
 
 EXIT_OK = 0

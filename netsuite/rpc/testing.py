@@ -51,7 +51,9 @@ from netsuite.rpc._types import check, to_plain
 
 __all__ = ["WIRES", "MemoryClient", "connected_client"]
 
-#: The wires :func:`connected_client` speaks.
+#: The wires :func:`connected_client` speaks with errors in the core's terms (kinds, codes).
+#: ``gob`` works too, but Go's ``net/rpc`` carries errors as text only: there every error
+#: is an :class:`~netsuite.rpc.RpcError` with the server's text.
 WIRES = ("amp", "jsonrpc", "xmlrpc")
 
 
@@ -269,7 +271,7 @@ class _XmlRpcClient(Protocol):
 def connected_client(registry: Registry, wire: str = "jsonrpc", *,
                      max_inflight: int | None = None) -> MemoryClient:
     """A :class:`MemoryClient` connected to ``registry`` served on ``wire`` (``amp``,
-    ``jsonrpc`` or ``xmlrpc``) in memory."""
+    ``jsonrpc``, ``xmlrpc`` or ``gob``) in memory."""
     if wire == "amp":
         from netsuite.rpc.amp._protocol import amp_factory
 
@@ -286,8 +288,14 @@ def connected_client(registry: Registry, wire: str = "jsonrpc", *,
 
         factory = xmlrpc_factory(registry, reactor=MemoryReactorClock(), idle_timeout=None)
         client = client_protocol = _XmlRpcClient()
+    elif wire == "gob":  # errors: RpcError with Go's text (see WIRES)
+        from netsuite.rpc.gob._client import GobClientProtocol
+        from netsuite.rpc.gob._protocol import gob_factory
+
+        factory = gob_factory(registry)
+        client = client_protocol = GobClientProtocol(raw=True)
     else:
-        raise ValueError(f"wire must be one of {', '.join(WIRES)}, not {wire!r}")
+        raise ValueError(f"wire must be one of {', '.join(WIRES)}, gob, not {wire!r}")
     if max_inflight is not None:
         factory.max_inflight = max_inflight
     server = factory.buildProtocol(None)

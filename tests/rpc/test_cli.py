@@ -77,7 +77,7 @@ async def test_tls(transport: str, tls_files: Any, capsys: pytest.CaptureFixture
 @pytest_twisted.ensureDeferred
 @pytest.mark.parametrize(("argv", "message"), [
     (["amp", "127.0.0.1", "Algorithm.Sum", "1", "2"], "HOST:PORT"),
-    (["amp", "127.0.0.1:1", "Algorithm.Mul", "1", "2"], "unknown method 'Algorithm.Mul'"),
+    (["amp", "127.0.0.1:1", "Algorithm.Mul", "1", "2"], "Algorithm.Mul is not known here"),
     (["amp", "127.0.0.1:1", "Algorithm.Sum", "1"], "takes 2 argument"),
     (["amp", "127.0.0.1:1", "Algorithm.Sum", "1", "two"], "'two' is not an integer"),
     (["amp", "127.0.0.1:1", "Algorithm.Sum", "1", str(2**63)], "64-bit"),
@@ -158,3 +158,143 @@ def test_grpc_failure_is_one_line_on_stderr() -> None:
     assert failed.returncode == 1
     assert failed.stderr.startswith("netsuite call: ")
     assert failed.stderr.strip().count("\n") == 0, failed.stderr
+
+
+# ---------------------------------------------------------------- any method, every wire
+
+from tests.helpers import TwistdProcess  # noqa: E402
+
+LOCAL = "tcp:0:interface=127.0.0.1"
+WIRES = ("xmlrpc", "amp", "jsonrpc", "gob", "grpc")
+
+
+@pytest.fixture(scope="module")
+def rich_twistd():
+    with TwistdProcess("rpc", "--service", "tests.rpc.wireservice", "--xmlrpc", LOCAL,
+                       "--amp", LOCAL, "--jsonrpc", LOCAL, "--gob", LOCAL,
+                       "--grpc", LOCAL) as server:
+        yield {wire: f"127.0.0.1:{server.port(wire)}" for wire in WIRES}
+
+
+def netsuite(*argv: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([NETSUITE, *argv], capture_output=True, text=True, timeout=60)
+
+
+MOVE = '{"p": {"x": 1, "y": 2}, "by": [3, 4]}'
+
+
+@pytest.mark.parametrize(("wire", "argv", "expected"), [
+    ("jsonrpc", [MOVE], {"x": 4, "y": 6}),
+    ("grpc", [MOVE], {"x": 4, "y": 6}),
+    ("gob", [MOVE], {"X": 4, "Y": 6}),  # gob replies carry Go's field names
+    ("xmlrpc", ['{"x": 1, "y": 2}', "[3, 4]"], {"x": 4, "y": 6}),
+])
+def test_a_method_not_known_here_with_json_arguments(rich_twistd, wire, argv, expected) -> None:
+    done = netsuite("call", wire, rich_twistd[wire], "Geo.Move", *argv)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == expected
+
+
+def test_amp_needs_the_types_of_a_method_not_known_here(rich_twistd) -> None:
+    refused = netsuite("call", "amp", rich_twistd["amp"], "Geo.Move", MOVE)
+    assert refused.returncode == 2 and "--service" in refused.stderr
+    known = netsuite("call", "--service", "tests.rpc.wireservice", "amp", rich_twistd["amp"],
+                     "Geo.Move", '{"x": 1, "y": 2}', "[3, 4]")
+    assert known.returncode == 0, known.stderr
+    assert json.loads(known.stdout) == {"x": 4, "y": 6}
+
+
+@pytest.mark.parametrize("wire", WIRES)
+def test_known_rich_method_on_every_wire(rich_twistd, wire) -> None:
+    done = netsuite("call", "--service", "tests.rpc.wireservice", wire, rich_twistd[wire],
+                    "Geo.Move", '{"x": 1, "y": 2}', "[3, 4]")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == {"x": 4, "y": 6}
+
+
+@pytest.mark.parametrize("wire", ["xmlrpc", "gob", "grpc"])
+def test_known_method_with_bytes_floats_and_an_optional(rich_twistd, wire) -> None:
+    done = netsuite("call", "--service", "tests.rpc.wireservice", wire, rich_twistd[wire],
+                    "Shop.Echo", "abcd", "null", "1.5", "true")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == {"len": [4.0], "label": [0.0], "scale": [1.5, 3.0],
+                                       "ok": [1.0]}
+
+
+@pytest.mark.parametrize("wire", ["jsonrpc", "grpc", "gob"])
+def test_remote_errors_are_one_line(rich_twistd, wire) -> None:
+    failed = netsuite("call", wire, rich_twistd[wire], "Shop.Fail", '{"reason": "closed"}')
+    assert failed.returncode == 1
+    assert failed.stderr.strip().count("\n") == 0 and "refused: closed" in failed.stderr
+
+
+@pytest.mark.parametrize("wire", ["xmlrpc", "grpc"])
+def test_list(rich_twistd, wire) -> None:
+    done = netsuite("call", wire, rich_twistd[wire], "--list")
+    assert done.returncode == 0, done.stderr
+    assert "Geo.Move" in done.stdout and "Shop.Total" in done.stdout
+    assert "Algorithm.Sum" in done.stdout
+
+
+@pytest.mark.parametrize("wire", ["amp", "jsonrpc", "gob"])
+def test_list_where_the_wire_cannot_tell(wire) -> None:
+    done = netsuite("call", wire, "127.0.0.1:1", "--list")
+    assert done.returncode == 2 and "cannot list" in done.stderr
+
+
+def test_grpc_over_mutual_tls(pki) -> None:
+    with TwistdProcess("rpc", "--service", "tests.rpc.wireservice", "--xmlrpc", "none",
+                       "--amp", "none", "--jsonrpc", "none",
+                       "--grpc", pki.mtls_description()) as server:
+        target = f"localhost:{server.port('grpc')}"
+        ok = netsuite("call", "--tls", "--ca", str(pki.ca), "--cert", str(pki.client.cert),
+                      "--key", str(pki.client.key), "grpc", target, "Shop.Whoami", "{}")
+        assert ok.returncode == 0, ok.stderr
+        assert json.loads(ok.stdout)["names"] == [pki.client_name]
+        refused = netsuite("call", "--tls", "--ca", str(pki.ca), "--timeout", "5", "grpc",
+                           target, "Shop.Whoami", "{}")
+        assert refused.returncode == 1
+        assert refused.stderr.strip().count("\n") == 0
+
+
+@pytest.mark.parametrize("wire", ["gob", "grpc"])
+def test_ctrl_c_exits_130_quietly(wire) -> None:
+    """A call waiting on a server that never answers: SIGINT ends it with 130, no blame."""
+    import signal
+    import socket
+
+    silent = socket.create_server(("127.0.0.1", 0))
+    try:
+        proc = subprocess.Popen([NETSUITE, "call", wire, f"127.0.0.1:{silent.getsockname()[1]}",
+                                 "Algorithm.Sum", "1", "2"], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+        conn, _ = silent.accept()  # the client is connected and waiting for its answer
+        with conn:
+            proc.send_signal(signal.SIGINT)
+            out, err = proc.communicate(timeout=8)  # well before the 10 s call timeout
+    finally:
+        silent.close()
+    assert proc.returncode == 130
+    assert out == "" and err == ""
+
+
+@pytest_twisted.ensureDeferred
+async def test_grpc_tls_verify_failure_and_ca(tls_files: Any, capsys: pytest.CaptureFixture[str]
+                                              ) -> None:
+    from twisted.internet import reactor
+
+    from netsuite.rpc.grpc._protocol import GrpcService
+
+    service = GrpcService(SERVICE, tls_files.server_description(), reactor, grace=0)
+    service.startService()
+    try:
+        target = f"localhost:{await service.whenListening}"
+        with pytest.raises(CommandFailed, match=r"^TLS error: certificate verify failed "
+                                                r"\(localhost:\d+\) \(--ca FILE"):
+            await call("grpc", "--tls", "--timeout", "5", target, "Algorithm.Sum", "1", "2")
+        assert await call("grpc", "--tls", "--ca", str(tls_files.cert), target,
+                          "Algorithm.Sum", "1", "2") == 0
+        assert await call("grpc", "--tls", "--insecure", target, "Algorithm.Sum", "2", "2") == 0
+        assert capsys.readouterr().out == "3\n4\n"
+    finally:
+        await service.stopService()

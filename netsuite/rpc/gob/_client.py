@@ -18,19 +18,26 @@ from twisted.python.failure import Failure
 
 from netsuite._endpoints import client_endpoint
 from netsuite.rpc._core import MAX_REQUEST, Method, RpcError
+from netsuite.rpc._types import to_plain
+from netsuite.rpc.gob._codec import BOOL as GOB_BOOL
 from netsuite.rpc.gob._codec import (
+    FLOAT,
     INT,
     STRING,
     Decoder,
     Encoder,
     Field,
     GobError,
+    GobType,
+    Slice,
     Struct,
     split_message,
 )
 from netsuite.rpc.gob._protocol import REQUEST, _bytes_needed
+from netsuite.rpc.gob._typed import args_type, from_gob
 
-__all__ = ["GobClient", "GobClientProtocol", "args_type", "call", "connect"]
+__all__ = ["GobClient", "GobClientProtocol", "args_type", "call", "call_json", "connect",
+           "json_type"]
 
 CONNECT = b"CONNECT /_goRPC_ HTTP/1.0\n\n"
 CONNECTED_STATUS = b"200 Connected to Go RPC"
@@ -40,10 +47,31 @@ class ConnectionClosed(ConnectionError):
     """The server closed the connection before answering."""
 
 
-def args_type(method: Method) -> Struct:
-    """The Go struct a method's arguments travel in: ``Args{X, Y int}`` for Sum."""
-    return Struct("Args", tuple(Field(p.go_name, INT if p.type is int else STRING)
-                                for p in method.params))
+def json_type(value: Any) -> GobType | None:
+    """The gob type a JSON value travels as when the method is not known here: integers
+    ``int64``, numbers ``float64``, ``bool``, ``string``, arrays slices (of the first
+    element's type; ``float64`` if numbers are mixed), objects structs whose field names are
+    the keys as given (a Go server wants them exported: ``{"X": 1}``; netsuite's matches
+    them ignoring case).  ``None`` (or an empty array) for a field left out."""
+    if isinstance(value, bool):
+        return GOB_BOOL
+    if isinstance(value, int):
+        return INT
+    if isinstance(value, float):
+        return FLOAT
+    if isinstance(value, str):
+        return STRING
+    if isinstance(value, list):
+        kinds = [t for t in map(json_type, value) if t is not None]
+        if not kinds:
+            return None
+        if FLOAT in kinds and INT in kinds:
+            return Slice(FLOAT)
+        return Slice(kinds[0])
+    if isinstance(value, dict):
+        fields = [(str(k), json_type(v)) for k, v in value.items()]
+        return Struct("", tuple(Field(k, t) for k, t in fields if t is not None))
+    return None
 
 
 #: Largest answer the client accepts: above the server's request limit, since an answer
@@ -152,6 +180,12 @@ class GobClientProtocol(Protocol):
                              + self._encoder.encode(struct_type, args))
         return d
 
+    def send(self, method: Method, plain: dict[str, Any]) -> defer.Deferred[Any]:
+        """Call ``method`` with plain arguments by name (``netsuite.rpc.testing``); the
+        reply as plain data with the Python names."""
+        d = self.call(method.name, args_type(method), plain)
+        return d.addCallback(lambda reply: from_gob(method.result, reply, "result"))
+
     def _fail(self, error: BaseException) -> None:
         if self._error is None:
             self._error = error
@@ -172,11 +206,20 @@ class GobClient:
         self.protocol = protocol
 
     def call(self, method: Method, args: list[Any]) -> defer.Deferred[Any]:
-        """Call ``method`` with positional ``args`` (sent as the Go struct)."""
-        struct_type = args_type(method)
-        return self.protocol.call(
-            method.name, struct_type,
-            {f.name: a for f, a in zip(struct_type.fields, args, strict=True)})
+        """Call ``method`` with positional ``args`` (sent as the Go struct of its
+        parameters); the reply as plain data with the Python names."""
+        plain = {p.name: to_plain(p.spec, a, p.name) for p, a in zip(method.params, args,
+                                                                    strict=True)}
+        d = self.protocol.call(method.name, args_type(method), plain)
+        d.addCallback(lambda reply: from_gob(method.result, reply, "result"))
+        return d
+
+    def call_json(self, name: str, params: dict[str, Any]) -> defer.Deferred[Any]:
+        """Call a method not known here with a JSON object of its parameters (see
+        :func:`json_type`); the reply as decoded (structs with their Go field names)."""
+        struct_type = json_type(params)
+        assert isinstance(struct_type, Struct)
+        return self.protocol.call(name, struct_type, params)
 
     def close(self) -> None:
         """Close the connection."""
@@ -199,16 +242,31 @@ async def connect(reactor: Any, host: str, port: int, *, tls: bool = False,
     return GobClient(protocol)
 
 
-async def call(reactor: Any, host: str, port: int, method: Method, args: list, *, tls: bool,
-               insecure: bool, timeout: float, raw: bool = False) -> object:
-    """One call over a fresh connection (the ``netsuite call gob`` contract)."""
+async def _one_call(reactor: Any, host: str, port: int, tls: Any, insecure: bool,
+                    timeout: float, raw: bool, send: Any) -> object:
+    """Connect, make one call (``send(client)`` -> its Deferred), close; ``timeout`` bounds
+    the connection and the answer each."""
     deferred = defer.ensureDeferred(
         connect(reactor, host, port, tls=tls, insecure=insecure, timeout=timeout, raw=raw))
     deferred.addTimeout(timeout, reactor)
     client = await deferred
     try:
-        d = client.call(method, args)
+        d = send(client)
         d.addTimeout(timeout, reactor)
         return await d
     finally:
         client.close()
+
+
+async def call(reactor: Any, host: str, port: int, method: Method, args: list, *, tls: Any,
+               insecure: bool, timeout: float, raw: bool = False) -> object:
+    """One call over a fresh connection (the ``netsuite call gob`` contract)."""
+    return await _one_call(reactor, host, port, tls, insecure, timeout, raw,
+                           lambda client: client.call(method, args))
+
+
+async def call_json(reactor: Any, host: str, port: int, name: str, params: dict[str, Any], *,
+                    tls: Any, timeout: float, raw: bool = False) -> object:
+    """One call of a method not known here, JSON arguments (``netsuite call gob``)."""
+    return await _one_call(reactor, host, port, tls or False, False, timeout, raw,
+                           lambda client: client.call_json(name, params))

@@ -118,8 +118,10 @@ class Decoder:
         pending = self._pending.get(tid)
         if pending is None:
             raise GobError(f"undefined type id {tid}")
-        if tid in self._resolving or len(self._resolving) >= self.max_depth:
+        if tid in self._resolving:
             raise GobError(f"type {tid} is defined in terms of itself")
+        if len(self._resolving) >= self.max_depth:
+            raise GobError(f"type {tid}: nesting deeper than {self.max_depth}")
         self._resolving.add(tid)
         try:
             kind, name, refs = pending

@@ -30,6 +30,7 @@ from netsuite.rpc.gob._wiretypes import (
     Opaque,
     Slice,
     Struct,
+    _zero,
     go_type_string,
 )
 
@@ -178,7 +179,7 @@ def _encoder_for(t: GobType, encoder: Encoder) -> _Enc:
             out.append(encode_uint(len(items)))
             elem = encoder._compile(elem_t)
             for item in items:
-                elem(item, out)
+                elem(_zero_if_none(elem_t, item), out)
         return enc_seq
     if isinstance(t, Map):
         key_t, elem_t = t.key, t.elem
@@ -188,24 +189,35 @@ def _encoder_for(t: GobType, encoder: Encoder) -> _Enc:
             kenc, venc = encoder._compile(key_t), encoder._compile(elem_t)
             for key, item in v.items():
                 kenc(key, out)
-                venc(item, out)
+                venc(_zero_if_none(elem_t, item), out)
         return enc_map
     if isinstance(t, Struct):
-        fields = t.fields
+        fields = [(f.key or f.name, f.type) for f in t.fields]
 
         def enc_struct(v: Any, out: list) -> None:
             get = v.get if isinstance(v, Mapping) else (lambda name: getattr(v, name, None))
             last = -1
-            for i, f in enumerate(fields):
-                item = get(f.name)
-                if _is_zero(f.type, item):
+            for i, (key, field_t) in enumerate(fields):
+                item = get(key)
+                if _is_zero(field_t, item):
                     continue
                 out.append(encode_uint(i - last))
                 last = i
-                encoder._compile(f.type)(item, out)
+                encoder._compile(field_t)(item, out)
             out.append(b"\x00")
         return enc_struct
     raise GobError(f"unsupported type {t!r}")
+
+
+def _zero_if_none(t: GobType, item: Any) -> Any:
+    """An element of a slice or map: gob has no nil elements, so ``None`` (a nil pointer
+    in Go) is sent as the zero value."""
+    if item is not None:
+        return item
+    zero = _zero(t)
+    if zero is None:  # a struct, slice or map
+        return [] if isinstance(t, Slice) else {}
+    return zero
 
 
 def _as_int(v: Any) -> int:

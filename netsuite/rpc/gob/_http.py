@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from twisted.internet.interfaces import IAddress, IProtocolFactory
+from twisted.internet.interfaces import IAddress, IHalfCloseableProtocol, IProtocolFactory
 from twisted.internet.protocol import Protocol, connectionDone
 from twisted.logger import Logger
 from twisted.python.failure import Failure
@@ -35,7 +35,7 @@ __all__ = ["GoConnectFactory", "with_go_http_connect"]
 log = Logger()
 
 
-@implementer(IGracefulClose)
+@implementer(IGracefulClose, IHalfCloseableProtocol)
 class _ConnectSniffer(Protocol):
     """Reads the first request line: Go's CONNECT becomes gob, anything else goes to HTTP."""
 
@@ -138,6 +138,22 @@ class _ConnectSniffer(Protocol):
         if self._inner is not None:
             self._inner.connectionLost(reason)
 
+    # IHalfCloseableProtocol: the client shut its write side.  gob (and an HTTP channel
+    # that can) answers what it received first; anything else sees the end as a close.
+    def readConnectionLost(self) -> None:
+        inner = self._inner
+        if inner is not None and IHalfCloseableProtocol.providedBy(inner):
+            inner.readConnectionLost()
+        else:
+            self.transport.loseConnection()
+
+    def writeConnectionLost(self) -> None:
+        inner = self._inner
+        if inner is not None and IHalfCloseableProtocol.providedBy(inner):
+            inner.writeConnectionLost()
+        else:
+            self.transport.loseConnection()
+
     def graceful_close(self) -> None:
         """Shutdown: let the protocol this connection turned into finish, or close now."""
         closer = getattr(self._inner, "graceful_close", None)
@@ -154,6 +170,15 @@ class GoConnectFactory:
     def __init__(self, http_factory: IProtocolFactory, gob: GobRpcFactory) -> None:
         self.http_factory = http_factory
         self.gob_factory = gob
+
+    @property
+    def max_inflight(self) -> int:
+        """Most gob calls running at once per connection (``--max-inflight``)."""
+        return self.gob_factory.max_inflight
+
+    @max_inflight.setter
+    def max_inflight(self, value: int) -> None:
+        self.gob_factory.max_inflight = value
 
     @property
     def stats(self) -> GobStats:

@@ -32,29 +32,22 @@ its unsent output stays bounded.
 
 from __future__ import annotations
 
-from typing import Any
-
 import attrs
 from twisted.internet.interfaces import IAddress
 from twisted.internet.protocol import Factory, connectionDone
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from netsuite.rpc._core import MAX_DEPTH, MAX_REQUEST, Registry, RpcError
-from netsuite.rpc._paced import CLOSED, PacedProtocol
+from netsuite.rpc._core import MAX_DEPTH, MAX_REQUEST, Registry
+from netsuite.rpc._paced import CLOSED, DEFAULT_MAX_INFLIGHT, OPEN, PacedProtocol
+from netsuite.rpc.gob._answer import INVALID_REQUEST, REQUEST, RESPONSE, GobAnswers
 from netsuite.rpc.gob._codec import (
-    INT,
     STRING,
     UINT,
     Decoder,
-    Encoder,
-    Field,
     GobError,
-    Struct,
     decode_int,
     decode_uint,
-    encode_int,
-    encode_uint,
     go_type_string,
     split_message,
 )
@@ -78,16 +71,6 @@ GOB_RPC_PATH = b"/_goRPC_"
 CONNECTED = b"HTTP/1.0 200 Connected to Go RPC\n\n"
 #: Longest HTTP request head the sniffer buffers before handing the connection to HTTP.
 MAX_SNIFF = 8192
-
-REQUEST = Struct("Request", (Field("ServiceMethod", STRING), Field("Seq", UINT)))
-RESPONSE = Struct("Response", (Field("ServiceMethod", STRING), Field("Seq", UINT),
-                               Field("Error", STRING)))
-#: The empty struct Go's server sends as the body of an error response.
-INVALID_REQUEST = Struct("", ())
-
-_INT_BODY = encode_int(INT.id) + b"\x00"  # type id + singleton delta
-_STRING_BODY = encode_int(STRING.id) + b"\x00"
-
 
 _REQUEST_FIELDS = [("ServiceMethod", STRING), ("Seq", UINT)]
 
@@ -173,16 +156,13 @@ class GobRpcProtocol(PacedProtocol):
         self.max_message = max_message
         self.label = label
         self._decoder = Decoder(max_depth=max_depth)
-        self._encoder = Encoder()
+        self._answers = GobAnswers(registry, stats, label)
         self._pieces: list[bytes] = []  # bytes received but not yet parsed
-        self._held = 0  # their length
+        self._held_bytes = 0  # their length
         self._wanted = 0  # the length at which parsing can make progress
+        self._kept: bytes | None = None  # complete input kept while max_inflight calls run
         self._pending: tuple[str, int] | None = None  # header read, body awaited
-        self._prefixes: dict[str, bytes] = {}
         self._header_id = b""  # the encoded type id of the client's rpc.Request, once seen
-        # (method, wire type) -> whether the struct shares a field with the parameters;
-        # bounded by the stream's type limit times the registry's size.
-        self._matched: dict[tuple[str, Any], bool] = {}
 
     # -- connection events
 
@@ -198,19 +178,35 @@ class GobRpcProtocol(PacedProtocol):
     def closed(self) -> None:
         self.stats.connections_open -= 1
         self._pieces = []
+        self._kept = None
 
-    # graceful_close: every request received so far is already answered (calls run
-    # synchronously) and ``partial`` is False, so the base class closes at once.
+    @property
+    def partial(self) -> bool:
+        """Part of a request received: a header without its body, or bytes of a message."""
+        return self._pending is not None or bool(self._pieces)
+
+    @property
+    def queued(self) -> bool:
+        """Input kept while ``max_inflight`` calls run."""
+        return self._kept is not None
+
+    def resume_requests(self) -> None:
+        kept, self._kept = self._kept, None
+        if kept is not None and self.state != CLOSED:
+            self._feed(kept)
 
     def dataReceived(self, data: bytes) -> None:
-        if self.state == CLOSED:
+        if self.state == CLOSED or self.took_last:
+            return
+        if self._kept is not None:  # reading is paused; a read already under way lands here
+            self._kept += data
             return
         if self._pieces:
             # Part of a message is held: keep adding until it can be complete, so a message
             # trickling in byte by byte costs linear, not quadratic, copying.
             self._pieces.append(data)
-            self._held += len(data)
-            if self._held < self._wanted:
+            self._held_bytes += len(data)
+            if self._held_bytes < self._wanted:
                 return
             buf = b"".join(self._pieces)
             self._pieces = []
@@ -221,10 +217,24 @@ class GobRpcProtocol(PacedProtocol):
             if skipped is None:
                 return
             buf = skipped
+        self._feed(buf)
+
+    def _feed(self, buf: bytes) -> None:
+        """Answer every complete request in ``buf``; keep the rest."""
         pos = 0
         out: list[bytes] = []
         try:
-            while True:
+            while pos < len(buf):
+                if self._pending is None:  # a new request starts here
+                    if self.state != OPEN:
+                        # Draining: the request in progress was the last one taken.
+                        self.take_no_more()
+                        pos = len(buf)
+                        break
+                    if not self.may_start():  # max_inflight calls run: keep the rest
+                        self._kept = buf[pos:]
+                        pos = len(buf)
+                        break
                 found = split_message(buf, pos, self.max_message)
                 if found is None:
                     break
@@ -238,11 +248,12 @@ class GobRpcProtocol(PacedProtocol):
             self._hold(rest, _bytes_needed(rest))
         if out:
             self.transport.write(b"".join(out))
+        self.finish_if_done()
 
     def _hold(self, rest: bytes, wanted: int) -> None:
         """Keep ``rest`` until ``wanted`` bytes (in all) have arrived."""
         self._pieces = [rest]
-        self._held = len(rest)
+        self._held_bytes = len(rest)
         self._wanted = wanted
 
     def _skip_connect(self, buf: bytes) -> bytes | None:
@@ -301,66 +312,25 @@ class GobRpcProtocol(PacedProtocol):
             return
         name, seq = self._pending
         self._pending = None
-        args: Any = value if isinstance(value, dict) else (value,)
-        if args is value:
-            key = (name, gob_type)
-            matched = self._matched.get(key)
-            if matched is None:
-                matched = self._fields_match(name, value)
-                if name in self.registry:  # never cache what a client can vary at will
-                    self._matched[key] = matched
-            if not matched:
-                # Go's decoder refuses a struct with no field in common with the args type.
-                self._respond_error(name, seq, "gob: type mismatch: no fields matched "
-                                    f"compiling decoder for {name} arguments", out)
-                return
-        try:
-            result = self.registry.call(name, args, go_struct=True, transport="gob")
-        except RpcError as e:
-            self._respond_error(name, seq, str(e), out)
+        answer = self._answers.start(name, seq, value, gob_type, self.call_context)
+        if type(answer) is bytes:
+            out.append(answer)
             return
-        except Exception:
-            log.failure("{label}: {method} failed", label=self.label, method=name)
-            self._respond_error(name, seq, "rpc: internal error", out)
-            return
-        self.stats.calls += 1
-        prefix = self._prefixes.get(name)
-        if prefix is None:
-            prefix = self._prefix(name, out)
-        if seq:
-            header = prefix + b"\x01" + encode_uint(seq) + b"\x00"
-        else:
-            header = prefix + b"\x00"
-        if type(result) is int:
-            body = _INT_BODY + encode_int(result)
-        else:
-            data = result.encode("utf-8", "surrogateescape")
-            body = _STRING_BODY + encode_uint(len(data)) + data
-        out.append(encode_uint(len(header)) + header + encode_uint(len(body)) + body)
+        # A call still running: its answer goes out when it ends, in any order (by Seq).
+        answer.addCallbacks(self._write_answer, self._answer_lost)
+        self.track(answer)
 
-    def _fields_match(self, name: str, struct: dict[str, Any]) -> bool:
-        """Whether a struct of this wire type shares a field with ``name``'s parameters
-        (always true for a method the registry does not know: it answers that itself)."""
-        if name not in self.registry:
-            return True
-        params = self.registry.lookup(name).params
-        return not params or bool({p.name.lower() for p in params}
-                                  & {k.lower() for k in struct})
+    def _write_answer(self, data: bytes) -> None:
+        if self.state != CLOSED:
+            self.transport.write(data)
 
-    def _prefix(self, name: str, out: list[bytes]) -> bytes:
-        """The start of a Response header for ``name`` (a registered, non-empty name):
-        its type id and ServiceMethod field; sends the Response type first if needed."""
-        tid = self._encoder.type_id(RESPONSE, out)
-        raw = name.encode("utf-8", "surrogateescape")
-        prefix = self._prefixes[name] = encode_int(tid) + b"\x01" + encode_uint(len(raw)) + raw
-        return prefix
+    def _answer_lost(self, failure: Failure) -> None:
+        """A call cancelled because the connection closed: nothing to answer."""
+        if self.state != CLOSED:  # pragma: no cover - GobAnswers answers every error
+            log.failure("{label}: answer lost", failure, label=self.label)
 
     def _respond_error(self, name: str, seq: int, error: str, out: list[bytes]) -> None:
-        self.stats.calls += 1
-        self.stats.call_errors += 1
-        out.append(self._encoder.encode(RESPONSE, {"ServiceMethod": name, "Seq": seq,
-                                                   "Error": error}))
-        out.append(self._encoder.encode(INVALID_REQUEST, {}))
+        out.append(self._answers.error(name, seq, error))
 
     def _fail(self, error: GobError, out: list[bytes]) -> None:
         """Answer what can be answered, then close: the stream can no longer be trusted."""
@@ -384,8 +354,11 @@ class GobRpcFactory(Factory):
 
     def __init__(self, registry: Registry, *, max_message: int = MAX_REQUEST,
                  stats: GobStats | None = None, label: str = "gob",
-                 accept_connect: bool = True, max_depth: int = MAX_DEPTH) -> None:
+                 accept_connect: bool = True, max_depth: int = MAX_DEPTH,
+                 max_inflight: int = DEFAULT_MAX_INFLIGHT) -> None:
         self.registry = registry
+        #: Most calls running at once per connection (``--max-inflight``).
+        self.max_inflight = max_inflight
         self.max_message = max_message
         self.max_depth = max_depth
         self.stats = stats if stats is not None else GobStats()
@@ -396,17 +369,20 @@ class GobRpcFactory(Factory):
         protocol = GobRpcProtocol(self.registry, self.stats, self.max_message, self.label,
                                   self.accept_connect, self.max_depth)
         protocol.factory = self
+        protocol.max_inflight = self.max_inflight
         return protocol
 
 
 def gob_factory(registry: Registry, *, max_message: int = MAX_REQUEST,
-                max_depth: int = MAX_DEPTH, stats: GobStats | None = None) -> GobRpcFactory:
+                max_depth: int = MAX_DEPTH, stats: GobStats | None = None,
+                max_inflight: int = DEFAULT_MAX_INFLIGHT) -> GobRpcFactory:
     """A factory for raw net/rpc gob connections (Go's ``rpc.Dial``).
 
     It also accepts Go's ``rpc.DialHTTP`` preamble (``CONNECT /_goRPC_ HTTP/1.0``), so one
     client works against either listener.
     """
-    return GobRpcFactory(registry, max_message=max_message, max_depth=max_depth, stats=stats)
+    return GobRpcFactory(registry, max_message=max_message, max_depth=max_depth, stats=stats,
+                         max_inflight=max_inflight)
 
 
 def _may_be_gorpc(partial: bytes) -> bool:

@@ -61,10 +61,12 @@ _BUILTINS = {t.id: t for t in (BOOL, INT, UINT, FLOAT, BYTES, STRING, COMPLEX, I
 
 @attrs.frozen
 class Field:
-    """A struct field: its name and type."""
+    """A struct field: its Go name and type; ``key`` is the name an encoded value (a mapping
+    or an object) holds it by, if not ``name`` (the Python name of a typed field)."""
 
     name: str
     type: GobType
+    key: str | None = None
 
 
 @attrs.frozen

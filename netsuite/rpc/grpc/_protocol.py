@@ -1,51 +1,57 @@
 """gRPC for the rpc service (``--grpc``, default ``tcp:50051``), hosted under twistd.
 
-The services of ``netsuite/rpc/netsuite.proto`` (PROTOCOLS.md section 4):
-``/netsuite.Algorithm/Sum`` (``SumRequest{int64 x = 1; int64 y = 2}`` ->
-``SumReply{int64 total = 1}``) and ``/netsuite.Programmer/GetSkill``
-(``SkillRequest{string java = 1; string go = 2}`` -> ``SkillReply{string skill = 1}``).
-Their message classes are the ones generated from the ``.proto`` and committed in
-:mod:`netsuite.rpc.grpc._generated`.  Every other method of the registry is served too, at
-``/netsuite.SERVICE/METHOD``, with messages built from its
-signature the same way (parameters are fields 1, 2, ... in order, ``int64`` or ``string``;
-the reply has one field 1 named after the result): nothing here knows the book's methods.
+Every method of the registry is served at ``/netsuite.SERVICE/METHOD`` with messages built
+at start from its signature (see :mod:`netsuite.rpc.grpc._descriptors`; the book's two
+methods keep the messages of ``netsuite.proto``).  The server also runs server reflection
+(``grpc.reflection.v1alpha.ServerReflection`` and ``grpc.reflection.v1.ServerReflection``,
+describing every service with its messages) and the standard health service
+``grpc.health.v1.Health``: ``SERVING`` for ``""`` and for each service by its full name
+(``netsuite.Geo``), ``NOT_SERVING`` from SIGTERM until the listener closes.
 
-Hosting: with twistd's default reactor the server is grpcio's own thread-pool server
-(``grpc.server``; handlers run in its worker threads, one call at a time); with
-``twistd --reactor=asyncio`` it is ``grpc.aio``, running on the reactor's asyncio loop.
-Both use one servicer function per method, which calls :meth:`Registry.call`
-(``transport="grpc"``).
+Methods run on the reactor thread, as on every other transport.  With twistd's default
+reactor the server is grpcio's thread-pool server: its worker thread hands each call to the
+reactor and waits for the answer, so calls never run two at a
+time and never need a lock; with ``twistd --reactor=asyncio`` it is ``grpc.aio`` on the
+reactor's own asyncio loop and calls go straight to the Twisted side.  A client's deadline
+bounds the call (it is cancelled, status ``DEADLINE_EXCEEDED``); a client that cancels has
+its call cancelled.
 
-Errors: bad parameters ``INVALID_ARGUMENT``, overflow ``OUT_OF_RANGE``, another
-application error ``FAILED_PRECONDITION``, an unknown method ``UNIMPLEMENTED`` (grpcio's
-answer to a path nobody registered), anything unexpected ``INTERNAL``.
+Errors: bad parameters or a malformed request ``INVALID_ARGUMENT``, overflow
+``OUT_OF_RANGE``, another application error ``FAILED_PRECONDITION``, an unknown method
+``UNIMPLEMENTED``, anything unexpected ``INTERNAL`` (and logged).
 
-The listener takes a Twisted-style description: ``tcp:PORT[:interface=ADDR]``,
-``tcp6:PORT[:interface=ADDR]``, ``ssl:PORT:privateKey=KEY.pem[:certKey=CERT.pem]`` (server
-TLS credentials) or ``unix:PATH``.  It logs ``grpc listening on HOST:PORT (description)``
-like every other listener (port 0 reports the port chosen).  On stop (SIGTERM) it refuses
-new calls at once and lets calls in progress finish for up to ``grace`` seconds.
+The listener takes a Twisted-style description (see :mod:`netsuite.rpc.grpc._listen`:
+tcp, tcp6, ssl, mtls, unix) and logs ``grpc listening on HOST:PORT (description)`` like
+every other listener.  On stop (SIGTERM) health turns ``NOT_SERVING``, new calls get
+``UNAVAILABLE``, and calls in progress get up to ``grace`` seconds to finish.
 """
 
 from __future__ import annotations
 
 import asyncio
-import threading
-from collections.abc import Callable, Iterator
 from typing import Any
 
 import attrs
 import grpc
-from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 from twisted.application.service import Service
 from twisted.internet import defer, threads
 from twisted.logger import Logger
 
 from netsuite._endpoints import format_host_port
-from netsuite.rpc._core import MAX_REQUEST, Method, Registry, RpcError
-from netsuite.rpc.grpc._generated import netsuite_pb2
+from netsuite.rpc._core import MAX_REQUEST, Registry
+from netsuite.rpc.grpc._answer import (
+    PACKAGE,
+    STATUS_CODES,
+    GrpcMethod,
+    grpc_method,
+    grpc_methods,
+)
+from netsuite.rpc.grpc._descriptors import build_schema
+from netsuite.rpc.grpc._handlers import CallRunner, handlers
+from netsuite.rpc.grpc._listen import ListenAddress, parse_description
 
 __all__ = [
+    "MAX_WORKERS",
     "PACKAGE",
     "STATUS_CODES",
     "GrpcMethod",
@@ -60,92 +66,11 @@ __all__ = [
 
 log = Logger()
 
-#: The protobuf package of every service.
-PACKAGE = "netsuite"
-#: Worker threads of the thread-pool server (the calls are short and hold the GIL).
-MAX_WORKERS = 4
-#: Largest request message accepted (grpcio's own default is 4 MiB).
+#: Worker threads of the thread-pool server: each waits for the reactor while its call
+#: runs, so this bounds the calls in progress at once (running asynchronous methods).
+MAX_WORKERS = 100
 
-
-@attrs.frozen
-class GrpcMethod:
-    """One registry method as gRPC serves it: its path and message classes."""
-
-    method: Method
-    path: str
-    request_class: Any
-    reply_class: Any
-
-
-def grpc_methods(registry: Registry) -> Iterator[GrpcMethod]:
-    """Every registry method with its path and message classes (generated ones where the
-    ``.proto`` defines the method, else built from its signature)."""
-    dynamic: list[Method] = []
-    for method in registry:
-        entry = _generated(method)
-        if entry is not None:
-            yield entry
-        else:
-            dynamic.append(method)
-    if dynamic:
-        yield from _dynamic_methods(dynamic)
-
-
-def grpc_method(method: Method) -> GrpcMethod:
-    """How gRPC carries one method (for clients)."""
-    entry = _generated(method)
-    if entry is None:
-        [entry] = _dynamic_methods([method])
-    return entry
-
-
-def _generated(method: Method) -> GrpcMethod | None:
-    service = netsuite_pb2.DESCRIPTOR.services_by_name.get(method.service)
-    generated = service.methods_by_name.get(method.method) if service else None
-    if generated is None or not _fits(method, generated.input_type, generated.output_type):
-        return None
-    return GrpcMethod(method, _path(method),
-                      message_factory.GetMessageClass(generated.input_type),
-                      message_factory.GetMessageClass(generated.output_type))
-
-
-def _path(method: Method) -> str:
-    return f"/{PACKAGE}.{method.service}/{method.method}"
-
-
-_PROTO_TYPES = {int: descriptor_pb2.FieldDescriptorProto.TYPE_INT64,
-                str: descriptor_pb2.FieldDescriptorProto.TYPE_STRING}
-
-
-def _fits(method: Method, request: Any, reply: Any) -> bool:
-    """Whether generated messages carry exactly this method's parameters and result."""
-    wanted = [(p.name, i, _PROTO_TYPES[p.type]) for i, p in enumerate(method.params, 1)]
-    have = [(f.name, f.number, f.type) for f in request.fields]
-    return (wanted == have and len(reply.fields) == 1 and reply.fields[0].number == 1
-            and reply.fields[0].type == _PROTO_TYPES[method.result_type])
-
-
-def _dynamic_methods(methods: list[Method]) -> Iterator[GrpcMethod]:
-    """Message classes for methods the ``.proto`` does not know, from their signatures."""
-    pool = descriptor_pool.DescriptorPool()
-    proto = descriptor_pb2.FileDescriptorProto(name="netsuite_registry.proto",
-                                               package=PACKAGE, syntax="proto3")
-    for method in methods:
-        stem = method.service + method.method
-        request = proto.message_type.add(name=stem + "Request")
-        for number, param in enumerate(method.params, 1):
-            request.field.add(name=param.name, number=number, type=_PROTO_TYPES[param.type],
-                              label=descriptor_pb2.FieldDescriptorProto.LABEL_OPTIONAL)
-        reply = proto.message_type.add(name=stem + "Reply")
-        reply.field.add(name=method.result_name, number=1, type=_PROTO_TYPES[method.result_type],
-                        label=descriptor_pb2.FieldDescriptorProto.LABEL_OPTIONAL)
-    pool.Add(proto)
-    for method in methods:
-        stem = f"{PACKAGE}.{method.service}{method.method}"
-        yield GrpcMethod(
-            method, _path(method),
-            message_factory.GetMessageClass(pool.FindMessageTypeByName(stem + "Request")),
-            message_factory.GetMessageClass(pool.FindMessageTypeByName(stem + "Reply")))
+_REFLECTION_V1 = "grpc.reflection.v1.ServerReflection"
 
 
 @attrs.define
@@ -155,155 +80,6 @@ class GrpcStats:
 
     calls: int = 0
     call_errors: int = 0
-
-
-#: The gRPC status of each ``RpcError.kind``.
-STATUS_CODES: dict[str, grpc.StatusCode] = {
-    "ill-formed": grpc.StatusCode.UNIMPLEMENTED,
-    "unknown-service": grpc.StatusCode.UNIMPLEMENTED,
-    "unknown-method": grpc.StatusCode.UNIMPLEMENTED,
-    "bad-params": grpc.StatusCode.INVALID_ARGUMENT,
-    "application": grpc.StatusCode.FAILED_PRECONDITION,
-    "overflow": grpc.StatusCode.OUT_OF_RANGE,
-    "deadline": grpc.StatusCode.DEADLINE_EXCEEDED,
-    "internal": grpc.StatusCode.INTERNAL,
-}
-
-
-def _status_of(error: BaseException) -> grpc.StatusCode:
-    if isinstance(error, RpcError):
-        return STATUS_CODES.get(error.kind, grpc.StatusCode.INTERNAL)
-    return grpc.StatusCode.INTERNAL
-
-
-def _handlers(registry: Registry, stats: GrpcStats, asynchronous: bool
-              ) -> list[grpc.GenericRpcHandler]:
-    by_service: dict[str, dict[str, grpc.RpcMethodHandler]] = {}
-    for entry in grpc_methods(registry):
-        by_service.setdefault(f"{PACKAGE}.{entry.method.service}", {})[entry.method.method] = (
-            grpc.unary_unary_rpc_method_handler(
-                _servicer(registry, entry, stats, asynchronous),
-                request_deserializer=entry.request_class.FromString,
-                response_serializer=entry.reply_class.SerializeToString))
-    return [grpc.method_handlers_generic_handler(name, methods)
-            for name, methods in by_service.items()]
-
-
-def _servicer(registry: Registry, entry: GrpcMethod, stats: GrpcStats, asynchronous: bool
-              ) -> Callable[..., Any]:
-    method = entry.method
-    reply_class = entry.reply_class
-    field = reply_class.DESCRIPTOR.fields[0].name
-    names = [p.name for p in method.params]
-    name = method.name
-
-    def run(request: Any) -> tuple[Any, grpc.StatusCode | None, str]:
-        stats.calls += 1
-        try:
-            result = registry.call(name, [getattr(request, n) for n in names],
-                                   transport="grpc")
-        except Exception as e:
-            stats.call_errors += 1
-            code = _status_of(e)
-            if code is grpc.StatusCode.INTERNAL:
-                log.failure("grpc: {method} failed", method=name)
-                return None, code, "internal error"
-            return None, code, str(e)
-        return reply_class(**{field: result}), None, ""
-
-    if asynchronous:
-        async def handle_async(request: Any, context: Any) -> Any:
-            reply, code, details = run(request)
-            if code is not None:
-                await context.abort(code, details)
-            return reply
-        return handle_async
-
-    def handle(request: Any, context: Any) -> Any:
-        # grpcio's worker threads take turns: the registry, its observers and the counters
-        # then never see two gRPC calls at once (the calls hold the GIL anyway).
-        with _CALL_LOCK:
-            reply, code, details = run(request)
-        if code is not None:
-            context.abort(code, details)
-        return reply
-    return handle
-
-
-_CALL_LOCK = threading.Lock()
-
-
-@attrs.frozen
-class ListenAddress:
-    """Where and how to listen: a gRPC address (``HOST:PORT`` / ``unix:PATH``) and TLS files."""
-
-    address: str
-    host: str
-    port: int
-    private_key: str | None = None
-    cert: str | None = None
-
-    def credentials(self) -> grpc.ServerCredentials | None:
-        """Server TLS credentials, or ``None`` for plaintext."""
-        if self.private_key is None:
-            return None
-        with open(self.private_key, "rb") as f:
-            key = f.read()
-        with open(self.cert or self.private_key, "rb") as f:
-            cert = f.read()
-        return grpc.ssl_server_credentials([(key, cert)])
-
-
-def _split(description: str) -> list[str]:
-    """Split an endpoint description on ``:``, honouring ``\\:`` escapes."""
-    parts, current, escaped = [], [], False
-    for ch in description:
-        if escaped:
-            current.append(ch)
-            escaped = False
-        elif ch == "\\":
-            escaped = True
-        elif ch == ":":
-            parts.append("".join(current))
-            current = []
-        else:
-            current.append(ch)
-    parts.append("".join(current))
-    return parts
-
-
-def parse_description(description: str) -> ListenAddress:
-    """A Twisted-style listener description as a gRPC address; :class:`ValueError` if the
-    description is not one gRPC can serve (tcp, tcp6, ssl, unix)."""
-    kind, *rest = _split(description)
-    kind = kind.lower()
-    if kind == "unix":
-        if not rest or not rest[0]:
-            raise ValueError(f"{description!r}: unix needs a path")
-        return ListenAddress(f"unix:{rest[0]}", rest[0], 0)
-    if kind not in ("tcp", "tcp6", "ssl"):
-        raise ValueError(f"{description!r}: gRPC listens on tcp:, tcp6:, ssl: or unix: only")
-    args: dict[str, str] = {}
-    positional: list[str] = []
-    for item in rest:
-        key, eq, value = item.partition("=")
-        if eq:
-            args[key] = value
-        else:
-            positional.append(item)
-    port_text = args.pop("port", positional[0] if positional else "")
-    if not port_text.isdigit() or int(port_text) > 65535:
-        raise ValueError(f"{description!r}: a port number 0-65535 is needed")
-    port = int(port_text)
-    host = args.pop("interface", "::" if kind == "tcp6" else "0.0.0.0")
-    key = args.pop("privateKey", None)
-    cert = args.pop("certKey", None)
-    args.pop("backlog", None)
-    if kind == "ssl" and key is None:
-        raise ValueError(f"{description!r}: ssl needs privateKey=FILE")
-    if args:
-        raise ValueError(f"{description!r}: gRPC does not support {', '.join(sorted(args))}")
-    return ListenAddress(format_host_port(host, port), host, port, key, cert)
 
 
 def _uses_asyncio(reactor: Any) -> bool:
@@ -325,19 +101,26 @@ class GrpcService(Service):
         self.max_message = max_message
         self.stats = GrpcStats()
         self.asynchronous = _uses_asyncio(reactor)
+        self.schema = build_schema(registry)
+        self.runner = CallRunner(registry, self.stats, reactor)
+        self.health: Any = None
         self.server: Any = None
         self.port: int | None = None
         self.whenListening: defer.Deferred[int] = defer.Deferred()
         self._options = [("grpc.max_receive_message_length", max_message),
                          ("grpc.so_reuseport", 0)]
 
+    def _handlers(self) -> list[grpc.GenericRpcHandler]:
+        entries = list(grpc_methods(self.registry, self.schema))
+        return handlers(entries, self.runner, self.asynchronous)
+
     def startService(self) -> None:
         super().startService()
         if self.asynchronous:
             # Created and bound now (the reactor's loop is the current event loop), so a
             # port in use stops start-up here too; started once the loop runs.
-            server = grpc.aio.server(handlers=_handlers(self.registry, self.stats, True),
-                                     options=self._options)
+            server = grpc.aio.server(handlers=self._handlers(), options=self._options)
+            self._add_services(server)
             self._bind(server)
             self.server = server
             loop = self.reactor._asyncioEventloop
@@ -349,12 +132,48 @@ class GrpcService(Service):
 
         server = grpc.server(ThreadPoolExecutor(max_workers=self.max_workers,
                                                 thread_name_prefix="grpc"),
-                             handlers=_handlers(self.registry, self.stats, False),
-                             options=self._options)
+                             handlers=self._handlers(), options=self._options)
+        self._add_services(server)
         self._bind(server)  # a port in use stops twistd's start-up with this error
         self.server = server
         # Serve (and say so) once the reactor runs, so SIGTERM already means a clean stop.
         self.reactor.callWhenRunning(self._start_threads, server)
+
+    def _add_services(self, server: Any) -> None:
+        """Health and reflection beside the registry's services."""
+        from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+        from grpc_reflection.v1alpha import reflection
+
+        if self.asynchronous:
+            self.health = health.aio.HealthServicer()
+            servicer: Any = reflection.aio.ReflectionServicer(self._reflected(),
+                                                              pool=self.schema.pool)
+        else:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self.health = health.HealthServicer(
+                experimental_non_blocking=True,
+                experimental_thread_pool=ThreadPoolExecutor(max_workers=1))
+            servicer = reflection.ReflectionServicer(self._reflected(), pool=self.schema.pool)
+            for name in ("", *self.schema.services):
+                self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
+        health_pb2_grpc.add_HealthServicer_to_server(self.health, server)
+        from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+
+        reflection_pb2_grpc.add_ServerReflectionServicer_to_server(servicer, server)
+        # grpc.reflection.v1 has the same messages as v1alpha: one servicer serves both.
+        server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(_REFLECTION_V1, {
+            "ServerReflectionInfo": grpc.stream_stream_rpc_method_handler(
+                servicer.ServerReflectionInfo,
+                request_deserializer=reflection_pb2.ServerReflectionRequest.FromString,
+                response_serializer=reflection_pb2.ServerReflectionResponse.SerializeToString),
+        }),))
+
+    def _reflected(self) -> list[str]:
+        from grpc_reflection.v1alpha import reflection
+
+        return [*self.schema.services, "grpc.health.v1.Health", reflection.SERVICE_NAME,
+                _REFLECTION_V1]
 
     def _start_threads(self, server: Any) -> None:
         if self.server is not server:
@@ -363,11 +182,18 @@ class GrpcService(Service):
         self._listening()
 
     async def _start_aio(self, server: Any) -> None:
+        from grpc_health.v1 import health_pb2
+
+        for name in ("", *self.schema.services):
+            await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
         await server.start()
         self._listening()
 
     def _bind(self, server: Any) -> None:
-        credentials = self.listen.credentials()
+        try:
+            credentials = self.listen.credentials()
+        except OSError as e:
+            raise RuntimeError(f"grpc cannot listen on {self.description}: {e}") from None
         try:
             if credentials is None:
                 port = server.add_insecure_port(self.listen.address)
@@ -393,18 +219,29 @@ class GrpcService(Service):
         if self.reactor.running:
             self.reactor.stop()
 
-    def stopService(self) -> defer.Deferred[None] | None:
+    @defer.inlineCallbacks
+    def stopService(self) -> Any:
         super().stopService()
         server, self.server = self.server, None
         if server is None:
-            return None
+            return
+        # Health says NOT_SERVING, new calls are refused; running calls get the grace period.
+        self.runner.draining = True
         if self.asynchronous:
-            loop = self.reactor._asyncioEventloop
-            return defer.Deferred.fromFuture(
-                asyncio.ensure_future(server.stop(self.grace), loop=loop))
-        event = server.stop(self.grace)
-        return threads.deferToThreadPool(self.reactor, self.reactor.getThreadPool(),
-                                         event.wait, self.grace + 5)
+            yield defer.Deferred.fromFuture(asyncio.ensure_future(
+                self.health.enter_graceful_shutdown(), loop=self.reactor._asyncioEventloop))
+        else:
+            self.health.enter_graceful_shutdown()
+        yield self.runner.idle(self.grace)
+        # The last answers are being written: a moment for them, then close.
+        linger = min(self.grace, 1.0)
+        if self.asynchronous:
+            yield defer.Deferred.fromFuture(asyncio.ensure_future(
+                server.stop(linger), loop=self.reactor._asyncioEventloop))
+            return
+        event = server.stop(linger)
+        yield threads.deferToThreadPool(self.reactor, self.reactor.getThreadPool(),
+                                        event.wait, linger + 5)
 
 
 def grpc_service(registry: Registry, description: str, reactor: Any, *, grace: float = 5.0,

@@ -34,7 +34,8 @@ def go_env(tmp_path_factory) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def go_bin(go_env, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("gobin")
-    subprocess.run([GO, "build", "-o", str(out), "./gobclient", "./gobgolden"], cwd=GO_DIR,
+    subprocess.run([GO, "build", "-o", str(out), "./gobclient", "./gobgolden", "./gobrich"],
+                   cwd=GO_DIR,
                    env=go_env, check=True, timeout=240)
     return out
 
@@ -43,12 +44,13 @@ def go_bin(go_env, tmp_path_factory) -> Path:
 def rpc_server():
     with TwistdProcess("rpc", "--xmlrpc", "tcp:0:interface=127.0.0.1",
                        "--gob", "tcp:0:interface=127.0.0.1", "--amp", "none",
-                       "--jsonrpc", "none", "--grpc", "none") as server:
+                       "--jsonrpc", "none", "--grpc", "none",
+                       "--service", "tests.rpc.wireservice") as server:
         yield server
 
 
-def run_client(go_bin: Path, *args: str) -> str:
-    done = subprocess.run([str(go_bin / "gobclient"), *args], capture_output=True, text=True,
+def run_client(go_bin: Path, *args: str, binary: str = "gobclient") -> str:
+    done = subprocess.run([str(go_bin / binary), *args], capture_output=True, text=True,
                           timeout=60)
     assert done.returncode == 0, done.stderr
     return done.stdout
@@ -76,3 +78,13 @@ def test_go_prints_the_golden_vectors(go_bin) -> None:
     assert bytes.fromhex(printed["everything"]) == EVERYTHING_GO
     assert bytes.fromhex(printed["list"]) == LIST_GO
     assert bytes.fromhex(printed["marshaler"]) == MARSHALER_GO
+
+
+@pytest.mark.parametrize("raw", [False, True], ids=["DialHTTP", "Dial"])
+def test_go_client_with_its_own_structs_against_twistd(go_bin, rpc_server, raw) -> None:
+    from tests.rpc.gob.test_typed import RICH_LINES
+
+    port = rpc_server.port("gob" if raw else "xmlrpc")
+    out = run_client(go_bin, "-addr", f"127.0.0.1:{port}", *(["-raw"] if raw else []),
+                     binary="gobrich")
+    assert out.splitlines() == RICH_LINES

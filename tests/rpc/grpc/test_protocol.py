@@ -62,12 +62,22 @@ def test_committed_generated_code_is_current(tmp_path) -> None:
     assert "AlgorithmStub" in (GENERATED / "netsuite_pb2_grpc.py").read_text()
 
 
-def test_book_methods_use_the_generated_messages() -> None:
+def test_book_methods_have_exactly_the_generated_messages() -> None:
+    from google.protobuf import descriptor_pb2
+
     entries = {e.path: e for e in grpc_methods(SERVICE)}
-    assert entries["/netsuite.Algorithm/Sum"].request_class is netsuite_pb2.SumRequest
-    assert entries["/netsuite.Algorithm/Sum"].reply_class is netsuite_pb2.SumReply
-    assert entries["/netsuite.Programmer/GetSkill"].request_class is netsuite_pb2.SkillRequest
-    assert entries["/netsuite.Programmer/GetSkill"].reply_class is netsuite_pb2.SkillReply
+    pairs = [(entries["/netsuite.Algorithm/Sum"], netsuite_pb2.SumRequest, netsuite_pb2.SumReply),
+             (entries["/netsuite.Programmer/GetSkill"], netsuite_pb2.SkillRequest,
+              netsuite_pb2.SkillReply)]
+    for entry, request, reply in pairs:
+        for built, generated in ((entry.request_class, request), (entry.reply_class, reply)):
+            mine, theirs = descriptor_pb2.DescriptorProto(), descriptor_pb2.DescriptorProto()
+            built.DESCRIPTOR.CopyToProto(mine)
+            generated.DESCRIPTOR.CopyToProto(theirs)
+            assert mine == theirs
+            assert built.DESCRIPTOR.full_name == generated.DESCRIPTOR.full_name
+    wire = netsuite_pb2.SumRequest(x=1, y=-2).SerializeToString()
+    assert entries["/netsuite.Algorithm/Sum"].request_class.FromString(wire).y == -2
 
 
 def test_other_methods_get_messages_from_their_signature() -> None:
