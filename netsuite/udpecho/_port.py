@@ -126,9 +126,9 @@ class BatchEchoPort(udp.Port):
                       codes=sorted(set(failed)))
 
     def connectionLost(self, reason: Any = None) -> None:
-        super().connectionLost(reason)
         self._batch = None
         self._fd = -1
+        super().connectionLost(reason)
 
 
 def batching_possible(reactor: Any) -> bool:
