@@ -26,7 +26,10 @@ from twisted.logger import Logger
 from netsuite.udpecho import _mmsg
 from netsuite.udpecho._protocol import EchoProtocol
 
-__all__ = ["DEFAULT_BATCH", "RECEIVE_SIZE", "BatchEchoPort", "batching_possible", "listen_echo"]
+__all__ = [
+    "DEFAULT_BATCH", "RECEIVE_SIZE", "BatchEchoPort", "EchoPort", "batching_possible",
+    "listen_echo",
+]
 
 log = Logger()
 
@@ -41,6 +44,9 @@ DEFAULT_BATCH = 1
 #: Full batches read per readiness event at most, so one busy socket cannot starve the
 #: rest of the reactor (Twisted's own UDP port stops after 256 KiB for the same reason).
 MAX_ROUNDS = 8
+
+#: recvfrom errors after which the socket is simply empty for now (as Twisted's own port).
+_READ_AGAIN = frozenset({errno.EAGAIN, errno.EWOULDBLOCK, errno.EINTR})
 
 #: recvmmsg errors that mean "nothing to read now" rather than a broken socket.
 _READ_REFUSED = frozenset({errno.ECONNREFUSED, errno.EHOSTUNREACH, errno.ENETUNREACH})
@@ -131,6 +137,40 @@ class BatchEchoPort(udp.Port):
         super().connectionLost(reason)
 
 
+class EchoPort(udp.Port):
+    """Twisted's UDP port with a ``doRead`` specialised for :class:`EchoProtocol`.
+
+    One ``recvfrom`` and one ``sendto`` per datagram, as Twisted's own port, but the rules are
+    applied inline (:meth:`EchoProtocol.admit`) instead of through ``datagramReceived``: no
+    per-datagram protocol dispatch, exception wrapper or address-family test.
+    """
+
+    def doRead(self) -> None:
+        """Read, check and answer datagrams one by one until the socket is empty."""
+        protocol: EchoProtocol = self.protocol
+        admit, stats, reply = protocol.admit, protocol.stats, protocol.reply
+        recvfrom, sendto = self.socket.recvfrom, self.socket.sendto
+        limit = self.maxThroughput
+        read = 0
+        while read < limit:
+            try:
+                data, addr = recvfrom(RECEIVE_SIZE)
+            except OSError as error:
+                if error.errno in _READ_AGAIN or error.errno in _READ_REFUSED:
+                    return
+                raise
+            size = len(data)
+            read += size
+            if admit(size, addr[1], addr[0]):
+                try:
+                    sendto(data if reply is None else reply, addr)
+                except OSError as error:
+                    stats.send_failed += 1
+                    log.debug("udpecho cannot answer {addr}: {error}", addr=addr, error=error)
+                else:
+                    stats.answered += 1
+
+
 def batching_possible(reactor: Any) -> bool:
     """True when ``reactor`` can drive a :class:`BatchEchoPort` on this system."""
     return isinstance(reactor, PosixReactorBase) and _mmsg.available()
@@ -140,10 +180,18 @@ def listen_echo(reactor: Any, port: int, protocol: EchoProtocol, interface: str,
                 batch: int = DEFAULT_BATCH) -> IListeningPort:
     """Listen for the echo protocol: batched when ``batch > 1`` and possible, else one by one.
 
-    Raises what ``listenUDP`` raises (``CannotListenError``) when the address cannot be bound.
+    On a POSIX reactor the one-by-one port is :class:`EchoPort`; on any other reactor it is
+    the reactor's own ``listenUDP`` port and ``datagramReceived``.  Raises what
+    ``listenUDP`` raises (``CannotListenError``) when the address cannot be bound.
     """
+    listening: udp.Port
     if batch > 1 and batching_possible(reactor):
         listening = BatchEchoPort(port, protocol, interface, batch, reactor)
-        listening.startListening()
-        return listening
-    return reactor.listenUDP(port, protocol, interface=interface, maxPacketSize=RECEIVE_SIZE)
+    elif isinstance(reactor, PosixReactorBase):
+        listening = EchoPort(port, protocol, interface=interface, maxPacketSize=RECEIVE_SIZE,
+                             reactor=reactor)
+    else:
+        return reactor.listenUDP(port, protocol, interface=interface,
+                                 maxPacketSize=RECEIVE_SIZE)
+    listening.startListening()
+    return listening

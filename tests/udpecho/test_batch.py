@@ -11,7 +11,7 @@ from twisted.internet.task import Clock
 from twisted.internet.testing import MemoryReactor
 
 from netsuite.udpecho import EchoProtocol, RateLimiter, _mmsg
-from netsuite.udpecho._port import MAX_ROUNDS, BatchEchoPort
+from netsuite.udpecho._port import MAX_ROUNDS, BatchEchoPort, EchoPort
 
 needs_mmsg = pytest.mark.skipif(not _mmsg.available(), reason="recvmmsg/sendmmsg need Linux")
 
@@ -240,3 +240,34 @@ def test_message_batch_rejects_a_size_below_one() -> None:
         pytest.skip("recvmmsg/sendmmsg need Linux")
     with pytest.raises(ValueError):
         _mmsg.MessageBatch(0, socket.AF_INET)
+
+
+class ScriptedSocket(FakeSocket):
+    """recvfrom hands out scripted datagrams, then the given error."""
+
+    def __init__(self, datagrams: list[tuple[bytes, Any]], end: OSError) -> None:
+        super().__init__()
+        self.datagrams = list(datagrams)
+        self.end = end
+
+    def recvfrom(self, size: int) -> tuple[bytes, Any]:
+        assert size == 65536
+        if not self.datagrams:
+            raise self.end
+        return self.datagrams.pop(0)
+
+
+def test_one_by_one_port_applies_the_rules_inline() -> None:
+    protocol = EchoProtocol(RateLimiter(2, Clock()), max_size=10)
+    port = EchoPort(0, protocol, interface="127.0.0.1", reactor=MemoryReactor())
+    port.socket = ScriptedSocket(
+        [(b"a", A), (b"b", ("127.0.0.1", 19)), (b"c" * 11, A), (b"d", A), (b"e", A),
+         (b"f", B)], OSError(errno.EAGAIN, "empty"))
+    port.doRead()
+    assert port.socket.sent == [(b"a", A), (b"d", A), (b"f", B)]
+    stats = protocol.stats
+    assert (stats.received, stats.answered, stats.dropped_port, stats.dropped_size,
+            stats.dropped_rate) == (6, 3, 1, 1, 1)
+    port.socket = ScriptedSocket([], OSError(errno.EBADF, "bad fd"))
+    with pytest.raises(OSError):
+        port.doRead()

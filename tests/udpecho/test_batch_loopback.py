@@ -7,12 +7,12 @@ from typing import Any
 
 import pytest
 import pytest_twisted
-from twisted.internet import reactor, udp
+from twisted.internet import reactor
 from twisted.internet.task import Clock
 from twisted.python import usage
 
 from netsuite.udpecho import EchoProtocol, RateLimiter, _mmsg
-from netsuite.udpecho._port import BatchEchoPort, listen_echo
+from netsuite.udpecho._port import BatchEchoPort, EchoPort, listen_echo
 from netsuite.udpecho._tap import Options, UDPEchoService, makeService
 from tests.helpers import has_ipv6
 from tests.udpecho.test_loopback import Collector, reply_or_none
@@ -162,7 +162,7 @@ async def test_falls_back_to_twisted_port_when_batching_is_unavailable(
     client = Collector()
     port = reactor.listenUDP(0, client, interface="127.0.0.1")
     try:
-        assert type(service.port) is udp.Port
+        assert type(service.port) is EchoPort
         port.write(b"plain", ("127.0.0.1", service.port.getHost().port))
         assert await reply_or_none(client, 5) == b"plain"
     finally:
@@ -190,7 +190,7 @@ def test_batch_one_and_other_reactors_use_listen_udp() -> None:
     assert fake.calls == [(0, protocol, "127.0.0.1", 65536)] * 2
     port = listen_echo(reactor, 0, protocol, "127.0.0.1", 1)
     try:
-        assert type(port) is udp.Port
+        assert type(port) is EchoPort
     finally:
         port.stopListening()
     options = Options()
