@@ -53,6 +53,8 @@ WORKLOADS: dict[str, tuple[str, list[str], str]] = {
                   "5,000 idle clients (heartbeats only): KiB of server RSS per connection"),
     "udp-echo": ("udpecho --port {port} --interface 127.0.0.1 --rate 0", [],
                  "8 senders, closed loop, 64 B datagrams (per-source rate limit off)"),
+    "udp-echo-w16": ("udpecho --port {port} --interface 127.0.0.1 --rate 0 --batch 32", [],
+                     "8 senders x 16 datagrams in flight, 64 B (rate limit off, batches of 32)"),
     "amp": (f"rpc --amp {LOCAL} --xmlrpc none --jsonrpc none --grpc none", [],
             "Sum over AMP, 4 connections x 16 calls in flight"),
     "jsonrpc": (f"rpc --jsonrpc {LOCAL} --xmlrpc none --amp none --grpc none", [],
@@ -62,7 +64,7 @@ WORKLOADS: dict[str, tuple[str, list[str], str]] = {
     "gobrpc": (f"rpc --xmlrpc {LOCAL} --amp none --jsonrpc none --grpc none", [],
                "Algorithm.Sum over Go gob (rpc.DialHTTP), 4 x 16"),
 }
-UDP = {"udp-echo"}
+UDP = {"udp-echo", "udp-echo-w16"}
 
 #: sweeps: name -> (workload, sweep flag, points, quick points, {peer: (command, flags)})
 PY = sys.executable

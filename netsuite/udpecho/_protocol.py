@@ -91,24 +91,36 @@ class EchoProtocol(DatagramProtocol):
     def stopProtocol(self) -> None:
         self._sendto = None
 
-    def datagramReceived(self, data: bytes, addr: Any) -> None:
-        """Count, filter, rate-limit and answer one datagram."""
+    def admit(self, size: int, port: int, source: Any) -> bool:
+        """Count one datagram and apply the rules in order: True when it is to be answered.
+
+        :param size: the datagram's length in bytes.
+        :param port: its source port.
+        :param source: its source address as the rate limiter's key (any hashable value,
+            one per address; never looked at when the limiter is off).
+        """
         stats = self.stats
         stats.received += 1
-        if addr[1] in BLOCKED_SOURCE_PORTS:
+        if port in BLOCKED_SOURCE_PORTS:
             stats.dropped_port += 1
-            return
-        if len(data) > self.max_size:
+            return False
+        if size > self.max_size:
             stats.dropped_size += 1
-            return
-        if not self.limiter.allow(addr[0]):
+            return False
+        if not self.limiter.allow(source):
             stats.dropped_rate += 1
+            return False
+        return True
+
+    def datagramReceived(self, data: bytes, addr: Any) -> None:
+        """Count, filter, rate-limit and answer one datagram."""
+        if not self.admit(len(data), addr[1], addr[0]):
             return
         sendto = self._sendto or self.transport.write
         try:
             sendto(self.reply if self.reply is not None else data, addr)
         except OSError as error:
-            stats.send_failed += 1
+            self.stats.send_failed += 1
             log.debug("udpecho cannot answer {addr}: {error}", addr=addr, error=error)
             return
-        stats.answered += 1
+        self.stats.answered += 1

@@ -15,16 +15,13 @@ from netsuite._endpoints import describe_address, format_host_port
 from netsuite._metrics import metrics_option, udpecho_collectors, with_metrics
 from netsuite._options import non_negative_float, non_negative_int, positive_int
 from netsuite._twistd import cannot_listen
+from netsuite.udpecho._port import DEFAULT_BATCH, listen_echo
 from netsuite.udpecho._protocol import DEFAULT_MAX_SIZE, EchoProtocol, Stats, format_stats
 from netsuite.udpecho._ratelimit import DEFAULT_MAX_SOURCES, RateLimiter
 
 __all__ = ["Options", "UDPEchoService", "makeService"]
 
 log = Logger()
-
-#: Receive buffer per datagram: larger than any UDP payload, so nothing is truncated
-#: and an oversized datagram is seen (and counted) at its real size.
-RECEIVE_SIZE = 65536
 
 
 def udp_port(value: str) -> int:
@@ -81,6 +78,8 @@ class Options(usage.Options):
          "Most source addresses rate-tracked at once; more share one budget.", positive_int],
         ["stats-interval", None, 0.0, "Log the counters every this many seconds (0: only at "
          "shutdown).", non_negative_float],
+        ["batch", None, DEFAULT_BATCH, "Datagrams read and answered per system call "
+         "(recvmmsg/sendmmsg on Linux; 1: one at a time).", positive_int],
         metrics_option(),
     ]
 
@@ -103,6 +102,7 @@ class UDPEchoService(MultiService):
         interface: str = "127.0.0.1",
         stats_interval: float = 0.0,
         reactor: Any = None,
+        batch: int = DEFAULT_BATCH,
     ) -> None:
         self.protocol = protocol
         self.stats: Stats = protocol.stats
@@ -110,6 +110,7 @@ class UDPEchoService(MultiService):
         self.port_number = port
         self.interface = interface
         self.stats_interval = stats_interval
+        self.batch = batch
         self._reactor = reactor
         super().__init__()
         self.port: IListeningPort | None = None
@@ -125,16 +126,16 @@ class UDPEchoService(MultiService):
     def startService(self) -> None:
         reactor = self._get_reactor()
         try:
-            self.port = reactor.listenUDP(
-                self.port_number, self.protocol, interface=self.interface,
-                maxPacketSize=RECEIVE_SIZE,
-            )
+            self.port = listen_echo(reactor, self.port_number, self.protocol,
+                                    self.interface, self.batch)
         except Exception as e:  # in use, or not an address of this host: one line, exit 1
             where = format_host_port(self.interface, self.port_number)
             raise cannot_listen("udpecho", f"udp {where}", e) from None
         super().startService()
-        log.info("udpecho listening on {address} (udp)",
-                 address=describe_address(self.port.getHost()))
+        batched = getattr(self.port, "batch_size", 1)
+        log.info("udpecho listening on {address} (udp, {how})",
+                 address=describe_address(self.port.getHost()),
+                 how=f"batches of {batched}" if batched > 1 else "one datagram per call")
         if self.stats_interval:
             self._stats_loop = task.LoopingCall(self.log_stats)
             self._stats_loop.clock = reactor
@@ -174,5 +175,6 @@ def makeService(options: usage.Options | dict[str, Any], reactor: Any = None) ->
     service = UDPEchoService(
         protocol, port=options["port"], interface=options["interface"],
         stats_interval=options["stats-interval"], reactor=reactor,
+        batch=options.get("batch", DEFAULT_BATCH),
     )
     return with_metrics(service, options.get("metrics"), udpecho_collectors(service), reactor)
