@@ -1,6 +1,6 @@
 """XML-RPC over HTTP: a twisted.web :class:`Site` serving ``POST /RPC2`` from a :class:`Registry`.
 
-Wire behaviour (PROTOCOLS.md section 4; details in ``docs/rpc.md``):
+Wire behaviour (the whole of it: ``docs/rpc.md``, "XML-RPC"):
 
 * ``POST /RPC2`` with a ``methodCall`` body; other paths 404, other methods on ``/RPC2``
   405 (``Allow: POST``).  Answers are ``200 text/xml`` ``methodResponse`` documents, faults
