@@ -212,7 +212,7 @@ def test_known_rich_method_on_every_wire(rich_twistd, wire) -> None:
     assert json.loads(done.stdout) == {"x": 4, "y": 6}
 
 
-@pytest.mark.parametrize("wire", ["xmlrpc", "gob", "grpc"])
+@pytest.mark.parametrize("wire", ["xmlrpc", "jsonrpc", "gob", "grpc"])
 def test_known_method_with_bytes_floats_and_an_optional(rich_twistd, wire) -> None:
     done = netsuite("call", "--service", "tests.rpc.wireservice", wire, rich_twistd[wire],
                     "Shop.Echo", "abcd", "null", "1.5", "true")

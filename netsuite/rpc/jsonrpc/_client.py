@@ -7,6 +7,7 @@ matched on ``id``, so calls may be pipelined); an error answer fails with :class
 
 from __future__ import annotations
 
+import base64
 import json
 from typing import Any
 
@@ -38,7 +39,8 @@ class JsonRpcClientProtocol(LineOnlyReceiver):
         request = {"method": name, "params": [struct], "id": ident}
         d: defer.Deferred[Any] = defer.Deferred()
         self._pending[ident] = d
-        self.transport.write(json.dumps(request, ensure_ascii=False).encode() + b"\n")
+        text = json.dumps(request, ensure_ascii=False, default=_bytes_as_base64)
+        self.transport.write(text.encode() + b"\n")
         return d
 
     def lineReceived(self, line: bytes) -> None:
@@ -84,3 +86,10 @@ async def call(reactor: Any, host: str, port: int, method: Method, args: list[An
         return await calling
     finally:
         protocol.transport.loseConnection()
+
+
+def _bytes_as_base64(value: Any) -> str:
+    """``bytes`` travel as a base64 string over JSON-RPC (as Go's ``encoding/json`` does)."""
+    if isinstance(value, bytes | bytearray):
+        return base64.b64encode(value).decode("ascii")
+    raise TypeError(f"a {type(value).__name__} cannot be sent as JSON")
