@@ -87,6 +87,8 @@ class AdoptedListener(ListenerService):
                           "_sslContextFactory", None)
         if context is not None:
             factory = TLSMemoryBIOFactory(context, False, factory)
+        elif self.description.split(":", 1)[0].lower() in ("ssl", "mtls"):
+            raise RuntimeError(f"{self.label}: no TLS context for {self.given}")  # never plain
         self.port = reactor.adoptStreamPort(self.fd, self.family, factory)
         os.close(self.fd)  # adoptStreamPort took its own copy
         log.info("{label} worker accepting on {address}", label=self.label,

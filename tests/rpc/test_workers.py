@@ -8,6 +8,7 @@ import queue
 import re
 import signal
 import socket
+import ssl
 import time
 import xmlrpc.client
 from collections.abc import Callable
@@ -17,7 +18,7 @@ import pytest
 from twisted.python import usage
 
 from netsuite.rpc._tap import Options
-from tests.helpers import TwistdProcess
+from tests.helpers import TLSFiles, TwistdProcess
 
 LOOPBACK = "tcp:0:interface=127.0.0.1"
 
@@ -172,3 +173,19 @@ def test_workers_refuse_a_grpc_listener_they_cannot_share(grpc_listener: str,
 def test_workers_must_be_positive() -> None:
     with pytest.raises(usage.UsageError):
         Options().parseOptions(["--workers", "0"])
+
+
+def test_workers_keep_tls(tls_files: TLSFiles) -> None:
+    with TwistdProcess("rpc", "--workers", "2", "--xmlrpc", "none", "--amp", "none",
+                       "--grpc", "none", "--jsonrpc", tls_files.server_description(),
+                       "--service", "tests.rpc.pidservice") as supervisor:
+        port = supervisor.port("jsonrpc")
+        for index in (0, 1):
+            supervisor.wait_for(rf"rpc worker {index} serving")
+        context = ssl.create_default_context(cafile=str(tls_files.cert))
+
+        def connect() -> socket.socket:
+            raw = socket.create_connection(("127.0.0.1", port), timeout=10)
+            return context.wrap_socket(raw, server_hostname="localhost")
+
+        assert len(pids_seen(lambda: jsonrpc_pid(connect))) == 2
