@@ -24,14 +24,14 @@ def test_worker_metrics_ports() -> None:
 def test_child_args_give_the_options_again() -> None:
     options = Options()
     options.parseOptions(["--workers", "3", "--no-book", "--grace", "0.5", "--jsonrpc", "9",
-                          "--service", "tests.rpc.pidservice"])
+                          "--service", "json", "--service", "os"])
     args = child_args(options, ("workers", "jsonrpc", "xmlrpc", "amp", "gob", "grpc"),
                       repeated=("service",))
     assert "--workers" not in args and "--jsonrpc" not in args
     again = Options()
     again.parseOptions(args)
     assert (again["no-book"], again["grace"], again["service"]) == \
-        (True, 0.5, ["tests.rpc.pidservice"])
+        (True, 0.5, ["json", "os"])
 
 
 def test_adopted_listener_adopts_the_inherited_socket() -> None:
