@@ -34,6 +34,7 @@ from twisted.python import usage
 from netsuite._endpoints import ListenerService, listen_option, resolve_listener
 from netsuite._metrics import metrics_option, rpc_collectors, with_metrics
 from netsuite._options import non_negative_float, positive_int
+from netsuite._workers import AdoptedListener, WorkersService, child_args
 from netsuite.rpc._core import MAX_REQUEST, SERVICE, Registry
 from netsuite.rpc._paced import DEFAULT_MAX_INFLIGHT
 from netsuite.rpc._tracker import ConnectionTracker, RpcStats
@@ -93,6 +94,10 @@ class Options(usage.Options):
          "Most calls running at once per connection; past it the connection is not read "
          "until one ends.",
          positive_int],
+        ["workers", None, 1,
+         "Serving processes sharing the listeners (each binds the gRPC port itself, with "
+         "SO_REUSEPORT); --metrics tcp:P gives worker i the port P+i.",
+         positive_int],
         metrics_option(),
     ]
 
@@ -119,8 +124,26 @@ class Options(usage.Options):
                 "--grpc needs grpcio and netsuite.rpc.grpc._protocol: pip install 'netsuite[grpc]' "
                 "(or --grpc none)"
             )
+        if self["workers"] > 1 and self["grpc"]:
+            check_grpc_for_workers(self["grpc"])
         for module in self["service"]:
             import_service(module)
+
+
+def check_grpc_for_workers(description: str) -> None:
+    """Refuse a gRPC listener that several worker processes cannot all bind: each binds
+    the same port itself, so it must be a fixed TCP port."""
+    from netsuite.rpc.grpc._protocol import parse_description
+
+    try:
+        listen = parse_description(description)
+    except ValueError:
+        return  # told by the gRPC service itself
+    if listen.address.startswith("unix:"):
+        raise usage.UsageError("--workers above 1 needs --grpc on a TCP port (or --grpc none)")
+    if listen.port == 0:
+        raise usage.UsageError("--workers above 1 needs a fixed --grpc port, not 0 (every "
+                               "worker binds the same one), or --grpc none")
 
 
 def import_service(module: str) -> None:
@@ -175,10 +198,14 @@ class RpcService(MultiService):
         self.tracker = ConnectionTracker(self.stats)
         self.listeners: dict[str, ListenerService] = {}
 
-    def add_listener(self, label: str, description: str, factory: IProtocolFactory) -> None:
-        """Serve ``factory`` on ``description``, tracked for shutdown, logged as ``label``."""
-        listener = ListenerService(description, self.tracker.wrap(factory, label), label,
-                                   reactor=self.reactor)
+    def add_listener(self, label: str, description: str, factory: IProtocolFactory,
+                     inherited: str | None = None) -> None:
+        """Serve ``factory`` on ``description`` (or on the ``inherited`` socket ``FD:FAMILY``
+        of a ``--workers`` worker), tracked for shutdown, logged as ``label``."""
+        wrapped = self.tracker.wrap(factory, label)
+        listener = (ListenerService(description, wrapped, label, reactor=self.reactor)
+                    if inherited is None else
+                    AdoptedListener(inherited, description, wrapped, label, self.reactor))
         listener.setName(label)
         listener.setServiceParent(self)
         self.listeners[label] = listener
@@ -243,13 +270,33 @@ def _factories(registry: Registry, options: Options, reactor: Any
     return {"xmlrpc": xmlrpc, "amp": amp, "jsonrpc": jsonrpc, "gob": gob}
 
 
-def makeService(options: Options, reactor: Any = None, registry: Registry | None = None
-                ) -> RpcService:
-    """The rpc service for parsed ``options`` (``registry`` defaults to ``SERVICE``)."""
+def workers_service(options: Options, reactor: Any) -> WorkersService:
+    """``--workers N``: this process listens on every transport but gRPC and runs N
+    ``netsuite.rpc._worker`` processes sharing those sockets (each binds gRPC itself)."""
+    listeners = {label: (options[label], label) for label in TRANSPORTS
+                 if label != "grpc" and options[label]}
+    args = child_args(options, ("workers", *TRANSPORTS, "metrics", "interface"),
+                      repeated=("service",))
+    args += [arg for label in TRANSPORTS if label != "grpc" and not options[label]
+             for arg in (f"--{label}", "none")]
+    serve_grpc = options["grpc"] and grpc_available()
+    args += ["--grpc", options["grpc"] if serve_grpc else "none"]
+    return WorkersService("netsuite.rpc._worker", "rpc", listeners, options["workers"], args,
+                          options.get("metrics"), reactor)
+
+
+def makeService(options: Options, reactor: Any = None, registry: Registry | None = None,
+                adopted: dict[str, str] | None = None) -> Any:
+    """The rpc service for parsed ``options`` (``registry`` defaults to ``SERVICE``): an
+    :class:`RpcService`, or with ``--workers`` above 1 their supervisor.  ``adopted``
+    (a worker's) maps transport labels to inherited sockets ``FD:FAMILY``."""
     if reactor is None:
         from twisted.internet import reactor as default_reactor
 
         reactor = default_reactor
+    if options.get("workers", 1) > 1:
+        return workers_service(options, reactor)
+    adopted = adopted or {}
     registry = served_registry(options.get("no-book", False)) if registry is None else registry
     service = RpcService(registry, options["grace"], reactor)
     factories = _factories(registry, options, reactor)
@@ -264,9 +311,9 @@ def makeService(options: Options, reactor: Any = None, registry: Registry | None
                 continue
             grpc_service: IService = _transport_module("grpc._protocol").grpc_service(
                 registry, description, reactor, grace=options["grace"],
-                max_message=options["max-request"])
+                max_message=options["max-request"], reuse_port=bool(adopted))
             grpc_service.setName("grpc")
             grpc_service.setServiceParent(service)
             continue
-        service.add_listener(label, description, factories[label]())
+        service.add_listener(label, description, factories[label](), adopted.get(label))
     return with_metrics(service, options.get("metrics"), rpc_collectors(service), reactor)

@@ -91,7 +91,7 @@ class GrpcService(Service):
 
     def __init__(self, registry: Registry, description: str, reactor: Any, *,
                  grace: float = 5.0, max_workers: int = MAX_WORKERS,
-                 max_message: int = MAX_REQUEST) -> None:
+                 max_message: int = MAX_REQUEST, reuse_port: bool = False) -> None:
         self.registry = registry
         self.description = description
         self.listen = parse_description(description)
@@ -108,7 +108,7 @@ class GrpcService(Service):
         self.port: int | None = None
         self.whenListening: defer.Deferred[int] = defer.Deferred()
         self._options = [("grpc.max_receive_message_length", max_message),
-                         ("grpc.so_reuseport", 0)]
+                         ("grpc.so_reuseport", int(reuse_port))]
 
     def _handlers(self) -> list[grpc.GenericRpcHandler]:
         entries = list(grpc_methods(self.registry, self.schema))
@@ -245,6 +245,8 @@ class GrpcService(Service):
 
 
 def grpc_service(registry: Registry, description: str, reactor: Any, *, grace: float = 5.0,
-                 max_message: int = MAX_REQUEST) -> GrpcService:
-    """The gRPC server for ``registry`` on ``description`` (the rpc plugin's ``--grpc``)."""
-    return GrpcService(registry, description, reactor, grace=grace, max_message=max_message)
+                 max_message: int = MAX_REQUEST, reuse_port: bool = False) -> GrpcService:
+    """The gRPC server for ``registry`` on ``description`` (the rpc plugin's ``--grpc``);
+    ``reuse_port`` lets other processes (``--workers``) bind the same port."""
+    return GrpcService(registry, description, reactor, grace=grace, max_message=max_message,
+                       reuse_port=reuse_port)
