@@ -18,7 +18,7 @@ from typing import Any
 
 import attrs
 
-__all__ = ["ClientTLS", "add_tls_options", "tls_failure_text"]
+__all__ = ["ClientTLS", "TLSFailed", "add_tls_options", "tls_error_line", "tls_failure_text"]
 
 
 def add_tls_options(parser: argparse.ArgumentParser, *, what: str = "connect with TLS") -> None:
@@ -146,15 +146,35 @@ def _openssl_reasons(error: BaseException) -> list[str]:
     return [str(item[-1]) for item in details if isinstance(item, tuple) and item and item[-1]]
 
 
-def tls_failure_text(reason: Any, target: str) -> str | None:
-    """One line for a TLS failure (a Failure or an exception), or ``None`` if it is not one.
+class TLSFailed(ConnectionError):
+    """A TLS failure that a library reports in its own way (grpcio, say), already worded
+    by :func:`tls_error_line`: :func:`tls_failure_text` gives its text as it is."""
+
+
+def tls_error_line(text: str, target: str) -> str:
+    """The one line every client prints for a TLS failure described by ``text``.
 
     ``TLS error: certificate verify failed (HOST:PORT)``; a verification failure adds that
-    ``--insecure`` or ``--ca`` is the way past it.
+    ``--insecure`` or ``--ca`` is the way past it, a missing client certificate that
+    ``--cert``/``--key`` is.
     """
+    if "verify" in text:
+        hint = " (--ca FILE trusts your CA; --insecure skips the check)"
+    elif "certificate required" in text:
+        hint = " (the server requires a client certificate: --cert FILE --key FILE)"
+    else:
+        hint = ""
+    return f"TLS error: {text} ({target}){hint}"
+
+
+def tls_failure_text(reason: Any, target: str) -> str | None:
+    """One line for a TLS failure (a Failure or an exception), or ``None`` if it is not one
+    (see :func:`tls_error_line`)."""
     error = getattr(reason, "value", reason)
     if not isinstance(error, BaseException):
         return None
+    if isinstance(error, TLSFailed):
+        return str(error)
     try:
         from OpenSSL import SSL
     except ImportError:  # pragma: no cover - twisted[tls] is a dependency
@@ -165,10 +185,4 @@ def tls_failure_text(reason: Any, target: str) -> str | None:
         text = _one_line(error)
     else:
         return None
-    if "verify" in text:
-        hint = " (--ca FILE trusts your CA; --insecure skips the check)"
-    elif "certificate required" in text:
-        hint = " (the server requires a client certificate: --cert FILE --key FILE)"
-    else:
-        hint = ""
-    return f"TLS error: {text} ({target}){hint}"
+    return tls_error_line(text, target)

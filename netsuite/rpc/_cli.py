@@ -202,9 +202,7 @@ async def _guarded(args: argparse.Namespace, work: Any) -> Any:
     except (CommandFailed, UsageFailure):
         raise
     except Exception as e:
-        tls_text = tls_failure_text(e, args.target)
-        if tls_text is None and type(e).__name__ == "TlsFailure":  # grpcio's handshake
-            tls_text = str(e)
+        tls_text = tls_failure_text(e, args.target)  # grpcio's TlsFailure included
         if tls_text is not None:
             raise CommandFailed(tls_text) from None
         raise CommandFailed(f"cannot call {args.target} over {args.transport}: "

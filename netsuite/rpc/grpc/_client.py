@@ -28,6 +28,7 @@ import grpc
 from twisted.internet import defer, threads
 
 from netsuite._endpoints import format_host_port
+from netsuite._tls import TLSFailed, tls_error_line
 from netsuite.rpc._core import Method, RpcError
 from netsuite.rpc.grpc._answer import grpc_method
 from netsuite.rpc.grpc._descriptors import PACKAGE
@@ -43,8 +44,8 @@ class GrpcUnavailable(ConnectionError):
     """The server could not be reached (refused, unreachable, timed out, TLS refused)."""
 
 
-class TlsFailure(GrpcUnavailable):
-    """The TLS handshake failed; the text is the one line to print."""
+class TlsFailure(GrpcUnavailable, TLSFailed):
+    """The TLS handshake failed; the text is the one line every client prints."""
 
 
 def _certificate_name(pem: str, fallback: str) -> str:
@@ -85,11 +86,10 @@ def _failure(error: grpc.RpcError, target: str, tls: Any) -> Exception:
     if code in _TRANSPORT_CODES:
         text = details or ""
         if tls and code is grpc.StatusCode.UNAVAILABLE and "handshake" in text.lower():
-            # The same line as every other client (netsuite._tls.tls_failure_text).
+            # The same line as every other client.
             if "CERTIFICATE_VERIFY_FAILED" in text:
-                return TlsFailure(f"TLS error: certificate verify failed ({target}) (--ca FILE "
-                                  "trusts your CA; --insecure skips the check)")
-            return TlsFailure(f"TLS error: handshake failed ({target})")
+                return TlsFailure(tls_error_line("certificate verify failed", target))
+            return TlsFailure(tls_error_line("handshake failed", target))
         return GrpcUnavailable(f"grpc {code.name}: {details}")
     return RpcError(f"{code.name}: {details}")
 
