@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""gRPC under twistd versus plain grpcio, same servicer, one run (issue 5's ≥ 0.8× target).
+"""gRPC under twistd versus plain grpcio, same servicer, one run (target: ≥ 0.8× plain grpcio).
 
 For each of ``--runs`` rounds, interleaved, this starts each server fresh (pinned to CPU
 ``SERVER_CPU``, default 0), drives it with a grpcio ``grpc.aio`` client (pinned to

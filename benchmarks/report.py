@@ -174,8 +174,9 @@ def _rate(record: dict[str, Any]) -> float | None:
 def table(records: list[dict[str, Any]]) -> str:
     """The markdown table: one row per workload and peer, ratios within the workload."""
     lines = ["| workload | what | peer | runs | median throughput [min-max] | netsuite / peer |"
-             " p50 / p99 µs | server CPU | peak RSS MB | errors, missing |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+             " p50 / p99 µs | server CPU | server CPU µs / message | load generator CPU |"
+             " peak RSS MB | errors, missing |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for workload in WORKLOADS:
         rows = [r for r in records if r["workload"] == workload and "sweep" not in r]
         if not rows:
@@ -204,19 +205,26 @@ def table(records: list[dict[str, Any]]) -> str:
             cpu = median([100 * r["server_cpu_s"] / lg["elapsed_s"]
                           for r, lg in zip(rs, lgs, strict=True)
                           if r.get("server_cpu_s") is not None and lg.get("elapsed_s")])
+            per_message = median([1e6 * r["server_cpu_s"] / lg["ok"]
+                                  for r, lg in zip(rs, lgs, strict=True)
+                                  if r.get("server_cpu_s") is not None and lg.get("ok")])
+            lg_cpu = median([float(lg["lg_cpu"]) for lg in lgs if lg.get("lg_cpu") is not None])
             hwm = median([r.get("server_hwm_kb") for r in rs])
             errors = max((lg.get("errors") or 0) for lg in lgs) if lgs else 0
             missing = max((lg.get("missing") or 0) for lg in lgs) if lgs else 0
             if idle:  # the run is mostly holding idle connections: no latency, no CPU rate
-                latency, cpu_text = "-", "-"
+                latency, cpu_text, per_text, lg_text = "-", "-", "-", "-"
             else:
                 latency = (f"{fmt(median([lg.get('p50_us') for lg in lgs]))} / "
                            f"{fmt(median([lg.get('p99_us') for lg in lgs]))}")
                 cpu_text = f"{fmt(cpu)}%"
+                per_text = fmt(per_message, 3 if per_message and per_message < 1 else 2)
+                lg_text = f"{fmt(100 * lg_cpu if lg_cpu is not None else None)}%"
             lines.append(
                 f"| {workload} | {WORKLOADS[workload][2]} | {peer} | {len(rs)} | "
                 f"{fmt(value, digits)} {unit} {spread} | {ratio} | {latency} | "
-                f"{cpu_text} | {fmt(hwm / 1024 if hwm else None, 1)} | {errors}, {missing} |")
+                f"{cpu_text} | {per_text} | {lg_text} | {fmt(hwm / 1024 if hwm else None, 1)} | "
+                f"{errors}, {missing} |")
     return "\n".join(lines)
 
 
