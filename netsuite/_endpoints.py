@@ -32,6 +32,7 @@ __all__ = [
     "check_description",
     "client_endpoint",
     "describe_address",
+    "describe_connect_failure",
     "format_host_port",
     "listen_description",
     "listen_option",
@@ -173,6 +174,23 @@ def describe_address(address: Any) -> str:
     if name is not None:
         return name.decode("utf-8", "replace") if isinstance(name, bytes) else str(name)
     return str(address)
+
+
+def describe_connect_failure(error: BaseException, timeout: float | None = None) -> str:
+    """Why connecting (or a connection) failed, in the words every client prints:
+    ``timed out`` (``timed out after N s`` when ``timeout`` is given), ``connection
+    refused``, ``cannot resolve host name``, else the error's first line."""
+    from twisted.internet import error as neterror
+
+    if isinstance(error, defer.TimeoutError | neterror.TimeoutError | defer.CancelledError
+                  | neterror.ConnectingCancelledError):  # a timeout cancels the connect
+        return "timed out" if timeout is None else f"timed out after {timeout:g} s"
+    if isinstance(error, neterror.ConnectionRefusedError):
+        return "connection refused"
+    if isinstance(error, neterror.DNSLookupError):
+        return "cannot resolve host name"
+    lines = str(error).strip().splitlines()
+    return lines[0] if lines else type(error).__name__
 
 
 def format_host_port(host: str, port: int) -> str:

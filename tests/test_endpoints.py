@@ -226,3 +226,17 @@ def test_listener_service_failure_is_one_line_startup_error() -> None:
     assert str(raised.value) == "test: cannot listen on bogus:1: Unknown endpoint type: 'bogus'"
     assert raised.value.code == 1
     assert isinstance(raised.value, Exception)  # twistd's start-up code reports Exceptions
+
+
+def test_describe_connect_failure_words_every_client_prints() -> None:
+    from twisted.internet import defer
+    from twisted.internet import error as neterror
+
+    from netsuite._endpoints import describe_connect_failure
+
+    assert describe_connect_failure(neterror.ConnectingCancelledError(None)) == "timed out"
+    assert describe_connect_failure(defer.TimeoutError(), 2.5) == "timed out after 2.5 s"
+    assert describe_connect_failure(neterror.ConnectionRefusedError()) == "connection refused"
+    assert describe_connect_failure(neterror.DNSLookupError("x")) == "cannot resolve host name"
+    assert describe_connect_failure(OSError("first line\nsecond")) == "first line"
+    assert describe_connect_failure(ValueError()) == "ValueError"

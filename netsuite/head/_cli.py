@@ -13,7 +13,12 @@ from twisted.internet import defer, error
 from twisted.python.failure import Failure
 
 from netsuite._cli import UsageFailure
-from netsuite._endpoints import TargetError, client_endpoint, format_host_port
+from netsuite._endpoints import (
+    TargetError,
+    client_endpoint,
+    describe_connect_failure,
+    format_host_port,
+)
 from netsuite._options import positive_float, positive_int
 from netsuite._tls import ClientTLS, add_tls_options, tls_failure_text
 from netsuite.head._parse import (
@@ -102,12 +107,9 @@ def describe_failure(failure: Failure, timeout: float, where: str = "") -> str:
     if tls_text := tls_failure_text(failure, where):
         return tls_text
     if failure.check(defer.TimeoutError, error.TimeoutError, defer.CancelledError,
-                     error.ConnectingCancelledError):  # our timeout cancelled the connect
-        return f"timed out after {timeout:g} s"
-    if failure.check(error.ConnectionRefusedError):
-        return "connection refused"
-    if failure.check(error.DNSLookupError):
-        return "cannot resolve host name"
+                     error.ConnectingCancelledError, error.ConnectionRefusedError,
+                     error.DNSLookupError):
+        return describe_connect_failure(failure.value, timeout)
     if failure.check(MalformedResponse):
         return f"malformed response: {failure.value}"
     if failure.check(HeadTooLarge, ConnectionClosedEarly):

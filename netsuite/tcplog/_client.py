@@ -23,7 +23,13 @@ from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from netsuite._cli import CommandFailed, UsageFailure
-from netsuite._endpoints import TargetError, client_endpoint, format_host_port, parse_host_port
+from netsuite._endpoints import (
+    TargetError,
+    client_endpoint,
+    describe_connect_failure,
+    format_host_port,
+    parse_host_port,
+)
 from netsuite._options import positive_float
 from netsuite._stdin import MAX_READ, StdinLines, split_line_end
 from netsuite._tls import ClientTLS, add_tls_options, tls_failure_text
@@ -155,8 +161,9 @@ async def run(reactor: Any, args: argparse.Namespace) -> int:
         connecting.addTimeout(args.timeout, reactor)
         proto: SendProtocol = await connecting
     except Exception as exc:
+        reason = describe_connect_failure(exc)
         raise CommandFailed(tls_failure_text(exc, where)
-                            or f"cannot connect to {where}: {_reason(exc)}") from None
+                            or f"cannot connect to {where}: {reason}") from None
 
     lines = StdinLines(reactor, getattr(args, "stdin", None))
     started = 0  # bytes already sent of a line longer than one read
@@ -205,7 +212,7 @@ def _closed_on_us(where: str, lost: Failure | None) -> str:
     if lost.check(ConnectionLost):
         return (f"{where} closed the connection (reset: it refused what was sent, such as "
                 "a line over its length limit)")
-    return f"{where} closed the connection ({_reason(lost.value)})"
+    return f"{where} closed the connection ({describe_connect_failure(lost.value)})"
 
 
 async def _send(proto: SendProtocol, data: bytes, before: int | None, quiet: bool) -> bool:
@@ -219,15 +226,3 @@ async def _send(proto: SendProtocol, data: bytes, before: int | None, quiet: boo
     if before is not None and not quiet:
         print(f"sent {before + len(data)} bytes", flush=True)
     return True
-
-
-def _reason(exc: BaseException) -> str:
-    from twisted.internet import error
-
-    if isinstance(exc, (defer.TimeoutError, error.TimeoutError, defer.CancelledError,
-                        error.ConnectingCancelledError)):
-        return "timed out"
-    if isinstance(exc, error.ConnectionRefusedError):
-        return "connection refused"
-    text = str(exc).strip() or type(exc).__name__
-    return text.splitlines()[0] if text else type(exc).__name__
