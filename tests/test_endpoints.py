@@ -6,13 +6,15 @@ import socket
 
 import pytest
 import pytest_twisted
-from twisted.internet import protocol
+from twisted.internet import defer, protocol
+from twisted.internet import error as neterror
 from twisted.logger import globalLogPublisher
 
 from netsuite._endpoints import (
     ListenerService,
     TargetError,
     describe_address,
+    describe_connect_failure,
     listen_description,
     optional_listen_description,
     parse_host_port,
@@ -229,11 +231,6 @@ def test_listener_service_failure_is_one_line_startup_error() -> None:
 
 
 def test_describe_connect_failure_words_every_client_prints() -> None:
-    from twisted.internet import defer
-    from twisted.internet import error as neterror
-
-    from netsuite._endpoints import describe_connect_failure
-
     assert describe_connect_failure(neterror.ConnectingCancelledError(None)) == "timed out"
     assert describe_connect_failure(defer.TimeoutError(), 2.5) == "timed out after 2.5 s"
     assert describe_connect_failure(neterror.ConnectionRefusedError()) == "connection refused"
