@@ -189,3 +189,27 @@ def test_workers_keep_tls(tls_files: TLSFiles) -> None:
             return context.wrap_socket(raw, server_hostname="localhost")
 
         assert len(pids_seen(lambda: jsonrpc_pid(connect))) == 2
+
+
+def test_a_worker_killed_is_started_again_and_serves() -> None:
+    with TwistdProcess("rpc", "--workers", "2", "--xmlrpc", "none", "--amp", "none",
+                       "--grpc", "none", "--jsonrpc", LOOPBACK,
+                       "--service", "tests.rpc.pidservice") as supervisor:
+        port = supervisor.port("jsonrpc")
+        for index in (0, 1):
+            supervisor.wait_for(rf"rpc worker {index} serving")
+
+        def jsonrpc() -> int:
+            return jsonrpc_pid(lambda: socket.create_connection(("127.0.0.1", port), timeout=10))
+
+        workers = pids_seen(jsonrpc)
+        assert len(workers) == 2
+        victim = min(workers)
+        os.kill(victim, signal.SIGKILL)
+        supervisor.wait_for(r"rpc worker [01] ended .*starting it again")
+        wait_count(supervisor, r"rpc worker [01] serving", 3)
+        now = pids_seen(jsonrpc)
+        assert len(now) == 2 and victim not in now and (workers - {victim}) < now, (workers, now)
+        assert gone(victim)
+        assert supervisor.stop() in (0, -signal.SIGTERM)
+        assert all(gone(pid) for pid in now), now
