@@ -35,13 +35,17 @@ UNAVAILABLE = b"ERR unavailable the chat cannot reach its store (Redis) now; try
 
 class _Fanout(Fanout):
     """The room's fan-out, which also holds input back while this node's reader is more
-    than :attr:`BEHIND` entries behind what it wrote (its input would otherwise outrun
-    its output, and a long enough burst would be trimmed before it was read)."""
+    than :attr:`BEHIND` lines behind what it wrote (its input would otherwise outrun
+    its output, and a long enough burst would be trimmed before it was read), and wakes
+    the reader (:meth:`drained`) as soon as a full member drains."""
 
-    BEHIND = 1000
+    #: A few turns of input (a turn's batch is at most 64 KiB): enough to keep Redis and
+    #: the reader busy while the next batch is read, far below what a stream keeps.
+    BEHIND = 5000
 
     def __init__(self, room: ClusterRoom) -> None:
         self.room = room
+        self._drained: defer.Deferred[None] | None = None
         super().__init__(room.clock, room.limits, room.stats)
 
     def turn_budget(self) -> int:
@@ -49,6 +53,65 @@ class _Fanout(Fanout):
             self._recheck = 0.05  # and the reader resumes input when it catches up
             return 0
         return super().turn_budget()
+
+    def drained(self, timeout: float) -> defer.Deferred[None]:
+        """Fires when a full member drains, or after ``timeout`` seconds."""
+        d = self._drained = defer.Deferred()
+        call = self.clock.callLater(timeout, self._wake)
+        d.addBoth(lambda r: (call.cancel() if call.active() else None, r)[1])
+        return d
+
+    def _wake(self) -> None:
+        d, self._drained = self._drained, None
+        if d is not None:
+            d.callback(None)
+
+    def member_resumed(self, member: Member) -> None:
+        super().member_resumed(member)
+        self._wake()
+
+
+class _Batch:
+    """The lines said to one room in one turn, as runs of lines from one sender: one
+    stream entry (see :data:`~netsuite.chat.cluster._scripts.SAY`)."""
+
+    __slots__ = ("cids", "key", "lines", "runs")
+
+    #: At most this many runs per entry (a Lua script takes a few thousand arguments).
+    PAIRS = 500
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+        self.cids: list[str] = []
+        self.runs: list[list[bytes]] = []
+        self.lines = 0
+
+    def add(self, cid: str, data: bytes) -> bool:
+        """Add one line from ``cid``; False if the entry has all the runs it may have."""
+        if self.cids and self.cids[-1] == cid:
+            self.runs[-1].append(data)
+        elif len(self.cids) < self.PAIRS:
+            self.cids.append(cid)
+            self.runs.append([data])
+        else:
+            return False
+        self.lines += 1
+        return True
+
+    def args(self, history: int) -> list[Any]:
+        """SAY's arguments for this batch (``history``: lines of history kept)."""
+        tail = b""
+        if 0 < history < self.lines:
+            last: list[bytes] = []
+            for run in reversed(self.runs):
+                last[:0] = run[-(history - len(last)):]
+                if len(last) >= history:
+                    break
+            tail = b"".join(last)
+        out: list[Any] = [self.key, self.lines, len(self.cids), tail]
+        for cid, run in zip(self.cids, self.runs, strict=True):
+            out += [cid, run[0] if len(run) == 1 else b"".join(run)]
+        return out
 
 
 class ClusterRoom(Room):
@@ -148,17 +211,23 @@ class ClusterRoom(Room):
             self._schedule_sweep()
 
     def _entering_lines(self, feed: Feed, hist: list[bytes]) -> bytes:
-        """``ROOM NAME`` and the room's history (``ID LINE`` entries, oldest first)."""
+        """``ROOM NAME`` and the room's history (``ID LINES`` elements, oldest first: the
+        last ``--history`` lines of them, within ``--history-bytes``)."""
         lines = [b"ROOM " + feed.channel.name.encode() + b"\n"]
         budget = self.limits.history_bytes
+        left = self.limits.history
         kept: list[bytes] = []
-        for entry in reversed(hist):
-            sid, _, line = entry.partition(b" ")
-            text = b"HIST " + hist_time(parse_id(sid)[0] / 1000).encode() + b" " + line
-            budget -= len(text)
-            if budget < 0:
+        for element in reversed(hist):
+            sid, _, text = element.partition(b" ")
+            stamp = b"HIST " + hist_time(parse_id(sid)[0] / 1000).encode() + b" "
+            for line in reversed(text.split(b"\n")[:-1]):
+                budget -= len(stamp) + len(line) + 1
+                left -= 1
+                if budget < 0 or left < 0:
+                    break
+                kept.append(stamp + line + b"\n")
+            if budget < 0 or left <= 0:
                 break
-            kept.append(text)
         lines.extend(reversed(kept))
         self.stats.messages_out += len(lines)
         return b"".join(lines)
@@ -253,24 +322,40 @@ class ClusterRoom(Room):
 
     def _send_said(self) -> None:
         said, self._said = self._said, []
-        args: list[Any] = []
-        for sender, key, data in said:
-            args += [key, sender.cid, data]
         if not self.up:
             d: Any = defer.fail(ConnectionError("no link to Redis"))
         else:
+            batches = self._batches(said)
+            args: list[Any] = []
+            for batch in batches:
+                args += batch.args(self.limits.history)
             d = self.call(S.SAY, self.maxlen, self.limits.history, *args)
+            d.addCallback(self._written, batches)
 
         def failed(_: Any) -> None:
             for sender, _key, _data in said:
                 if sender.in_room:
                     self.unavailable(sender)
 
-        d.addCallbacks(self._written, failed, callbackArgs=(said,))
+        d.addErrback(failed)
 
-    def _written(self, numbers: list[Any], said: list[tuple[Member, str, bytes]]) -> None:
-        for (_sender, key, _data), number in zip(said, numbers, strict=False):
-            feed = self.feeds.get(key)
+    @staticmethod
+    def _batches(said: list[tuple[Member, str, bytes]]) -> list[_Batch]:
+        """The lines said this turn as one batch per room (in order; a room's batch is
+        cut after :attr:`_Batch.PAIRS` runs of lines from one sender)."""
+        batches: list[_Batch] = []
+        open_: dict[str, _Batch] = {}
+        for sender, key, data in said:
+            batch = open_.get(key)
+            if batch is None or not batch.add(sender.cid, data):
+                batch = open_[key] = _Batch(key)
+                batches.append(batch)
+                batch.add(sender.cid, data)
+        return batches
+
+    def _written(self, numbers: list[Any], batches: list[_Batch]) -> None:
+        for batch, number in zip(batches, numbers, strict=False):
+            feed = self.feeds.get(batch.key)
             if feed is not None and number is not None:
                 feed.written = max(feed.written, int(number))
 

@@ -8,14 +8,19 @@ lease, ``PX``) · ``nodes`` (set of node ids) · ``m:ID`` (hash: the node's memb
 lower-case nick -> ``Nick roomkey``) · ``reaped:ID`` (tombstone: the node's members were
 parted) · ``rooms`` (hash: room key -> name, the rooms that exist) · ``r:KEY:log`` (the
 room's stream) · ``r:KEY:who`` (sorted set of its members' nicks, in join order) ·
-``r:KEY:hist`` (list of its last MSG/ACTION lines as ``ID LINE``) · ``i:ID`` (the node's
-inbox stream: private messages and wake-ups).
+``r:KEY:hist`` (list of its last MSG/ACTION lines as ``ID LINES``: one element per
+batch of lines, see ``SAY``) · ``i:ID`` (the node's inbox stream: private messages and
+wake-ups).
 
-A stream entry has fields ``s`` (the sender's connection id, or empty: then the line
-goes to everyone in the room, the sender included), ``d`` (the line to deliver; empty
-for an entry that only updates the members list), ``o`` (that update: ``+NICK``,
-``-NICK``, ``>OLD NEW`` or empty) and ``n`` (the room's entry number, from
-``r:KEY:n``: a reader that sees it jump knows it has missed entries).
+A room's stream entry carries one or more lines, always with its fields in this order:
+``n`` (the room's number of its last line, from ``r:KEY:n``), ``c`` (how many numbers it
+took: its lines, at least 1; a reader that sees ``n - c`` jump past the last number it read
+knows it has missed lines), ``o`` (a members-list update: ``+NICK``, ``-NICK``,
+``>OLD NEW`` or empty), then one or more ``s``/``d`` pairs: ``s`` the sender's connection
+id (or empty: the lines go to everyone in the room, the sender included), ``d`` its lines
+(whole lines; empty for an entry that only updates the members list).  The lines a node's
+members say in one reactor turn go to a room as one entry, one ``s``/``d`` pair per run of
+lines from one sender.
 """
 
 from __future__ import annotations
@@ -32,16 +37,30 @@ local P = ARGV[1]
 local KEEP_MS = {KEEP_SECONDS * 1000}
 """ + """
 local function lower(s) return string.lower(s) end
-local function xadd(rk, maxlen, s, d, o)
+local function append(rk, maxlen, count, op, segs)
   local log = P..'r:'..rk..':log'
   local now = redis.call('TIME')
   local keep = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) - KEEP_MS
-  local id = redis.call('XADD', log, 'MINID', '~', keep, '*', 's', s, 'd', d, 'o', o,
-                        'n', redis.call('INCR', P..'r:'..rk..':n'))
-  if redis.call('XLEN', log) > tonumber(maxlen) then
-    redis.call('XTRIM', log, 'MAXLEN', '~', maxlen)
+  local n = redis.call('INCRBY', P..'r:'..rk..':n', count)
+  local fields = {'n', n, 'c', count, 'o', op}
+  for i = 1, #segs, 2 do
+    local k = #fields
+    fields[k + 1], fields[k + 2], fields[k + 3], fields[k + 4] = 's', segs[i], 'd', segs[i + 1]
   end
-  return id
+  local id = redis.call('XADD', log, 'MINID', '~', keep, '*', unpack(fields))
+  maxlen = tonumber(maxlen)
+  if n > maxlen then  -- keep about maxlen lines: the oldest entry says how many there are
+    local first = redis.call('XRANGE', log, '-', '+', 'COUNT', 1)[1][2]
+    local lines = n - tonumber(first[2]) + tonumber(first[4])
+    if lines > maxlen then
+      local entries = redis.call('XLEN', log)
+      redis.call('XTRIM', log, 'MAXLEN', '~', math.floor(entries * maxlen / lines))
+    end
+  end
+  return id, n
+end
+local function xadd(rk, maxlen, s, d, o)
+  return (append(rk, maxlen, 1, o, {s, d}))
 end
 local function guest(node)
   while true do
@@ -119,20 +138,32 @@ redis.call('ZADD', who, redis.call('INCR', P..'seq'), new)
 return xadd(rk, ARGV[6], '', 'NICK '..old..' '..new..'\\n', '>'..old..' '..new)
 """
 
-#: ARGV: P maxlen histn then (roomkey, cid, line) for each line
-#: -> the room's entry number of each line
+#: ARGV: P maxlen histn then, for each batch: roomkey, lines, pairs, tail, then ``pairs``
+#: times (cid, lines): one stream entry per batch, and one history element ``ID LINES``
+#: (``tail``: the batch's last ``histn`` lines, or empty when that is the whole batch)
+#: -> the room's number of each batch's last line
 SAY = _PRELUDE + """
 local maxlen, histn = ARGV[2], tonumber(ARGV[3])
 local numbers = {}
-for i = 4, #ARGV, 3 do
-  local rk, line = ARGV[i], ARGV[i + 2]
-  local id = xadd(rk, maxlen, ARGV[i + 1], line, '')
-  numbers[#numbers + 1] = redis.call('GET', P..'r:'..rk..':n')
+local i = 4
+while i <= #ARGV do
+  local rk, count, pairs, tail = ARGV[i], tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2]),
+                                  ARGV[i + 3]
+  local segs = {}
+  for j = 1, 2 * pairs do segs[j] = ARGV[i + 3 + j] end
+  local id, n = append(rk, maxlen, count, '', segs)
+  numbers[#numbers + 1] = n
   if histn > 0 then
+    if tail == '' then
+      local parts = {}
+      for j = 2, #segs, 2 do parts[#parts + 1] = segs[j] end
+      tail = table.concat(parts)
+    end
     local hist = P..'r:'..rk..':hist'
-    redis.call('RPUSH', hist, id..' '..line)
+    redis.call('RPUSH', hist, id..' '..tail)
     redis.call('LTRIM', hist, -histn, -1)
   end
+  i = i + 4 + 2 * pairs
 end
 return numbers
 """

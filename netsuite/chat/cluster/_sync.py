@@ -211,8 +211,8 @@ class Sync:
         fanout = self.room.fanout
         while self.running:
             if fanout.congested():  # members' sockets are full: read on when they drain
-                # (for a bounded time, as for a single server's input: see Fanout)
-                await task.deferLater(self.reactor, fanout._recheck + 0.001, lambda: None)
+                # (or for a bounded time, as for a single server's input: see Fanout)
+                await fanout.drained(fanout._recheck + 0.001)
                 continue
             keys = [self.inbox]
             ids = [self._inbox_at]
@@ -264,18 +264,19 @@ class Sync:
             self.room.fanout.send(member, entry[b"d"])
 
     def _entry(self, feed: Any, sid: bytes, fields: list[bytes]) -> None:
+        """One entry of a room's stream: ``n N c C o OP`` then ``s CID d LINES`` pairs."""
         at = parse_id(sid)
         if at <= feed.last:
             return
         feed.last = at
         feed.cursor = sid
-        entry = dict(zip(fields[::2], fields[1::2], strict=False))
-        number = int(entry.get(b"n", 0))
-        if number > feed.number + 1 and feed.number:  # entries trimmed before we read them
+        number = int(fields[1])
+        room = self.room
+        if feed.number and number - int(fields[3]) > feed.number:  # lines trimmed unread
             for member in list(feed.channel.members.values()):
-                self.room.fanout.send(member, b"INFO some lines of this room were missed\n")
+                room.fanout.send(member, b"INFO some lines of this room were missed\n")
         feed.number = number
-        op = entry.get(b"o")
+        op = fields[5]
         if op:
             feed.apply(op)
         if feed.waiting:
@@ -283,15 +284,23 @@ class Sync:
             if ready:
                 feed.waiting = [(when, m) for when, m in feed.waiting if when > at]
                 for member in ready:
-                    self.room._activate(feed, member)
-        sender = entry.get(b"s", b"")
-        data = entry.get(b"d")
-        feed.recent.append((at, sender, data or b""))
-        if not data or sender == self._own_marker():
-            return
-        room = self.room
-        member = room.by_cid.get(sender.decode()) if sender else None
-        room.fanout.broadcast(feed.channel, member, data)
+                    room._activate(feed, member)
+        own = self._own
+        recent = feed.recent
+        channel = feed.channel
+        for i in range(7, len(fields), 4):
+            sender, data = fields[i], fields[i + 2]
+            recent.append((at, sender, data))
+            if not data or sender == own:
+                continue
+            member = room.by_cid.get(sender.decode()) if sender else None
+            room.fanout.broadcast(channel, member, data)
+            more = data.count(b"\n") - 1  # broadcast counted one line per member
+            if more:
+                room.stats.messages_out += more * (len(channel.members)
+                                                   - (member is not None and member.in_room))
 
-    def _own_marker(self) -> bytes:
+    @property
+    def _own(self) -> bytes:
+        """The sender of this node's own departures, delivered already (while down)."""
         return f"{self.room.node}:*".encode()
