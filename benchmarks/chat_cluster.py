@@ -79,6 +79,7 @@ def run(ports: list[int], receivers: int, senders: int, seconds: float, rate: fl
     want = messages * len(send)
     got = {s: 0 for s in recv}
     short = len(recv)
+    infos = 0
     before = probe()
     start = time.monotonic()
     deadline = start + 120
@@ -100,6 +101,8 @@ def run(ports: list[int], receivers: int, senders: int, seconds: float, rate: fl
                     continue
                 if s in got and got[s] < want:
                     got[s] += data.count(b"\n")
+                    if b"INFO" in data:  # (lines missed: a notice instead of them)
+                        infos += data.count(b"\nINFO") + data.startswith(b"INFO")
                     if got[s] >= want:
                         short -= 1
     elapsed = time.monotonic() - start
@@ -108,7 +111,7 @@ def run(ports: list[int], receivers: int, senders: int, seconds: float, rate: fl
     for s in recv + send:
         s.close()
     return {"deliveries_per_s": round(deliveries / elapsed), "seconds": round(elapsed, 2),
-            "complete": short == 0, "deliveries": deliveries, "lines": want, **latency,
+            "complete": short == 0, "info_notices": infos, "deliveries": deliveries, "lines": want, **latency,
             "counters": {k: after[k] - before.get(k, 0) for k in after}}
 
 
@@ -253,6 +256,11 @@ def main() -> None:
                                  probe_of([n.process.pid for n in nodes], redis))
                     rates[setup] = result["deliveries_per_s"]
                     print(json.dumps(summary(setup, result)), flush=True)
+                except Exception:
+                    for n in nodes:
+                        n.stop()
+                        print("\n".join(n.lines[-20:]), file=sys.stderr)
+                    raise
                 finally:
                     for n in nodes:
                         n.stop()

@@ -36,23 +36,42 @@ UNAVAILABLE = b"ERR unavailable the chat cannot reach its store (Redis) now; try
 class _Fanout(Fanout):
     """The room's fan-out, which also holds input back while this node's reader is more
     than :attr:`BEHIND` lines behind what it wrote (its input would otherwise outrun
-    its output, and a long enough burst would be trimmed before it was read), and wakes
-    the reader (:meth:`drained`) as soon as a full member drains."""
+    its output, and a long enough burst would be trimmed before it was read), and paces
+    the reader as a single server paces its input: :attr:`read_budget` bytes of room
+    lines per member per turn (:meth:`next_turn`), none while members are full
+    (:meth:`drained`: as soon as one drains, or for a bounded time)."""
 
-    #: A few turns of input (a turn's batch is at most 64 KiB): enough to keep Redis and
-    #: the reader busy while the next batch is read, far below what a stream keeps.
+    #: A few turns of input (a turn's batch is at most about 64 KiB): enough to keep
+    #: Redis and the reader busy while the next batch is read, far below what a stream
+    #: keeps.
     BEHIND = 5000
 
     def __init__(self, room: ClusterRoom) -> None:
         self.room = room
+        self.read_budget = 0
         self._drained: defer.Deferred[None] | None = None
+        self._turn: list[defer.Deferred[None]] = []
         super().__init__(room.clock, room.limits, room.stats)
 
     def turn_budget(self) -> int:
+        budget = self.read_budget = super().turn_budget()
         if any(feed.behind > self.BEHIND for feed in self.room.feeds.values()):
             self._recheck = 0.05  # and the reader resumes input when it catches up
             return 0
-        return super().turn_budget()
+        return budget
+
+    def next_turn(self) -> defer.Deferred[None]:
+        """Fires once this turn's output is delivered (and the budgets renewed)."""
+        d: defer.Deferred[None] = defer.Deferred()
+        self._turn.append(d)
+        self._schedule_now()
+        return d
+
+    def flush(self) -> None:
+        super().flush()
+        turn, self._turn = self._turn, []
+        for d in turn:
+            d.callback(None)
 
     def drained(self, timeout: float) -> defer.Deferred[None]:
         """Fires when a full member drains, or after ``timeout`` seconds."""
@@ -303,6 +322,7 @@ class ClusterRoom(Room):
         if feed.empty and self.feeds.get(feed.key) is feed:
             del self.feeds[feed.key]
             del self.rooms[feed.key]
+            self.sync.forget(feed.key)
 
     # -- what members do --------------------------------------------------------------
 

@@ -8,6 +8,8 @@ lease, ``PX``) · ``nodes`` (set of node ids) · ``m:ID`` (hash: the node's memb
 lower-case nick -> ``Nick roomkey``) · ``reaped:ID`` (tombstone: the node's members were
 parted) · ``rooms`` (hash: room key -> name, the rooms that exist) · ``r:KEY:log`` (the
 room's stream) · ``r:KEY:who`` (sorted set of its members' nicks, in join order) ·
+``r:KEY:at`` (hash: node id -> the id of the last entry that node has read, reported at
+most ten times a second while it reads) ·
 ``r:KEY:hist`` (list of its last MSG/ACTION lines as ``ID LINES``: one element per
 batch of lines, see ``SAY``) · ``i:ID`` (the node's inbox stream: private messages and
 wake-ups).
@@ -28,15 +30,27 @@ from __future__ import annotations
 __all__ = ["ALL", "BEAT", "CONNECT", "MOVE", "PRIV", "QUIT", "REAP", "REASSERT", "RENAME", "ROOMS",
            "SAY", "SNAPSHOT"]
 
-#: A room's stream keeps the entries of the last minute (and at most ``maxlen``): a node
-#: that falls behind by less than that loses nothing.
+#: A room's stream keeps the entries of the last minute; past ``maxlen`` lines, those every
+#: node reading the room has read (``r:KEY:at``) go, and past ``HARD_FACTOR * maxlen`` the
+#: oldest go whoever has read them: a node that falls behind by less than that loses nothing.
 KEEP_SECONDS = 60
+HARD_FACTOR = 5
 
 _PRELUDE = f"""
 local P = ARGV[1]
 local KEEP_MS = {KEEP_SECONDS * 1000}
+local HARD = {HARD_FACTOR}
 """ + """
 local function lower(s) return string.lower(s) end
+local function oldest(ids)
+  local best, bms, bseq = false, 0, 0
+  for _, id in ipairs(ids) do
+    local dash = string.find(id, '-', 1, true)
+    local ms, seq = tonumber(string.sub(id, 1, dash - 1)), tonumber(string.sub(id, dash + 1))
+    if not best or ms < bms or (ms == bms and seq < bseq) then best, bms, bseq = id, ms, seq end
+  end
+  return best
+end
 local function append(rk, maxlen, count, op, segs)
   local log = P..'r:'..rk..':log'
   local now = redis.call('TIME')
@@ -49,12 +63,17 @@ local function append(rk, maxlen, count, op, segs)
   end
   local id = redis.call('XADD', log, 'MINID', '~', keep, '*', unpack(fields))
   maxlen = tonumber(maxlen)
-  if n > maxlen then  -- keep about maxlen lines: the oldest entry says how many there are
+  if n > maxlen then  -- past maxlen lines (the oldest entry says how many there are) ...
     local first = redis.call('XRANGE', log, '-', '+', 'COUNT', 1)[1][2]
     local lines = n - tonumber(first[2]) + tonumber(first[4])
     if lines > maxlen then
-      local entries = redis.call('XLEN', log)
-      redis.call('XTRIM', log, 'MAXLEN', '~', math.floor(entries * maxlen / lines))
+      local slowest = oldest(redis.call('HVALS', P..'r:'..rk..':at'))
+      if slowest and lines <= HARD * maxlen then  -- ... drop what every reader has read
+        redis.call('XTRIM', log, 'MINID', '~', slowest)
+      else  -- ... or keep about maxlen lines
+        local entries = redis.call('XLEN', log)
+        redis.call('XTRIM', log, 'MAXLEN', '~', math.floor(entries * maxlen / lines))
+      end
     end
   end
   return id, n
@@ -85,7 +104,7 @@ local function part(nick, rk, cid, maxlen, line, default)
   if rk ~= default and redis.call('ZCARD', who) == 0
       and redis.call('EXISTS', P..'r:'..rk..':hist') == 0 then
     redis.call('HDEL', P..'rooms', rk)
-    redis.call('DEL', P..'r:'..rk..':log', P..'r:'..rk..':n')
+    redis.call('DEL', P..'r:'..rk..':log', P..'r:'..rk..':n', P..'r:'..rk..':at')
   end
   return id
 end
@@ -211,6 +230,7 @@ for _, dead in ipairs(redis.call('SMEMBERS', P..'nodes')) do
       local sp = string.find(members[i + 1], ' ', 1, true)
       local nick, rk = string.sub(members[i + 1], 1, sp - 1), string.sub(members[i + 1], sp + 1)
       part(nick, rk, '', ARGV[3], 'PART '..nick..' disconnected\\n', ARGV[4])
+      redis.call('HDEL', P..'r:'..rk..':at', dead)
       local key = P..'n:'..members[i]
       if redis.call('GET', key) == dead then redis.call('DEL', key) end
       count = count + 1

@@ -54,6 +54,8 @@ class Sync:
         self._beat = task.LoopingCall(self._heartbeat)
         self._beat.clock = reactor
         self._reading: defer.Deferred[None] | None = None
+        self._reported: dict[str, bytes] = {}  # room key -> the position last reported
+        self._report_after = 0.0
         room.sync = self
 
     # -- life cycle -------------------------------------------------------------------
@@ -210,10 +212,7 @@ class Sync:
     async def _read_loop(self) -> None:
         fanout = self.room.fanout
         while self.running:
-            if fanout.congested():  # members' sockets are full: read on when they drain
-                # (or for a bounded time, as for a single server's input: see Fanout)
-                await fanout.drained(fanout._recheck + 0.001)
-                continue
+            await self._room_for_output()
             keys = [self.inbox]
             ids = [self._inbox_at]
             for feed in self.room.feeds.values():
@@ -221,7 +220,7 @@ class Sync:
                     keys.append(f"{self.room.prefix}r:{feed.key}:log".encode())
                     ids.append(feed.cursor)
             try:
-                reply = await self.link.read(keys, ids)
+                reply = await self.link.read(keys, ids, self.COUNT)
             except Exception:
                 if not self.running:
                     return
@@ -233,14 +232,53 @@ class Sync:
                 continue
             if reply:
                 try:
-                    self._dispatch(reply)
+                    await self._dispatch(reply)
                 except Exception:
                     log.failure("chat cluster: bad stream entry")
                 if fanout._waiting:  # input held back while we were behind may go on
                     fanout._schedule_now()
+                if self.reactor.seconds() >= self._report_after:
+                    self._report()
 
-    def _dispatch(self, reply: list[Any]) -> None:
+    #: How often (seconds, at most) a node tells Redis how far it has read each room.
+    REPORT_SECONDS = 0.1
+
+    def _report(self) -> None:
+        """Tell Redis how far this node has read each room (``r:KEY:at``), so that a room's
+        stream keeps what it has not read yet."""
         room = self.room
+        self._report_after = self.reactor.seconds() + self.REPORT_SECONDS
+        reported = self._reported
+        for key, feed in room.feeds.items():
+            cursor = feed.cursor
+            if cursor is not None and reported.get(key) != cursor:
+                reported[key] = cursor
+                self.link.command("HSET", f"{room.prefix}r:{key}:at", room.node, cursor
+                                  ).addErrback(lambda _: None)
+
+    def forget(self, key: str) -> None:
+        """This node no longer reads room ``key``."""
+        if self._reported.pop(key, None) is not None:
+            room = self.room
+            self.link.command("HDEL", f"{room.prefix}r:{key}:at", room.node
+                              ).addErrback(lambda _: None)
+
+    #: Entries read per room per ``XREAD`` (each at most a turn of a node's input).
+    COUNT = 128
+
+    async def _room_for_output(self) -> None:
+        """Wait while this turn's output is spent or members' sockets are full."""
+        fanout = self.room.fanout
+        while fanout.read_budget <= 0 and self.running:
+            if fanout.congested():  # members' sockets are full: read on when they drain
+                # (or for a bounded time, as for a single server's input: see Fanout)
+                await fanout.drained(fanout._recheck + 0.001)
+            else:
+                await fanout.next_turn()
+
+    async def _dispatch(self, reply: list[Any]) -> None:
+        room = self.room
+        fanout = room.fanout
         skip_prefix = len(room.prefix) + 2  # "r:"
         for key, entries in reply:
             if key == self.inbox:
@@ -249,9 +287,11 @@ class Sync:
                     self._private(fields)
                 continue
             feed = room.feeds.get(key[skip_prefix:-4].decode())
-            if feed is None:
-                continue
             for sid, fields in entries:
+                if fanout.read_budget <= 0:
+                    await self._room_for_output()
+                if feed is None or room.feeds.get(feed.key) is not feed:
+                    break  # (its last local member left meanwhile)
                 self._entry(feed, sid, fields)
 
     def _private(self, fields: list[bytes]) -> None:
@@ -295,6 +335,7 @@ class Sync:
                 continue
             member = room.by_cid.get(sender.decode()) if sender else None
             room.fanout.broadcast(channel, member, data)
+            room.fanout.read_budget -= len(data)
             more = data.count(b"\n") - 1  # broadcast counted one line per member
             if more:
                 room.stats.messages_out += more * (len(channel.members)
