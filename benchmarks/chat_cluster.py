@@ -212,12 +212,16 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=50)
     parser.add_argument("--history", type=int, default=50)
     parser.add_argument("--messages", type=int, default=10000, help="per sender")
+    parser.add_argument("--max-backlog", type=int, default=8 * 1024 * 1024)
     parser.add_argument("--only", default="single,one-node,two-nodes")
     parser.add_argument("--profile", metavar="DIR",
                         help="run the cluster nodes under cProfile, stats in DIR")
     args = parser.parse_args()
     assert shutil.which("redis-server"), "needs redis-server"
-    common = ["--max-clients", "20000", "--idle-timeout", "0", "--history", str(args.history)]
+    # (a receiver of this one-process load generator may lag when the machine is busy: a
+    # larger --max-backlog than the default keeps it from being dropped as a slow consumer)
+    common = ["--max-clients", "20000", "--idle-timeout", "0", "--history", str(args.history),
+              "--max-backlog", str(args.max_backlog)]
     only = args.only.split(",")
     rates: dict[str, float] = {}
 

@@ -87,30 +87,32 @@ class _Fanout(Fanout):
 
     def member_resumed(self, member: Member) -> None:
         super().member_resumed(member)
-        self._wake()
+        if not self._paused:  # (while others are still full, congested() stays true)
+            self._wake()
 
 
 class _Batch:
     """The lines said to one room in one turn, as runs of lines from one sender: one
     stream entry (see :data:`~netsuite.chat.cluster._scripts.SAY`)."""
 
-    __slots__ = ("cids", "key", "lines", "runs")
+    __slots__ = ("key", "lines", "runs", "senders")
 
     #: At most this many runs per entry (a Lua script takes a few thousand arguments).
     PAIRS = 500
 
     def __init__(self, key: str) -> None:
         self.key = key
-        self.cids: list[str] = []
+        self.senders: list[Any] = []
         self.runs: list[list[bytes]] = []
         self.lines = 0
 
-    def add(self, cid: str, data: bytes) -> bool:
-        """Add one line from ``cid``; False if the entry has all the runs it may have."""
-        if self.cids and self.cids[-1] == cid:
+    def add(self, sender: Any, data: bytes) -> bool:
+        """Add one line from ``sender``; False if the entry has all the runs it may have."""
+        senders = self.senders
+        if senders and senders[-1] is sender:
             self.runs[-1].append(data)
-        elif len(self.cids) < self.PAIRS:
-            self.cids.append(cid)
+        elif len(senders) < self.PAIRS:
+            senders.append(sender)
             self.runs.append([data])
         else:
             return False
@@ -127,9 +129,9 @@ class _Batch:
                 if len(last) >= history:
                     break
             tail = b"".join(last)
-        out: list[Any] = [self.key, self.lines, len(self.cids), tail]
-        for cid, run in zip(self.cids, self.runs, strict=True):
-            out += [cid, run[0] if len(run) == 1 else b"".join(run)]
+        out: list[Any] = [self.key, self.lines, len(self.senders), tail]
+        for sender, run in zip(self.senders, self.runs, strict=True):
+            out += [sender.cid, run[0] if len(run) == 1 else b"".join(run)]
         return out
 
 
@@ -149,7 +151,8 @@ class ClusterRoom(Room):
         self.owed: list[tuple[str, str, str, str]] = []  # departures not yet in Redis
         self._entering: set[Member] = set()
         self._seq = 0
-        self._said: list[tuple[Member, str, bytes]] = []  # lines said this turn
+        self._said: list[_Batch] = []  # lines said this turn, in order
+        self._open: dict[str, _Batch] = {}  # room key -> its batch that may still grow
         self.fanout = _Fanout(self)
         self.maxlen = max(20000, 4 * self.limits.history)  # entries per room stream, at most
         del self.rooms[self.lobby.key]  # rooms are in Redis; here: those with local members
@@ -327,51 +330,46 @@ class ClusterRoom(Room):
     # -- what members do --------------------------------------------------------------
 
     def say(self, sender: Member, data: bytes) -> None:
-        """A ``MSG``/``ACTION`` line: into the room's stream (delivered as it is read)."""
+        """A ``MSG``/``ACTION`` line: into the room's stream (delivered as it is read).
+
+        The lines of one reactor turn go in one script call, one batch (stream entry)
+        per room."""
         self.fanout.budget -= len(data)
-        if not self.up or not sender.asserted:
+        if not sender.asserted or not self.up:
             self.unavailable(sender)
             return
-        if not self._said:  # one script call for the lines of a reactor turn
-            self.clock.callLater(0, self._send_said_later)
-        self._said.append((sender, sender.feed.key, data))
+        key = sender.feed.key
+        batch = self._open.get(key)
+        if batch is None or not batch.add(sender, data):
+            if not self._said:
+                self.clock.callLater(0, self._send_said_later)
+            batch = self._open[key] = _Batch(key)
+            self._said.append(batch)
+            batch.add(sender, data)
 
     def _send_said_later(self) -> None:
         if self._said:
             self._send_said()
 
     def _send_said(self) -> None:
-        said, self._said = self._said, []
+        said, self._said, self._open = self._said, [], {}
         if not self.up:
             d: Any = defer.fail(ConnectionError("no link to Redis"))
         else:
-            batches = self._batches(said)
             args: list[Any] = []
-            for batch in batches:
+            for batch in said:
                 args += batch.args(self.limits.history)
             d = self.call(S.SAY, self.maxlen, self.limits.history, *args)
-            d.addCallback(self._written, batches)
+            d.addCallback(self._written, said)
 
         def failed(_: Any) -> None:
-            for sender, _key, _data in said:
-                if sender.in_room:
-                    self.unavailable(sender)
+            for batch in said:
+                for sender, run in zip(batch.senders, batch.runs, strict=True):
+                    for _line in run:
+                        if sender.in_room:
+                            self.unavailable(sender)
 
         d.addErrback(failed)
-
-    @staticmethod
-    def _batches(said: list[tuple[Member, str, bytes]]) -> list[_Batch]:
-        """The lines said this turn as one batch per room (in order; a room's batch is
-        cut after :attr:`_Batch.PAIRS` runs of lines from one sender)."""
-        batches: list[_Batch] = []
-        open_: dict[str, _Batch] = {}
-        for sender, key, data in said:
-            batch = open_.get(key)
-            if batch is None or not batch.add(sender.cid, data):
-                batch = open_[key] = _Batch(key)
-                batches.append(batch)
-                batch.add(sender.cid, data)
-        return batches
 
     def _written(self, numbers: list[Any], batches: list[_Batch]) -> None:
         for batch, number in zip(batches, numbers, strict=False):

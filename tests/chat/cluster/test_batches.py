@@ -25,8 +25,9 @@ MISSED = "INFO some lines of this room were missed"
 
 def test_a_batch_is_runs_of_lines_per_sender_with_the_history_tail() -> None:
     batch = _Batch("lobby")
-    for cid, line in (("n1:1", b"MSG a 1\n"), ("n1:1", b"MSG a 2\n"), ("n1:2", b"MSG b 3\n")):
-        assert batch.add(cid, line)
+    a, b = SimpleNamespace(cid="n1:1"), SimpleNamespace(cid="n1:2")
+    for sender, line in ((a, b"MSG a 1\n"), (a, b"MSG a 2\n"), (b, b"MSG b 3\n")):
+        assert batch.add(sender, line)
     assert batch.lines == 3
     assert batch.args(2) == ["lobby", 3, 2, b"MSG a 2\nMSG b 3\n",
                              "n1:1", b"MSG a 1\nMSG a 2\n", "n1:2", b"MSG b 3\n"]
@@ -36,14 +37,18 @@ def test_a_batch_is_runs_of_lines_per_sender_with_the_history_tail() -> None:
 
 def test_a_turn_is_one_batch_per_room_cut_after_pairs(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(_Batch, "PAIRS", 2)
-    a, b = SimpleNamespace(cid="n1:1"), SimpleNamespace(cid="n1:2")
-    said: Any = [(a, "x", b"1\n"), (b, "x", b"2\n"), (a, "y", b"3\n"), (a, "x", b"4\n"),
-                 (a, "x", b"5\n"), (b, "y", b"6\n")]
-    batches = ClusterRoom._batches(said)
-    assert [(x.key, x.cids, x.runs) for x in batches] == [
-        ("x", ["n1:1", "n1:2"], [[b"1\n"], [b"2\n"]]),
-        ("y", ["n1:1", "n1:2"], [[b"3\n"], [b"6\n"]]),
-        ("x", ["n1:1"], [[b"4\n", b"5\n"]]),  # a third run: a new entry for room x
+    room, feed, ann, bob = _room()
+    other = room._feed("x", "x")
+    room.sync = SimpleNamespace(up=True)
+    for sender, where, line in ((ann, feed, b"1\n"), (bob, feed, b"2\n"), (ann, other, b"3\n"),
+                                (ann, feed, b"4\n"), (ann, feed, b"5\n"), (bob, other, b"6\n")):
+        sender.asserted = True  # type: ignore[attr-defined]
+        sender.feed = where  # type: ignore[attr-defined]
+        room.say(sender, line)  # type: ignore[arg-type]
+    assert [(x.key, [m.cid for m in x.senders], x.runs) for x in room._said] == [
+        ("lobby", ["n1:1", "n1:2"], [[b"1\n"], [b"2\n"]]),
+        ("x", ["n1:1", "n1:2"], [[b"3\n"], [b"6\n"]]),
+        ("lobby", ["n1:1"], [[b"4\n", b"5\n"]]),  # a third run: a new entry for the room
     ]
 
 
