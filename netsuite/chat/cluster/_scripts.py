@@ -8,8 +8,8 @@ lease, ``PX``) · ``nodes`` (set of node ids) · ``m:ID`` (hash: the node's memb
 lower-case nick -> ``Nick roomkey``) · ``reaped:ID`` (tombstone: the node's members were
 parted) · ``rooms`` (hash: room key -> name, the rooms that exist) · ``r:KEY:log`` (the
 room's stream) · ``r:KEY:who`` (sorted set of its members' nicks, in join order) ·
-``r:KEY:at`` (hash: node id -> the id of the last entry that node has read, reported at
-most ten times a second while it reads) ·
+``r:KEY:at`` (hash: node id -> the id of an entry that node has read, reported when it
+starts reading and every thousand lines, at most ten times a second) ·
 ``r:KEY:hist`` (list of its last MSG/ACTION lines as ``ID LINES``: one element per
 batch of lines, see ``SAY``) · ``i:ID`` (the node's inbox stream: private messages and
 wake-ups).

@@ -54,7 +54,7 @@ class Sync:
         self._beat = task.LoopingCall(self._heartbeat)
         self._beat.clock = reactor
         self._reading: defer.Deferred[None] | None = None
-        self._reported: dict[str, bytes] = {}  # room key -> the position last reported
+        self._reported: dict[str, int] = {}  # room key -> line number last reported
         self._report_after = 0.0
         room.sync = self
 
@@ -95,6 +95,7 @@ class Sync:
     def _changed(self, connected: bool) -> None:
         self._generation += 1
         if connected:
+            self._reported.clear()  # (Redis may be a new one: report again)
             defer.ensureDeferred(self._resync(self._generation))
         elif self.up:
             self.up = False
@@ -240,19 +241,25 @@ class Sync:
                 if self.reactor.seconds() >= self._report_after:
                     self._report()
 
-    #: How often (seconds, at most) a node tells Redis how far it has read each room.
+    #: How often (seconds, at most) a node tells Redis how far it has read each room ...
     REPORT_SECONDS = 0.1
+    #: ... once it has read this many more lines there (or started reading it).
+    REPORT_LINES = 1000
 
     def _report(self) -> None:
         """Tell Redis how far this node has read each room (``r:KEY:at``), so that a room's
-        stream keeps what it has not read yet."""
+        stream keeps what it has not read yet (the stream is trimmed by these only when it
+        holds many lines, so a report every :attr:`REPORT_LINES` lines is enough)."""
         room = self.room
         self._report_after = self.reactor.seconds() + self.REPORT_SECONDS
         reported = self._reported
         for key, feed in room.feeds.items():
             cursor = feed.cursor
-            if cursor is not None and reported.get(key) != cursor:
-                reported[key] = cursor
+            if cursor is None:
+                continue
+            last = reported.get(key)
+            if last is None or feed.number - last >= self.REPORT_LINES:
+                reported[key] = feed.number
                 self.link.command("HSET", f"{room.prefix}r:{key}:at", room.node, cursor
                                   ).addErrback(lambda _: None)
 
