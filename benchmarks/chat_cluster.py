@@ -111,7 +111,8 @@ def run(ports: list[int], receivers: int, senders: int, seconds: float, rate: fl
     for s in recv + send:
         s.close()
     return {"deliveries_per_s": round(deliveries / elapsed), "seconds": round(elapsed, 2),
-            "complete": short == 0, "info_notices": infos, "deliveries": deliveries, "lines": want, **latency,
+            "complete": short == 0, "info_notices": infos, "deliveries": deliveries,
+            "lines": want, **latency,
             "counters": {k: after[k] - before.get(k, 0) for k in after}}
 
 
