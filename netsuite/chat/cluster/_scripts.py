@@ -65,7 +65,7 @@ local function append(rk, maxlen, count, op, segs)
   maxlen = tonumber(maxlen)
   if n > maxlen then  -- past maxlen lines (the oldest entry says how many there are) ...
     local first = redis.call('XRANGE', log, '-', '+', 'COUNT', 1)[1][2]
-    local lines = n - tonumber(first[2]) + tonumber(first[4])
+    local lines = n - (tonumber(first[2]) or n) + (tonumber(first[4]) or maxlen + 1)
     if lines > maxlen then
       local slowest = oldest(redis.call('HVALS', P..'r:'..rk..':at'))
       if slowest and lines <= HARD * maxlen then  -- ... drop what every reader has read
