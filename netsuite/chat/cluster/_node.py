@@ -335,12 +335,16 @@ class ClusterRoom(Room):
         The lines of one reactor turn go in one script call, one batch (stream entry)
         per room."""
         self.fanout.budget -= len(data)
-        if not sender.asserted or not self.up:
+        sync = self.sync
+        if not sender.asserted or sync is None or not sync.up:
             self.unavailable(sender)
             return
         key = sender.feed.key
         batch = self._open.get(key)
-        if batch is None or not batch.add(sender, data):
+        if batch is not None and batch.senders[-1] is sender:  # (the common case, inline)
+            batch.runs[-1].append(data)
+            batch.lines += 1
+        elif batch is None or not batch.add(sender, data):
             if not self._said:
                 self.clock.callLater(0, self._send_said_later)
             batch = self._open[key] = _Batch(key)
