@@ -122,7 +122,7 @@ def main() -> None:
     parser.add_argument("--node-timeout", type=float, default=15)
     parser.add_argument("--line-bytes", type=int, default=60)
     # Redis CPU costs (microseconds), measured on the development machine under load
-    parser.add_argument("--entry-us", type=float, default=5.0, help="per stream entry")
+    parser.add_argument("--entry-us", type=float, default=12.0, help="per stream entry")
     parser.add_argument("--reader-us", type=float, default=1.5, help="per entry per reader")
     parser.add_argument("--byte-ns", type=float, default=6.0, help="per byte in or out")
     parser.add_argument("--xread-us", type=float, default=1.0, help="per XREAD")

@@ -63,7 +63,9 @@ local function append(rk, maxlen, count, op, segs)
   end
   local id = redis.call('XADD', log, 'MINID', '~', keep, '*', unpack(fields))
   maxlen = tonumber(maxlen)
-  if n > maxlen then  -- past maxlen lines (the oldest entry says how many there are) ...
+  local every = math.max(1, math.floor(maxlen / 20))  -- (looked at every maxlen/20 lines)
+  if n > maxlen and math.floor(n / every) > math.floor((n - count) / every) then
+    -- past maxlen lines (the oldest entry says how many there are) ...
     local first = redis.call('XRANGE', log, '-', '+', 'COUNT', 1)[1][2]
     local lines = n - (tonumber(first[2]) or n) + (tonumber(first[4]) or maxlen + 1)
     if lines > maxlen then
