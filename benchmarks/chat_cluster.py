@@ -11,9 +11,12 @@ nodes, receivers and senders split between them) it measures:
 * latency: the senders send ``--rate`` messages per second in all, each carrying its send
   time; receivers on every node note the delay: p50 and p99 (milliseconds).
 
-Plus, for ``two-nodes``, Redis's commands, bytes and CPU per chat line and the nodes' CPU
-per delivery.  Prints one JSON line per setup.  The machine is shared: few runs, read
-the spread.
+Over the throughput phase alone: the server processes' CPU per delivery (``single``: the
+one process; otherwise the nodes together), the load generator's own CPU and, for the
+cluster setups, Redis's commands (each by name), bytes in and out and CPU per chat line.
+Prints one JSON line per setup, then the ratios of the rates.  The machine is shared: few
+runs, read the spread, and judge by CPU per delivery.  ``--profile DIR`` runs the nodes
+under cProfile (stats written when they stop).
 """
 
 from __future__ import annotations
@@ -27,7 +30,9 @@ import socket
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -52,7 +57,9 @@ def connect(port: int) -> socket.socket:
 
 
 def run(ports: list[int], receivers: int, senders: int, seconds: float, rate: float,
-        messages: int) -> dict[str, float]:
+        messages: int, probe: Callable[[], dict[str, float]]) -> dict[str, Any]:
+    """Latency, then throughput; ``probe()``'s counters are read around the throughput
+    phase alone (their differences are returned under ``counters``)."""
     recv = [connect(ports[i % len(ports)]) for i in range(receivers)]
     send = [connect(ports[i % len(ports)]) for i in range(senders)]
     sel = selectors.DefaultSelector()
@@ -72,6 +79,8 @@ def run(ports: list[int], receivers: int, senders: int, seconds: float, rate: fl
     want = messages * len(send)
     got = {s: 0 for s in recv}
     short = len(recv)
+    infos = 0
+    before = probe()
     start = time.monotonic()
     deadline = start + 120
     while short and time.monotonic() < deadline:
@@ -92,14 +101,19 @@ def run(ports: list[int], receivers: int, senders: int, seconds: float, rate: fl
                     continue
                 if s in got and got[s] < want:
                     got[s] += data.count(b"\n")
+                    if b"INFO" in data:  # (lines missed: a notice instead of them)
+                        infos += data.count(b"\nINFO") + data.startswith(b"INFO")
                     if got[s] >= want:
                         short -= 1
     elapsed = time.monotonic() - start
+    after = probe()
     deliveries = sum(min(n, want) for n in got.values())
     for s in recv + send:
         s.close()
     return {"deliveries_per_s": round(deliveries / elapsed), "seconds": round(elapsed, 2),
-            "complete": short == 0, **latency}
+            "complete": short == 0, "info_notices": infos, "deliveries": deliveries,
+            "lines": want, **latency,
+            "counters": {k: after[k] - before.get(k, 0) for k in after}}
 
 
 def measure_latency(sel: selectors.BaseSelector, recv: list[socket.socket],
@@ -156,15 +170,38 @@ def drain(sel: selectors.BaseSelector, seconds: float) -> None:
 
 
 def redis_stats(server: RedisServer) -> dict[str, float]:
+    """Redis's command counts (``cmd:NAME``), bytes in and out, and CPU seconds."""
     info = server.command("INFO", "all").decode()
     out: dict[str, float] = {}
     for line in info.split("\r\n"):
         name, _, value = line.partition(":")
         if name.startswith("cmdstat_"):
-            out[name[8:]] = float(value.split(",")[0].split("=")[1])
-        elif name in ("total_net_input_bytes", "total_net_output_bytes", "used_cpu_user",
-                      "used_cpu_sys"):
+            out["cmd:" + name[8:]] = float(value.split(",")[0].split("=")[1])
+        elif name in ("total_net_input_bytes", "total_net_output_bytes"):
             out[name] = float(value)
+    assert server.process is not None
+    out["redis_cpu"] = cpu_seconds(server.process.pid)
+    return out
+
+
+def summary(setup: str, result: dict[str, Any]) -> dict[str, Any]:
+    """The figures per delivery and per chat line of one setup's throughput phase."""
+    c = result.pop("counters")
+    lines, deliveries = result["lines"], result["deliveries"]
+    out = {"setup": setup, **result,
+           "server_cpu_s": round(c["server_cpu"], 3),
+           "server_cpu_us_per_delivery": round(1e6 * c["server_cpu"] / max(1, deliveries), 4),
+           "client_cpu_s": round(c["client_cpu"], 3)}
+    if "redis_cpu" in c:
+        commands = {k[4:]: v for k, v in c.items() if k.startswith("cmd:") and k != "cmd:info"}
+        out.update({
+            "redis_commands_per_line": round(sum(commands.values()) / lines, 3),
+            "redis_commands": {k: int(v) for k, v in sorted(commands.items()) if v},
+            "redis_in_bytes_per_line": round(c["total_net_input_bytes"] / lines, 1),
+            "redis_out_bytes_per_line": round(c["total_net_output_bytes"] / lines, 1),
+            "redis_cpu_s": round(c["redis_cpu"], 3),
+            "redis_cpu_us_per_line": round(1e6 * c["redis_cpu"] / lines, 2),
+        })
     return out
 
 
@@ -175,12 +212,28 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=5)
     parser.add_argument("--rate", type=float, default=50)
     parser.add_argument("--history", type=int, default=50)
-    parser.add_argument("--messages", type=int, default=2000, help="per sender")
+    parser.add_argument("--messages", type=int, default=10000, help="per sender")
+    parser.add_argument("--max-backlog", type=int, default=8 * 1024 * 1024)
     parser.add_argument("--only", default="single,one-node,two-nodes")
+    parser.add_argument("--profile", metavar="DIR",
+                        help="run the cluster nodes under cProfile, stats in DIR")
     args = parser.parse_args()
     assert shutil.which("redis-server"), "needs redis-server"
-    common = ["--max-clients", "20000", "--idle-timeout", "0", "--history", str(args.history)]
+    # (a receiver of this one-process load generator may lag when the machine is busy: a
+    # larger --max-backlog than the default keeps it from being dropped as a slow consumer)
+    common = ["--max-clients", "20000", "--idle-timeout", "0", "--history", str(args.history),
+              "--max-backlog", str(args.max_backlog)]
     only = args.only.split(",")
+    rates: dict[str, float] = {}
+
+    def probe_of(pids: list[int], redis: RedisServer | None) -> Callable[[], dict[str, float]]:
+        def probe() -> dict[str, float]:
+            out = redis_stats(redis) if redis is not None else {}
+            out["server_cpu"] = sum(cpu_seconds(pid) for pid in pids)
+            out["client_cpu"] = time.process_time()
+            return out
+        return probe
+
     with tempfile.TemporaryDirectory() as tmp:
         redis = RedisServer(Path(tmp))
         try:
@@ -188,42 +241,43 @@ def main() -> None:
                 with TwistdProcess("chat", "--port", "tcp:0:interface=127.0.0.1",
                                    *common) as p:
                     result = run([p.port("chat")], args.receivers, args.senders,
-                                 args.seconds, args.rate, args.messages)
-                    print(json.dumps({"setup": "single", **result}), flush=True)
+                                 args.seconds, args.rate, args.messages,
+                                 probe_of([p.process.pid], None))
+                    rates["single"] = result["deliveries_per_s"]
+                    print(json.dumps(summary("single", result)), flush=True)
             for setup, count in (("one-node", 1), ("two-nodes", 2)):
                 if setup not in only:
                     continue
-                nodes = [Node(redis.url, setup, *common) for _ in range(count)]
+                extra: tuple[str, ...] = ()
+                nodes = []
+                for i in range(count):
+                    if args.profile:
+                        extra = ("--profiler", "cprofile", "--savestats", "--profile",
+                                 str(Path(args.profile) / f"{setup}-{i}.pstats"))
+                    nodes.append(Node(redis.url, setup, *common, extra_twistd=extra))
                 try:
-                    before = redis_stats(redis)
-                    cpu0 = sum(cpu_seconds(n.process.pid) for n in nodes)
                     result = run([n.chat for n in nodes], args.receivers, args.senders,
-                                 args.seconds, args.rate, args.messages)
-                    cpu = sum(cpu_seconds(n.process.pid) for n in nodes) - cpu0
-                    after = redis_stats(redis)
-                    said = after.get("xadd", 0) - before.get("xadd", 0)
-                    delta = {k: after[k] - before.get(k, 0) for k in after}
-                    extra = {
-                        "redis_calls_per_line": round(
-                            sum(v for k, v in delta.items() if k not in (
-                                "total_net_input_bytes", "total_net_output_bytes",
-                                "used_cpu_user", "used_cpu_sys", "info")) / max(1, said), 2),
-                        "redis_in_bytes_per_line": round(
-                            delta["total_net_input_bytes"] / max(1, said)),
-                        "redis_out_bytes_per_line": round(
-                            delta["total_net_output_bytes"] / max(1, said)),
-                        "redis_cpu_us_per_line": round(
-                            1e6 * (delta["used_cpu_user"] + delta["used_cpu_sys"])
-                            / max(1, said), 1),
-                        "node_cpu_s": round(cpu, 2),
-                        "lines_said": int(said),
-                    }
-                    print(json.dumps({"setup": setup, **result, **extra}), flush=True)
+                                 args.seconds, args.rate, args.messages,
+                                 probe_of([n.process.pid for n in nodes], redis))
+                    rates[setup] = result["deliveries_per_s"]
+                    print(json.dumps(summary(setup, result)), flush=True)
+                except Exception:
+                    for n in nodes:
+                        n.stop()
+                        print("\n".join(n.lines[-20:]), file=sys.stderr)
+                    raise
                 finally:
                     for n in nodes:
                         n.stop()
         finally:
             redis.stop()
+    ratios = {}
+    if "single" in rates:
+        ratios.update({f"{k}/single": round(v / rates["single"], 3)
+                       for k, v in rates.items() if k != "single"})
+    if "one-node" in rates and "two-nodes" in rates:
+        ratios["two-nodes/one-node"] = round(rates["two-nodes"] / rates["one-node"], 3)
+    print(json.dumps({"ratios": ratios}), flush=True)
 
 
 if __name__ == "__main__":

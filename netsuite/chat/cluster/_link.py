@@ -71,6 +71,32 @@ def cluster_url(value: str) -> RedisTarget | None:
 cluster_url.coerceDoc = "redis://HOST:PORT[/DB], unix:///PATH or none."  # type: ignore[attr-defined]
 
 
+_protocol_class: Any = None
+
+
+def _protocol(timeout: float) -> Any:
+    """A txredisapi protocol that hands replies on as hiredis parsed them (bytes, ints,
+    lists: no per-element pass to convert them) and encodes commands in one join."""
+    global _protocol_class
+    if _protocol_class is None:
+        import txredisapi
+
+        class Protocol(txredisapi.RedisProtocol):  # type: ignore[misc,name-defined]
+            def tryConvertData(self, data: Any) -> Any:
+                return data  # (no charset, no number conversion: nothing to do)
+
+            def _build_command(self, *args: Any, **kwargs: Any) -> bytes:
+                out = [b"*%d\r\n" % len(args)]
+                for arg in args:
+                    if type(arg) is not bytes:
+                        arg = self._encode_value(arg)
+                    out.append(b"$%d\r\n%s\r\n" % (len(arg), arg))
+                return b"".join(out)
+
+        _protocol_class = Protocol
+    return _protocol_class(charset=None, convertNumbers=False, replyTimeout=timeout)
+
+
 class _Connection:
     """One connection to Redis, kept up by a ClientService; ``proto`` is None while down."""
 
@@ -78,13 +104,7 @@ class _Connection:
         self.link = link
         self.name = name
         self.proto: Any = None
-        import txredisapi
-
-        def build() -> Any:
-            return txredisapi.RedisProtocol(charset=None, convertNumbers=False,
-                                            replyTimeout=timeout)
-
-        factory = Factory.forProtocol(build)
+        factory = Factory.forProtocol(lambda: _protocol(timeout))
         self.service = ClientService(
             link.target.endpoint(link.reactor, timeout), factory,
             retryPolicy=backoffPolicy(initialDelay=0.1, factor=2.0, maxDelay=2.0),

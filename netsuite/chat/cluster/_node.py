@@ -35,20 +35,104 @@ UNAVAILABLE = b"ERR unavailable the chat cannot reach its store (Redis) now; try
 
 class _Fanout(Fanout):
     """The room's fan-out, which also holds input back while this node's reader is more
-    than :attr:`BEHIND` entries behind what it wrote (its input would otherwise outrun
-    its output, and a long enough burst would be trimmed before it was read)."""
+    than :attr:`BEHIND` lines behind what it wrote (its input would otherwise outrun
+    its output, and a long enough burst would be trimmed before it was read), and paces
+    the reader as a single server paces its input: :attr:`read_budget` bytes of room
+    lines per member per turn (:meth:`next_turn`), none while members are full
+    (:meth:`drained`: as soon as one drains, or for a bounded time)."""
 
-    BEHIND = 1000
+    #: A few turns of input (a turn's batch is at most about 64 KiB): enough to keep
+    #: Redis and the reader busy while the next batch is read, far below what a stream
+    #: keeps.
+    BEHIND = 5000
 
     def __init__(self, room: ClusterRoom) -> None:
         self.room = room
+        self.read_budget = 0
+        self._drained: defer.Deferred[None] | None = None
+        self._turn: list[defer.Deferred[None]] = []
         super().__init__(room.clock, room.limits, room.stats)
 
     def turn_budget(self) -> int:
+        budget = self.read_budget = super().turn_budget()
         if any(feed.behind > self.BEHIND for feed in self.room.feeds.values()):
             self._recheck = 0.05  # and the reader resumes input when it catches up
             return 0
-        return super().turn_budget()
+        return budget
+
+    def next_turn(self) -> defer.Deferred[None]:
+        """Fires once this turn's output is delivered (and the budgets renewed)."""
+        d: defer.Deferred[None] = defer.Deferred()
+        self._turn.append(d)
+        self._schedule_now()
+        return d
+
+    def flush(self) -> None:
+        super().flush()
+        turn, self._turn = self._turn, []
+        for d in turn:
+            d.callback(None)
+
+    def drained(self, timeout: float) -> defer.Deferred[None]:
+        """Fires when a full member drains, or after ``timeout`` seconds."""
+        d = self._drained = defer.Deferred()
+        call = self.clock.callLater(timeout, self._wake)
+        d.addBoth(lambda r: (call.cancel() if call.active() else None, r)[1])
+        return d
+
+    def _wake(self) -> None:
+        d, self._drained = self._drained, None
+        if d is not None:
+            d.callback(None)
+
+    def member_resumed(self, member: Member) -> None:
+        super().member_resumed(member)
+        if not self._paused:  # (while others are still full, congested() stays true)
+            self._wake()
+
+
+class _Batch:
+    """The lines said to one room in one turn, as runs of lines from one sender: one
+    stream entry (see :data:`~netsuite.chat.cluster._scripts.SAY`)."""
+
+    __slots__ = ("key", "lines", "runs", "senders")
+
+    #: At most this many runs per entry (a Lua script takes a few thousand arguments).
+    PAIRS = 500
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+        self.senders: list[Any] = []
+        self.runs: list[list[bytes]] = []
+        self.lines = 0
+
+    def add(self, sender: Any, data: bytes) -> bool:
+        """Add one line from ``sender``; False if the entry has all the runs it may have."""
+        senders = self.senders
+        if senders and senders[-1] is sender:
+            self.runs[-1].append(data)
+        elif len(senders) < self.PAIRS:
+            senders.append(sender)
+            self.runs.append([data])
+        else:
+            return False
+        self.lines += 1
+        return True
+
+    def args(self, history: int) -> list[Any]:
+        """SAY's arguments for this batch (``history``: lines of history kept)."""
+        tail = b""
+        if 0 < history < self.lines:
+            last: list[bytes] = []
+            for run in reversed(self.runs):
+                last[:0] = run[-(history - len(last)):]
+                if len(last) >= history:
+                    break
+            tail = b"".join(last)
+        out: list[Any] = [self.key, self.lines, len(self.senders), tail]
+        for sender, run in zip(self.senders, self.runs, strict=True):
+            out += [sender.cid, run[0] if len(run) == 1 else b"".join(run)]
+        return out
 
 
 class ClusterRoom(Room):
@@ -67,7 +151,8 @@ class ClusterRoom(Room):
         self.owed: list[tuple[str, str, str, str]] = []  # departures not yet in Redis
         self._entering: set[Member] = set()
         self._seq = 0
-        self._said: list[tuple[Member, str, bytes]] = []  # lines said this turn
+        self._said: list[_Batch] = []  # lines said this turn, in order
+        self._open: dict[str, _Batch] = {}  # room key -> its batch that may still grow
         self.fanout = _Fanout(self)
         self.maxlen = max(20000, 4 * self.limits.history)  # entries per room stream, at most
         del self.rooms[self.lobby.key]  # rooms are in Redis; here: those with local members
@@ -148,17 +233,23 @@ class ClusterRoom(Room):
             self._schedule_sweep()
 
     def _entering_lines(self, feed: Feed, hist: list[bytes]) -> bytes:
-        """``ROOM NAME`` and the room's history (``ID LINE`` entries, oldest first)."""
+        """``ROOM NAME`` and the room's history (``ID LINES`` elements, oldest first: the
+        last ``--history`` lines of them, within ``--history-bytes``)."""
         lines = [b"ROOM " + feed.channel.name.encode() + b"\n"]
         budget = self.limits.history_bytes
+        left = self.limits.history
         kept: list[bytes] = []
-        for entry in reversed(hist):
-            sid, _, line = entry.partition(b" ")
-            text = b"HIST " + hist_time(parse_id(sid)[0] / 1000).encode() + b" " + line
-            budget -= len(text)
-            if budget < 0:
+        for element in reversed(hist):
+            sid, _, text = element.partition(b" ")
+            stamp = b"HIST " + hist_time(parse_id(sid)[0] / 1000).encode() + b" "
+            for line in reversed(text.split(b"\n")[:-1]):
+                budget -= len(stamp) + len(line) + 1
+                left -= 1
+                if budget < 0 or left < 0:
+                    break
+                kept.append(stamp + line + b"\n")
+            if budget < 0 or left <= 0:
                 break
-            kept.append(text)
         lines.extend(reversed(kept))
         self.stats.messages_out += len(lines)
         return b"".join(lines)
@@ -234,43 +325,59 @@ class ClusterRoom(Room):
         if feed.empty and self.feeds.get(feed.key) is feed:
             del self.feeds[feed.key]
             del self.rooms[feed.key]
+            self.sync.forget(feed.key)
 
     # -- what members do --------------------------------------------------------------
 
     def say(self, sender: Member, data: bytes) -> None:
-        """A ``MSG``/``ACTION`` line: into the room's stream (delivered as it is read)."""
+        """A ``MSG``/``ACTION`` line: into the room's stream (delivered as it is read).
+
+        The lines of one reactor turn go in one script call, one batch (stream entry)
+        per room."""
         self.fanout.budget -= len(data)
-        if not self.up or not sender.asserted:
+        sync = self.sync
+        if not sender.asserted or sync is None or not sync.up:
             self.unavailable(sender)
             return
-        if not self._said:  # one script call for the lines of a reactor turn
-            self.clock.callLater(0, self._send_said_later)
-        self._said.append((sender, sender.feed.key, data))
+        key = sender.feed.key
+        batch = self._open.get(key)
+        if batch is not None and batch.senders[-1] is sender:  # (the common case, inline)
+            batch.runs[-1].append(data)
+            batch.lines += 1
+        elif batch is None or not batch.add(sender, data):
+            if not self._said:
+                self.clock.callLater(0, self._send_said_later)
+            batch = self._open[key] = _Batch(key)
+            self._said.append(batch)
+            batch.add(sender, data)
 
     def _send_said_later(self) -> None:
         if self._said:
             self._send_said()
 
     def _send_said(self) -> None:
-        said, self._said = self._said, []
-        args: list[Any] = []
-        for sender, key, data in said:
-            args += [key, sender.cid, data]
+        said, self._said, self._open = self._said, [], {}
         if not self.up:
             d: Any = defer.fail(ConnectionError("no link to Redis"))
         else:
+            args: list[Any] = []
+            for batch in said:
+                args += batch.args(self.limits.history)
             d = self.call(S.SAY, self.maxlen, self.limits.history, *args)
+            d.addCallback(self._written, said)
 
         def failed(_: Any) -> None:
-            for sender, _key, _data in said:
-                if sender.in_room:
-                    self.unavailable(sender)
+            for batch in said:
+                for sender, run in zip(batch.senders, batch.runs, strict=True):
+                    for _line in run:
+                        if sender.in_room:
+                            self.unavailable(sender)
 
-        d.addCallbacks(self._written, failed, callbackArgs=(said,))
+        d.addErrback(failed)
 
-    def _written(self, numbers: list[Any], said: list[tuple[Member, str, bytes]]) -> None:
-        for (_sender, key, _data), number in zip(said, numbers, strict=False):
-            feed = self.feeds.get(key)
+    def _written(self, numbers: list[Any], batches: list[_Batch]) -> None:
+        for batch, number in zip(batches, numbers, strict=False):
+            feed = self.feeds.get(batch.key)
             if feed is not None and number is not None:
                 feed.written = max(feed.written, int(number))
 

@@ -8,14 +8,21 @@ lease, ``PX``) · ``nodes`` (set of node ids) · ``m:ID`` (hash: the node's memb
 lower-case nick -> ``Nick roomkey``) · ``reaped:ID`` (tombstone: the node's members were
 parted) · ``rooms`` (hash: room key -> name, the rooms that exist) · ``r:KEY:log`` (the
 room's stream) · ``r:KEY:who`` (sorted set of its members' nicks, in join order) ·
-``r:KEY:hist`` (list of its last MSG/ACTION lines as ``ID LINE``) · ``i:ID`` (the node's
-inbox stream: private messages and wake-ups).
+``r:KEY:at`` (hash: node id -> the id of an entry that node has read, reported when it
+starts reading and every thousand lines, at most ten times a second) ·
+``r:KEY:hist`` (list of its last MSG/ACTION lines as ``ID LINES``: one element per
+batch of lines, see ``SAY``) · ``i:ID`` (the node's inbox stream: private messages and
+wake-ups).
 
-A stream entry has fields ``s`` (the sender's connection id, or empty: then the line
-goes to everyone in the room, the sender included), ``d`` (the line to deliver; empty
-for an entry that only updates the members list), ``o`` (that update: ``+NICK``,
-``-NICK``, ``>OLD NEW`` or empty) and ``n`` (the room's entry number, from
-``r:KEY:n``: a reader that sees it jump knows it has missed entries).
+A room's stream entry carries one or more lines, always with its fields in this order:
+``n`` (the room's number of its last line, from ``r:KEY:n``), ``c`` (how many numbers it
+took: its lines, at least 1; a reader that sees ``n - c`` jump past the last number it read
+knows it has missed lines), ``o`` (a members-list update: ``+NICK``, ``-NICK``,
+``>OLD NEW`` or empty), then one or more ``s``/``d`` pairs: ``s`` the sender's connection
+id (or empty: the lines go to everyone in the room, the sender included), ``d`` its lines
+(whole lines; empty for an entry that only updates the members list).  The lines a node's
+members say in one reactor turn go to a room as one entry, one ``s``/``d`` pair per run of
+lines from one sender.
 """
 
 from __future__ import annotations
@@ -23,25 +30,58 @@ from __future__ import annotations
 __all__ = ["ALL", "BEAT", "CONNECT", "MOVE", "PRIV", "QUIT", "REAP", "REASSERT", "RENAME", "ROOMS",
            "SAY", "SNAPSHOT"]
 
-#: A room's stream keeps the entries of the last minute (and at most ``maxlen``): a node
-#: that falls behind by less than that loses nothing.
+#: A room's stream keeps the entries of the last minute; past ``maxlen`` lines, those every
+#: node reading the room has read (``r:KEY:at``) go, and past ``HARD_FACTOR * maxlen`` the
+#: oldest go whoever has read them: a node that falls behind by less than that loses nothing.
 KEEP_SECONDS = 60
+HARD_FACTOR = 5
 
 _PRELUDE = f"""
 local P = ARGV[1]
 local KEEP_MS = {KEEP_SECONDS * 1000}
+local HARD = {HARD_FACTOR}
 """ + """
 local function lower(s) return string.lower(s) end
-local function xadd(rk, maxlen, s, d, o)
+local function oldest(ids)
+  local best, bms, bseq = false, 0, 0
+  for _, id in ipairs(ids) do
+    local dash = string.find(id, '-', 1, true)
+    local ms, seq = tonumber(string.sub(id, 1, dash - 1)), tonumber(string.sub(id, dash + 1))
+    if not best or ms < bms or (ms == bms and seq < bseq) then best, bms, bseq = id, ms, seq end
+  end
+  return best
+end
+local function append(rk, maxlen, count, op, segs)
   local log = P..'r:'..rk..':log'
   local now = redis.call('TIME')
   local keep = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) - KEEP_MS
-  local id = redis.call('XADD', log, 'MINID', '~', keep, '*', 's', s, 'd', d, 'o', o,
-                        'n', redis.call('INCR', P..'r:'..rk..':n'))
-  if redis.call('XLEN', log) > tonumber(maxlen) then
-    redis.call('XTRIM', log, 'MAXLEN', '~', maxlen)
+  local n = redis.call('INCRBY', P..'r:'..rk..':n', count)
+  local fields = {'n', n, 'c', count, 'o', op}
+  for i = 1, #segs, 2 do
+    local k = #fields
+    fields[k + 1], fields[k + 2], fields[k + 3], fields[k + 4] = 's', segs[i], 'd', segs[i + 1]
   end
-  return id
+  local id = redis.call('XADD', log, 'MINID', '~', keep, '*', unpack(fields))
+  maxlen = tonumber(maxlen)
+  local every = math.max(1, math.floor(maxlen / 20))  -- (looked at every maxlen/20 lines)
+  if n > maxlen and math.floor(n / every) > math.floor((n - count) / every) then
+    -- past maxlen lines (the oldest entry says how many there are) ...
+    local first = redis.call('XRANGE', log, '-', '+', 'COUNT', 1)[1][2]
+    local lines = n - (tonumber(first[2]) or n) + (tonumber(first[4]) or maxlen + 1)
+    if lines > maxlen then
+      local slowest = oldest(redis.call('HVALS', P..'r:'..rk..':at'))
+      if slowest and lines <= HARD * maxlen then  -- ... drop what every reader has read
+        redis.call('XTRIM', log, 'MINID', '~', slowest)
+      else  -- ... or keep about maxlen lines
+        local entries = redis.call('XLEN', log)
+        redis.call('XTRIM', log, 'MAXLEN', '~', math.floor(entries * maxlen / lines))
+      end
+    end
+  end
+  return id, n
+end
+local function xadd(rk, maxlen, s, d, o)
+  return (append(rk, maxlen, 1, o, {s, d}))
 end
 local function guest(node)
   while true do
@@ -66,7 +106,7 @@ local function part(nick, rk, cid, maxlen, line, default)
   if rk ~= default and redis.call('ZCARD', who) == 0
       and redis.call('EXISTS', P..'r:'..rk..':hist') == 0 then
     redis.call('HDEL', P..'rooms', rk)
-    redis.call('DEL', P..'r:'..rk..':log', P..'r:'..rk..':n')
+    redis.call('DEL', P..'r:'..rk..':log', P..'r:'..rk..':n', P..'r:'..rk..':at')
   end
   return id
 end
@@ -119,20 +159,32 @@ redis.call('ZADD', who, redis.call('INCR', P..'seq'), new)
 return xadd(rk, ARGV[6], '', 'NICK '..old..' '..new..'\\n', '>'..old..' '..new)
 """
 
-#: ARGV: P maxlen histn then (roomkey, cid, line) for each line
-#: -> the room's entry number of each line
+#: ARGV: P maxlen histn then, for each batch: roomkey, lines, pairs, tail, then ``pairs``
+#: times (cid, lines): one stream entry per batch, and one history element ``ID LINES``
+#: (``tail``: the batch's last ``histn`` lines, or empty when that is the whole batch)
+#: -> the room's number of each batch's last line
 SAY = _PRELUDE + """
 local maxlen, histn = ARGV[2], tonumber(ARGV[3])
 local numbers = {}
-for i = 4, #ARGV, 3 do
-  local rk, line = ARGV[i], ARGV[i + 2]
-  local id = xadd(rk, maxlen, ARGV[i + 1], line, '')
-  numbers[#numbers + 1] = redis.call('GET', P..'r:'..rk..':n')
+local i = 4
+while i <= #ARGV do
+  local rk, count, pairs, tail = ARGV[i], tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2]),
+                                  ARGV[i + 3]
+  local segs = {}
+  for j = 1, 2 * pairs do segs[j] = ARGV[i + 3 + j] end
+  local id, n = append(rk, maxlen, count, '', segs)
+  numbers[#numbers + 1] = n
   if histn > 0 then
+    if tail == '' then
+      local parts = {}
+      for j = 2, #segs, 2 do parts[#parts + 1] = segs[j] end
+      tail = table.concat(parts)
+    end
     local hist = P..'r:'..rk..':hist'
-    redis.call('RPUSH', hist, id..' '..line)
+    redis.call('RPUSH', hist, id..' '..tail)
     redis.call('LTRIM', hist, -histn, -1)
   end
+  i = i + 4 + 2 * pairs
 end
 return numbers
 """
@@ -180,6 +232,7 @@ for _, dead in ipairs(redis.call('SMEMBERS', P..'nodes')) do
       local sp = string.find(members[i + 1], ' ', 1, true)
       local nick, rk = string.sub(members[i + 1], 1, sp - 1), string.sub(members[i + 1], sp + 1)
       part(nick, rk, '', ARGV[3], 'PART '..nick..' disconnected\\n', ARGV[4])
+      redis.call('HDEL', P..'r:'..rk..':at', dead)
       local key = P..'n:'..members[i]
       if redis.call('GET', key) == dead then redis.call('DEL', key) end
       count = count + 1

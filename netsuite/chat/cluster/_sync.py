@@ -54,6 +54,8 @@ class Sync:
         self._beat = task.LoopingCall(self._heartbeat)
         self._beat.clock = reactor
         self._reading: defer.Deferred[None] | None = None
+        self._reported: dict[str, int] = {}  # room key -> line number last reported
+        self._report_after = 0.0
         room.sync = self
 
     # -- life cycle -------------------------------------------------------------------
@@ -93,6 +95,7 @@ class Sync:
     def _changed(self, connected: bool) -> None:
         self._generation += 1
         if connected:
+            self._reported.clear()  # (Redis may be a new one: report again)
             defer.ensureDeferred(self._resync(self._generation))
         elif self.up:
             self.up = False
@@ -210,10 +213,7 @@ class Sync:
     async def _read_loop(self) -> None:
         fanout = self.room.fanout
         while self.running:
-            if fanout.congested():  # members' sockets are full: read on when they drain
-                # (for a bounded time, as for a single server's input: see Fanout)
-                await task.deferLater(self.reactor, fanout._recheck + 0.001, lambda: None)
-                continue
+            await self._room_for_output()
             keys = [self.inbox]
             ids = [self._inbox_at]
             for feed in self.room.feeds.values():
@@ -221,7 +221,7 @@ class Sync:
                     keys.append(f"{self.room.prefix}r:{feed.key}:log".encode())
                     ids.append(feed.cursor)
             try:
-                reply = await self.link.read(keys, ids)
+                reply = await self.link.read(keys, ids, self.COUNT)
             except Exception:
                 if not self.running:
                     return
@@ -233,14 +233,59 @@ class Sync:
                 continue
             if reply:
                 try:
-                    self._dispatch(reply)
+                    await self._dispatch(reply)
                 except Exception:
                     log.failure("chat cluster: bad stream entry")
                 if fanout._waiting:  # input held back while we were behind may go on
                     fanout._schedule_now()
+                if self.reactor.seconds() >= self._report_after:
+                    self._report()
 
-    def _dispatch(self, reply: list[Any]) -> None:
+    #: How often (seconds, at most) a node tells Redis how far it has read each room ...
+    REPORT_SECONDS = 0.1
+    #: ... once it has read this many more lines there (or started reading it).
+    REPORT_LINES = 1000
+
+    def _report(self) -> None:
+        """Tell Redis how far this node has read each room (``r:KEY:at``), so that a room's
+        stream keeps what it has not read yet (the stream is trimmed by these only when it
+        holds many lines, so a report every :attr:`REPORT_LINES` lines is enough)."""
         room = self.room
+        self._report_after = self.reactor.seconds() + self.REPORT_SECONDS
+        reported = self._reported
+        for key, feed in room.feeds.items():
+            cursor = feed.cursor
+            if cursor is None:
+                continue
+            last = reported.get(key)
+            if last is None or feed.number - last >= self.REPORT_LINES:
+                reported[key] = feed.number
+                self.link.command("HSET", f"{room.prefix}r:{key}:at", room.node, cursor
+                                  ).addErrback(lambda _: None)
+
+    def forget(self, key: str) -> None:
+        """This node no longer reads room ``key``."""
+        if self._reported.pop(key, None) is not None:
+            room = self.room
+            self.link.command("HDEL", f"{room.prefix}r:{key}:at", room.node
+                              ).addErrback(lambda _: None)
+
+    #: Entries read per room per ``XREAD`` (each at most a turn of a node's input).
+    COUNT = 128
+
+    async def _room_for_output(self) -> None:
+        """Wait while this turn's output is spent or members' sockets are full."""
+        fanout = self.room.fanout
+        while fanout.read_budget <= 0 and self.running:
+            if fanout.congested():  # members' sockets are full: read on when they drain
+                # (or for a bounded time, as for a single server's input: see Fanout)
+                await fanout.drained(fanout._recheck + 0.001)
+            else:
+                await fanout.next_turn()
+
+    async def _dispatch(self, reply: list[Any]) -> None:
+        room = self.room
+        fanout = room.fanout
         skip_prefix = len(room.prefix) + 2  # "r:"
         for key, entries in reply:
             if key == self.inbox:
@@ -249,9 +294,11 @@ class Sync:
                     self._private(fields)
                 continue
             feed = room.feeds.get(key[skip_prefix:-4].decode())
-            if feed is None:
-                continue
             for sid, fields in entries:
+                if fanout.read_budget <= 0:
+                    await self._room_for_output()
+                if feed is None or room.feeds.get(feed.key) is not feed:
+                    break  # (its last local member left meanwhile)
                 self._entry(feed, sid, fields)
 
     def _private(self, fields: list[bytes]) -> None:
@@ -264,18 +311,19 @@ class Sync:
             self.room.fanout.send(member, entry[b"d"])
 
     def _entry(self, feed: Any, sid: bytes, fields: list[bytes]) -> None:
+        """One entry of a room's stream: ``n N c C o OP`` then ``s CID d LINES`` pairs."""
         at = parse_id(sid)
         if at <= feed.last:
             return
         feed.last = at
         feed.cursor = sid
-        entry = dict(zip(fields[::2], fields[1::2], strict=False))
-        number = int(entry.get(b"n", 0))
-        if number > feed.number + 1 and feed.number:  # entries trimmed before we read them
+        number = int(fields[1])
+        room = self.room
+        if feed.number and number - int(fields[3]) > feed.number:  # lines trimmed unread
             for member in list(feed.channel.members.values()):
-                self.room.fanout.send(member, b"INFO some lines of this room were missed\n")
+                room.fanout.send(member, b"INFO some lines of this room were missed\n")
         feed.number = number
-        op = entry.get(b"o")
+        op = fields[5]
         if op:
             feed.apply(op)
         if feed.waiting:
@@ -283,15 +331,24 @@ class Sync:
             if ready:
                 feed.waiting = [(when, m) for when, m in feed.waiting if when > at]
                 for member in ready:
-                    self.room._activate(feed, member)
-        sender = entry.get(b"s", b"")
-        data = entry.get(b"d")
-        feed.recent.append((at, sender, data or b""))
-        if not data or sender == self._own_marker():
-            return
-        room = self.room
-        member = room.by_cid.get(sender.decode()) if sender else None
-        room.fanout.broadcast(feed.channel, member, data)
+                    room._activate(feed, member)
+        own = self._own
+        recent = feed.recent
+        channel = feed.channel
+        for i in range(7, len(fields), 4):
+            sender, data = fields[i], fields[i + 2]
+            recent.append((at, sender, data))
+            if not data or sender == own:
+                continue
+            member = room.by_cid.get(sender.decode()) if sender else None
+            room.fanout.broadcast(channel, member, data)
+            room.fanout.read_budget -= len(data)
+            more = data.count(b"\n") - 1  # broadcast counted one line per member
+            if more:
+                room.stats.messages_out += more * (len(channel.members)
+                                                   - (member is not None and member.in_room))
 
-    def _own_marker(self) -> bytes:
+    @property
+    def _own(self) -> bytes:
+        """The sender of this node's own departures, delivered already (while down)."""
         return f"{self.room.node}:*".encode()

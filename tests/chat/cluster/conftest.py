@@ -124,10 +124,11 @@ class Node(TwistdProcess):
     returned, unless ``wait`` is false: then call :meth:`ready`)."""
 
     def __init__(self, url: str, name: str, *args: str, node_timeout: float = 3,
-                 wait: bool = True) -> None:
+                 wait: bool = True, extra_twistd: tuple[str, ...] = ()) -> None:
         port = [] if "--port" in args else ["--port", "tcp:0:interface=127.0.0.1"]
         super().__init__("chat", *port, "--cluster", url, "--cluster-name", name,
-                         "--node-timeout", str(node_timeout), *args)
+                         "--node-timeout", str(node_timeout), *args,
+                         extra_twistd=extra_twistd)
         self.chat = 0
         if wait:
             self.ready()

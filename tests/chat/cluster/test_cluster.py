@@ -191,7 +191,8 @@ def test_two_workers_share_one_listener_and_one_chat(redis_server: RedisServer) 
             c.close()
 
 
-def test_a_burst_reaches_every_node_whole_and_in_order(nodes: list[Node]) -> None:
+def test_a_burst_reaches_every_node_whole_and_in_order(redis_server: RedisServer,
+                                                       nodes: list[Node]) -> None:
     listeners = [client(node, f"burst{i}", "burst") for i, node in enumerate(nodes)]
     loud = client(nodes[0], "loud", "burst")
     for c in listeners:
@@ -201,7 +202,16 @@ def test_a_burst_reaches_every_node_whole_and_in_order(nodes: list[Node]) -> Non
     for c in listeners:
         got = [x for x in c.until(f"MSG loud n{count - 1}", timeout=30) if x.startswith("MSG")]
         assert got == [f"MSG loud n{n}" for n in range(count)]
-    for c in [*listeners, loud]:
+    # the lines went in batches (one stream entry per turn of input), numbered per line
+    entries = int(redis_server.command("XLEN", "chat:three:r:burst:log")[1:-2])
+    assert 3 < entries < count
+    assert redis_server.command("GET", "chat:three:r:burst:n").endswith(b"\r\n%d\r\n" % (
+        count + 4))  # 4 JOINs, 3000 lines
+    late = client(nodes[2], "late", "burst")  # history: the last 5 lines, from the batches
+    hist = [x for x in late.sync() if x.startswith("HIST")]
+    assert [re.sub(HIST, "", x) for x in hist] == [f"MSG loud n{n}"
+                                                   for n in range(count - 5, count)]
+    for c in [*listeners, loud, late]:
         c.close()
 
 
