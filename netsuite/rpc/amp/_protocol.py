@@ -229,7 +229,7 @@ class AmpRpcProtocol(PacedProtocol):
                 raise  # not a length read from buf here: a bug further down
             need = 2 if size - pos < 2 else 2 + klen + 2
         if out:
-            self.transport.write(b"".join(out))
+            self.send_answers(b"".join(out))
         if last:  # draining: nothing more is read
             self._box = {}
             self._pending = []
@@ -263,7 +263,7 @@ class AmpRpcProtocol(PacedProtocol):
         out: list[bytes] = []
         self._dispatch(box, out)
         if out and self.state != CLOSED:
-            self.transport.write(b"".join(out))
+            self.send_answers(b"".join(out))
         if self.state == OPEN or self.input_ended:
             self.dataReceived(b"")  # go on with the input kept meanwhile
         elif self.state == DRAINING:
@@ -291,7 +291,7 @@ class AmpRpcProtocol(PacedProtocol):
 
     def _write_later(self, reply: bytes | None) -> None:
         if reply is not None and self.state != CLOSED:
-            self.transport.write(reply)
+            self.send_answers(reply)
 
     def _fail(self, box: dict[bytes, bytes], out: list[bytes], code: bytes, reason: str) -> None:
         """A stream we cannot trust: answer the open box's tag if known, then close."""
