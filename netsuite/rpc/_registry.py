@@ -70,6 +70,8 @@ class Method:
     #: compiled function, as :meth:`Registry.run` would (see :mod:`._fastcall`); ``None``
     #: for a method that takes the general path (a context, a timeout).
     fast_call: Callable[..., Any] | None = attrs.field(init=False, eq=False, repr=False)
+    #: What a wire compiled once for this method, by wire label (``jsonrpc``...).
+    wire_cache: dict[str, Any] = attrs.field(init=False, eq=False, repr=False, factory=dict)
 
     @coroutine.default
     def _coroutine_default(self) -> bool:
@@ -240,6 +242,10 @@ class Registry:
             return function
 
         return decorator
+
+    def get(self, name: str) -> Method | None:
+        """The method called ``name``, or ``None``."""
+        return self._methods.get(name)
 
     def lookup(self, name: str) -> Method:
         """The method called ``name``, or the error Go's ``net/rpc`` server would give."""
