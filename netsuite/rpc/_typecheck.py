@@ -52,14 +52,9 @@ def check(spec: TypeSpec, value: Any, path: str, *, max_depth: int | None = None
             kind is str and spec is STR):
         return value  # the common case, without a walk
     if max_depth is None:
-        checker = CHECKS.get(spec, _UNSEEN)
-        if checker is _UNSEEN:
-            checker = compiled(spec, False)
-        if checker is not None:
-            try:
-                return checker(value)  # type: ignore[operator]
-            except Doubt:
-                pass  # the walk says what is wrong
+        checked = _compiled(CHECKS, spec, value, False)
+        if checked is not _UNSEEN:
+            return checked
     return _Walk(InvalidParams, False, _depth(max_depth)).walk(spec, value, path, 0)
 
 
@@ -76,18 +71,27 @@ def to_plain(spec: TypeSpec, value: Any, path: str = "result", *,
             kind is str and spec is STR):
         return value  # the common case, without a walk
     if max_depth is None:
-        checker = PLAINS.get(spec, _UNSEEN)
-        if checker is _UNSEEN:
-            checker = compiled(spec, True)
-        if checker is not None:
-            try:
-                return checker(value)  # type: ignore[operator]
-            except Doubt:
-                pass  # the walk says what is wrong
+        checked = _compiled(PLAINS, spec, value, True)
+        if checked is not _UNSEEN:
+            return checked
     return _Walk(InternalError, True, _depth(max_depth)).walk(spec, value, path, 0)
 
 
 _UNSEEN: Any = object()
+
+
+def _compiled(cache: dict[TypeSpec, Any], spec: TypeSpec, value: Any, plain: bool) -> Any:
+    """``value`` through the compiled checker of ``spec``; ``_UNSEEN`` when it must be
+    walked (the checker doubts it, or the type has none)."""
+    checker = cache.get(spec, _UNSEEN)
+    if checker is _UNSEEN:
+        checker = compiled(spec, plain)
+    if checker is not None:
+        try:
+            return checker(value)
+        except Doubt:
+            pass  # the walk says what is wrong
+    return _UNSEEN
 
 
 def _depth(max_depth: int | None) -> int:
