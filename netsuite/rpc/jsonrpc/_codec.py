@@ -232,17 +232,22 @@ class JsonObjectStream:
         max_size, max_depth = self.max_size, self.max_depth
         scan = _scan if "-0" in text else _scan_plain_ints
         while pos < size:
-            if text[pos] != "{":
-                pos = _WS.match(text, pos).end()  # type: ignore[union-attr]
-                if pos == size or text[pos] != "{":
-                    break
+            first = text[pos]
+            if first != "{":
+                if first == "\n" and text.startswith("{", pos + 1):  # a line per object
+                    pos += 1
+                else:
+                    pos = _WS.match(text, pos).end()  # type: ignore[union-attr]
+                    if pos == size or text[pos] != "{":
+                        break
             try:
                 value, end = scan(text, pos)
             except (StopIteration, ValueError, RecursionError):
                 break  # cut short, malformed or very deep: the incremental path decides
             if end - pos > max_size // 4 and len(text[pos:end].encode("utf-8")) > max_size:
                 raise JsonStreamError("too-big", f"request over {max_size} bytes")
-            if text.count("{", pos, end) + text.count("[", pos, end) > max_depth:
+            if (end - pos > max_depth  # a shorter object cannot hold more brackets
+                    and text.count("{", pos, end) + text.count("[", pos, end) > max_depth):
                 _check_depth(text[pos:end].encode("utf-8"), max_depth)
             values.append(value)
             pos = end
