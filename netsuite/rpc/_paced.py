@@ -156,15 +156,20 @@ class PacedProtocol(Protocol):
         """Write ``data`` (answers): at once to the socket when nothing is waiting to be
         sent, else (and the part the socket does not take) with ``transport.write``."""
         connection = self._socket
-        if (connection is not None and not connection.dataBuffer
-                and not connection._tempDataLen and connection.connected
-                and not connection.disconnecting and not connection.TLS
-                and not connection._writeDisconnected):
-            sent = connection.writeSomeData(data)
-            if type(sent) is int and sent > 0:
-                if sent == len(data):
-                    return
-                data = data[sent:]
+        if connection is not None:
+            try:
+                idle = (not connection.dataBuffer and not connection._tempDataLen
+                        and connection.connected and not connection.disconnecting
+                        and not connection.TLS and not connection._writeDisconnected)
+            except AttributeError:  # a Twisted without these: always transport.write
+                idle = False
+                self._socket = None
+            if idle:
+                sent = connection.writeSomeData(data)
+                if type(sent) is int and sent > 0:
+                    if sent == len(data):
+                        return
+                    data = data[sent:]
         self.transport.write(data)
 
     # Calls in flight.
