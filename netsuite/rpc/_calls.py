@@ -30,7 +30,7 @@ from netsuite.rpc._types import to_plain
 if TYPE_CHECKING:
     from netsuite.rpc._registry import CallContext, Method
 
-__all__ = ["INTERNAL_TEXT", "run"]
+__all__ = ["INTERNAL_TEXT", "internal", "run", "settle"]
 
 log = Logger()
 
@@ -38,7 +38,7 @@ log = Logger()
 INTERNAL_TEXT = "internal error"
 
 
-def _internal(method: Method, error: BaseException) -> InternalError:
+def internal(method: Method, error: BaseException) -> InternalError:
     """Log an unexpected exception of a method once (one line) and hide it from the caller."""
     log.error("rpc: {method} failed: {error}", method=method.name,
               error=f"{type(error).__name__}: {error}")
@@ -64,6 +64,17 @@ def run(method: Method, kwargs: Mapping[str, Any], context: CallContext | None,
         kwargs = {**kwargs, method.context: context}
     try:
         result = method.function(**kwargs)
+    except RpcError:
+        raise
+    except Exception as e:
+        raise internal(method, e) from None
+    return settle(method, result, clock)
+
+
+def settle(method: Method, result: Any, clock: Any = None) -> Any:
+    """What :func:`run` returns once ``method``'s function returned ``result``: the plain
+    result, or a Deferred of it (a coroutine that waits, a Deferred)."""
+    try:
         if method.coroutine:
             try:
                 waiting = result.send(None)
@@ -83,7 +94,7 @@ def run(method: Method, kwargs: Mapping[str, Any], context: CallContext | None,
     except RpcError:
         raise
     except Exception as e:
-        raise _internal(method, e) from None
+        raise internal(method, e) from None
     if method.timeout is not None:
         if clock is None:
             from twisted.internet import reactor as clock
@@ -111,7 +122,7 @@ def _deadline(result: Any, timeout: float) -> Any:
 def _error(failure: Failure, method: Method) -> Failure:
     if failure.check(RpcError, CancelledError):
         return failure
-    return Failure(_internal(method, failure.value))
+    return Failure(internal(method, failure.value))
 
 
 def _resume(coroutine: Coroutine[Any, Any, Any], waiting: Any) -> Generator[Any, Any, Any]:

@@ -21,6 +21,14 @@ call ends, then calls :meth:`~PacedProtocol.resume_requests` so the transport go
 When the connection closes, every call still running is cancelled.  Half-close: after
 the client shuts its write side, every complete request received is answered, then the
 connection closes (as Go's servers do).
+
+Answers: a transport writes the answers ready at the end of one read with
+:meth:`~PacedProtocol.send_answers`.  On a plain TCP (or UNIX) connection with nothing
+waiting in its send buffer they go to the socket at once -- one ``send``, where
+``transport.write`` would wait for the next reactor turn and switch the socket's write
+interest on and off again (two ``epoll_ctl``); what the socket does not take, and every
+other transport (TLS, tests), goes through ``transport.write`` as usual, so ordering and
+back-pressure are unchanged.
 """
 
 from __future__ import annotations
@@ -30,7 +38,9 @@ from typing import Any, Final
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IHalfCloseableProtocol, IPushProducer
 from twisted.internet.protocol import Protocol, connectionDone
+from twisted.internet.tcp import Connection
 from twisted.logger import Logger
+from twisted.protocols.policies import ProtocolWrapper
 from twisted.python.failure import Failure
 from zope.interface import Attribute, Interface, implementer
 
@@ -72,6 +82,15 @@ def context_of(label: str, transport: Any) -> CallContext:
         if x509 is not None:
             certificate = x509.to_cryptography()
     return CallContext(label, describe_address(transport.getPeer()), certificate)
+
+
+def socket_connection(transport: Any) -> Connection | None:
+    """The TCP (or UNIX) connection under ``transport`` and the protocol wrappers that pass
+    writes through as they are (not TLS), else None."""
+    while (isinstance(transport, ProtocolWrapper)
+           and type(transport).write is ProtocolWrapper.write):
+        transport = transport.transport
+    return transport if isinstance(transport, Connection) else None
 
 
 def set_no_delay(transport: Any) -> None:
@@ -116,9 +135,11 @@ class PacedProtocol(Protocol):
     _write_paused = False  # the transport's send buffer is full
     _held = False  # too many calls running: reading stopped until one ends
     _context: CallContext | None = None
+    _socket: Connection | None = None  # the connection send_answers may write to at once
 
     def connectionMade(self) -> None:
         self.running = set()
+        self._socket = socket_connection(self.transport)
         self.peer = describe_address(self.transport.getPeer())
         self.transport.registerProducer(self, True)
         set_no_delay(self.transport)
@@ -130,6 +151,26 @@ class PacedProtocol(Protocol):
         if self._context is None:
             self._context = context_of(self.label, self.transport)
         return self._context
+
+    def send_answers(self, data: bytes) -> None:
+        """Write ``data`` (answers): at once to the socket when nothing is waiting to be
+        sent, else (and the part the socket does not take) with ``transport.write``."""
+        connection = self._socket
+        if connection is not None:
+            try:
+                idle = (not connection.dataBuffer and not connection._tempDataLen
+                        and connection.connected and not connection.disconnecting
+                        and not connection.TLS and not connection._writeDisconnected)
+            except AttributeError:  # a Twisted without these: always transport.write
+                idle = False
+                self._socket = None
+            if idle:
+                sent = connection.writeSomeData(data)
+                if type(sent) is int and sent > 0:
+                    if sent == len(data):
+                        return
+                    data = data[sent:]
+        self.transport.write(data)
 
     # Calls in flight.
     def may_start(self) -> bool:

@@ -30,6 +30,7 @@ from netsuite.rpc._errors import (
     UnknownService,
     outcome_of,
 )
+from netsuite.rpc._fastcall import compile_call
 from netsuite.rpc._param import PY_TYPES, CallContext, Param
 from netsuite.rpc._signature import as_spec, check_name, method_from_function
 from netsuite.rpc._types import (
@@ -65,6 +66,12 @@ class Method:
     coroutine: bool = attrs.field(init=False, eq=False, repr=False)
     #: How many parameters a call must give (those without a default).
     required_count: int = attrs.field(init=False, eq=False, repr=False)
+    #: Every wire argument given, positionally: check, call and check the result in one
+    #: compiled function, as :meth:`Registry.run` would (see :mod:`._fastcall`); ``None``
+    #: for a method that takes the general path (a context, a timeout).
+    fast_call: Callable[..., Any] | None = attrs.field(init=False, eq=False, repr=False)
+    #: What a wire compiled once for this method, by wire label (``jsonrpc``...).
+    wire_cache: dict[str, Any] = attrs.field(init=False, eq=False, repr=False, factory=dict)
 
     @coroutine.default
     def _coroutine_default(self) -> bool:
@@ -73,6 +80,10 @@ class Method:
     @required_count.default
     def _required_default(self) -> int:
         return sum(1 for p in self.params if p.required)
+
+    @fast_call.default
+    def _fast_call_default(self) -> Callable[..., Any] | None:
+        return compile_call(self)
 
     @property
     def service(self) -> str:
@@ -231,6 +242,10 @@ class Registry:
             return function
 
         return decorator
+
+    def get(self, name: str) -> Method | None:
+        """The method called ``name``, or ``None``."""
+        return self._methods.get(name)
 
     def lookup(self, name: str) -> Method:
         """The method called ``name``, or the error Go's ``net/rpc`` server would give."""

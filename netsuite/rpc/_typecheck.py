@@ -3,8 +3,9 @@
 :func:`check` turns a decoded wire value into the Python value a method receives (strict,
 with the path of a bad value in the :class:`~netsuite.rpc.InvalidParams`);
 :func:`to_plain` turns a method's result into plain data for an encoder (a wrong result is
-an :class:`~netsuite.rpc.InternalError`).  Both are re-exported by
-:mod:`netsuite.rpc._types`.
+an :class:`~netsuite.rpc.InternalError`).  A value that plainly has its type is checked by
+closures compiled once per type (:mod:`._typecompile`); anything else is walked here.
+Both are re-exported by :mod:`netsuite.rpc._types`.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import attrs
 
 from netsuite.rpc._errors import Int64Overflow, InternalError, InvalidParams, RpcError
 from netsuite.rpc._limits import MAX_DEPTH
+from netsuite.rpc._typecompile import CHECKS, PLAINS, Doubt, compiled
 from netsuite.rpc._types import (
     INT64,
     INT64_MAX,
@@ -49,6 +51,10 @@ def check(spec: TypeSpec, value: Any, path: str, *, max_depth: int | None = None
     if (kind is int and spec is INT64 and INT64_MIN <= value <= INT64_MAX) or (
             kind is str and spec is STR):
         return value  # the common case, without a walk
+    if max_depth is None:
+        checked = _compiled(CHECKS, spec, value, False)
+        if checked is not _UNSEEN:
+            return checked
     return _Walk(InvalidParams, False, _depth(max_depth)).walk(spec, value, path, 0)
 
 
@@ -64,7 +70,28 @@ def to_plain(spec: TypeSpec, value: Any, path: str = "result", *,
     if (kind is int and spec is INT64 and INT64_MIN <= value <= INT64_MAX) or (
             kind is str and spec is STR):
         return value  # the common case, without a walk
+    if max_depth is None:
+        checked = _compiled(PLAINS, spec, value, True)
+        if checked is not _UNSEEN:
+            return checked
     return _Walk(InternalError, True, _depth(max_depth)).walk(spec, value, path, 0)
+
+
+_UNSEEN: Any = object()
+
+
+def _compiled(cache: dict[TypeSpec, Any], spec: TypeSpec, value: Any, plain: bool) -> Any:
+    """``value`` through the compiled checker of ``spec``; ``_UNSEEN`` when it must be
+    walked (the checker doubts it, or the type has none)."""
+    checker = cache.get(spec, _UNSEEN)
+    if checker is _UNSEEN:
+        checker = compiled(spec, plain)
+    if checker is not None:
+        try:
+            return checker(value)
+        except Doubt:
+            pass  # the walk says what is wrong
+    return _UNSEEN
 
 
 def _depth(max_depth: int | None) -> int:

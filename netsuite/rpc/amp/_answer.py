@@ -26,7 +26,14 @@ from netsuite.rpc._core import (
     UnknownMethod,
 )
 from netsuite.rpc._types import INT64, STR, Optional
-from netsuite.rpc.amp._values import MAX_VALUE, ResultTooLong, encoder, pair, parser
+from netsuite.rpc.amp._values import (
+    MAX_VALUE,
+    SCALAR_PARSERS,
+    ResultTooLong,
+    encoder,
+    pair,
+    parser,
+)
 
 __all__ = [
     "BAD_PARAMS",
@@ -79,12 +86,15 @@ def _error_text(error: RpcError) -> str:
 
 _REQUIRED, _NONE, _DEFAULT = range(3)
 
+#: The parsers of scalar arguments (a value that does not parse raises ``ValueError``).
+_SCALAR_PARSE = frozenset(parse for parse, _ in SCALAR_PARSERS.values())
+
 
 class _Command:
     """What the responder needs to run one method: argument keys and decoders, result key."""
 
-    __slots__ = ("args", "encode", "method", "name", "optional_result", "result_key",
-                 "result_text")
+    __slots__ = ("args", "call_box", "encode", "fast_int", "method", "name",
+                 "optional_result", "result_key", "result_text")
 
     def __init__(self, method: Method) -> None:
         self.method = method
@@ -101,6 +111,29 @@ class _Command:
         self.result_text = method.result is STR  # the book's two: the fast paths
         self.encode = (None if method.result in (INT64, STR) else encoder(method.result))
         self.optional_result = isinstance(method.result, Optional)
+        #: The method's compiled call on a box, when every argument is a required scalar
+        #: (``None``: the general path); ``fast_int``: the result is an int64.
+        self.call_box = _box_caller(method, self.args)
+        self.fast_int = method.result == INT64
+
+
+def _box_caller(method: Method, args: list[tuple[bytes, Callable[[bytes], Any], str, str, int]]
+                ) -> Callable[[dict[bytes, bytes]], Any] | None:
+    """``call(box)``: parse the arguments and run the compiled call of ``method`` -- a
+    KeyError (an argument is missing) or a ValueError (it does not parse) before the
+    method runs; else what the compiled call returns or raises.  ``None`` when some
+    argument is not a required scalar or the method has no compiled call."""
+    fast = method.fast_call
+    if fast is None or any(a[4] != _REQUIRED or a[1] not in _SCALAR_PARSE for a in args):
+        return None
+    pairs = [(key, parse) for key, parse, *_ in args]
+    if len(pairs) == 1:
+        [(k0, p0)] = pairs
+        return lambda box: fast(p0(box[k0]))
+    if len(pairs) == 2:
+        [(k0, p0), (k1, p1)] = pairs
+        return lambda box: fast(p0(box[k0]), p1(box[k1]))
+    return lambda box: fast(*[parse(box[key]) for key, parse in pairs])
 
 
 class CommandTable:
@@ -108,7 +141,8 @@ class CommandTable:
 
     def __init__(self, registry: Registry) -> None:
         self.registry = registry
-        self._commands: dict[bytes, _Command] = {}
+        #: Command name -> what runs it (see :meth:`get`, which refreshes on a miss).
+        self.commands: dict[bytes, _Command] = {}
         self._known: list[str] = []
         self.refresh()
 
@@ -125,14 +159,14 @@ class CommandTable:
         for name, found in short.items():
             if len(found) == 1:
                 commands.setdefault(name.encode(), commands[found[0].name.encode()])
-        self._commands = commands
+        self.commands = commands
         self._known = names
 
     def get(self, name: bytes) -> _Command | None:
-        command = self._commands.get(name)
+        command = self.commands.get(name)
         if command is None:
             self.refresh()
-            command = self._commands.get(name)
+            command = self.commands.get(name)
         return command
 
 
@@ -163,13 +197,31 @@ def answer(table: CommandTable, box: dict[bytes, bytes],
     name = box[COMMAND]
     tag = box.get(ASK)
     registry = table.registry
-    command = table.get(name)
+    command = table.commands.get(name) or table.get(name)
     if command is None:
         text = name.decode("utf-8", "replace")
         registry.refused(text, UnknownMethod(text), transport="amp")
         if tag is None:
             return None
         return error_box(tag, amp.UNHANDLED_ERROR_CODE, f"Unhandled Command: {name!r}")
+    call_box = command.call_box
+    if call_box is not None and not registry.observers:
+        # The common call: every argument a scalar that parses, no metrics to time it.
+        try:
+            result = call_box(box)
+        except (KeyError, ValueError):
+            pass  # an argument missing or not parsing: the general path below says which
+        except RpcError as e:
+            return None if tag is None else error_box(tag, error_code(e), _error_text(e))
+        else:
+            if type(result) is int and command.fast_int and tag is not None and len(tag) < 256:
+                value = b"%d" % result
+                return (b"\x00\x07_answer\x00%c%b%b\x00%c%b\x00\x00"
+                        % (len(tag), tag, command.result_key, len(value), value))
+            if type(result) is Deferred:
+                return result.addCallbacks(_answered, _failed, callbackArgs=(command, tag),
+                                           errbackArgs=(tag,))
+            return _answered(result, command, tag)
     try:
         args: list[Any] = []
         named: dict[str, Any] | None = None  # once an argument is left out

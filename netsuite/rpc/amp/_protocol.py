@@ -31,16 +31,18 @@ then the connection is closed).  A box that is neither a command nor valid close
 connection.
 
 The server does not use ``amp.AMP``'s generic machinery (per-box ``AmpBox`` objects,
-Deferreds, argument objects): it parses boxes straight from the byte stream, calls the
-registry (:func:`~._answer.answer`) and writes every answer ready at the end of one read
-in a single ``write`` -- about 3x the calls per second of a plain ``amp.AMP`` responder,
-and still byte-compatible with it.
+Deferreds, argument objects): it parses boxes straight from the byte stream, runs each
+method's compiled call (:func:`~._answer.answer`) and sends every answer ready at the end
+of one read at once (one ``send``, see
+:meth:`~netsuite.rpc._paced.PacedProtocol.send_answers`) -- a sixth or less of the CPU
+time per call of a plain ``amp.AMP`` responder, and still byte-compatible with it.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from twisted.internet.defer import Deferred
 from twisted.internet.protocol import Factory
 from twisted.logger import Logger
 from twisted.protocols import amp
@@ -175,49 +177,60 @@ class AmpRpcProtocol(PacedProtocol):
         box_start = pos - self._box_size  # where the current box began (may be negative)
         out: list[bytes] = []
         max_box = self.max_box
+        running = self.running
+        table, context = self.table, self._get_context
         need = 0  # bytes the next, incomplete pair needs before it can be parsed
         last = False
-        while True:
-            if size - pos < 2:
-                need = 2
-                break
-            klen = (buf[pos] << 8) | buf[pos + 1]
-            if klen == 0:
-                pos += 2
-                if len(self.running) >= self.max_inflight and not self.may_start():
-                    # too many calls running: keep this box and the rest until one ends
-                    self._waiting = box
+        klen = 0
+        try:  # an IndexError: the next pair's lengths are not all here yet
+            while True:
+                if buf[pos]:  # a key of 256 bytes or more
+                    klen = (buf[pos] << 8) | buf[pos + 1]
+                    self._fail(box, out, TOO_LONG, f"AMP key of {klen} bytes (limit {MAX_KEY})")
+                    return
+                klen = buf[pos + 1]
+                if klen == 0:  # the end of a box
+                    pos += 2
+                    if len(running) >= self.max_inflight and not self.may_start():
+                        # too many calls running: keep this box and the rest until one ends
+                        self._waiting = box
+                        box = {}
+                        box_start = pos
+                        break
+                    if COMMAND in box:
+                        reply = answer(table, box, context)
+                        if type(reply) is bytes:
+                            out.append(reply)
+                        elif reply is not None:
+                            self._track(reply)  # type: ignore[arg-type]
+                    else:
+                        self._dispatch(box, out)
+                    if self.state != OPEN:
+                        if self.state == CLOSED:
+                            return
+                        if self.state == DRAINING:  # shutdown: that was the last request
+                            box = {}
+                            last = True
+                            break
                     box = {}
                     box_start = pos
-                    break
-                self._dispatch(box, out)
-                if self.state == CLOSED:
+                    continue
+                vpos = pos + 2 + klen
+                end = vpos + 2 + ((buf[vpos] << 8) | buf[vpos + 1])
+                if end - box_start + 2 > max_box:
+                    self._fail(box, out, TOO_LONG, f"AMP box over {max_box} bytes")
                     return
-                box = {}
-                box_start = pos
-                if self.state == DRAINING:  # shutdown: that was the last request we take
-                    last = True
+                if end > size:
+                    need = end - pos
                     break
-                continue
-            if klen > MAX_KEY:
-                self._fail(box, out, TOO_LONG, f"AMP key of {klen} bytes (limit {MAX_KEY})")
-                return
-            vpos = pos + 2 + klen
-            if size - vpos < 2:
-                need = 2 + klen + 2
-                break
-            vlen = (buf[vpos] << 8) | buf[vpos + 1]
-            end = vpos + 2 + vlen
-            if end - box_start + 2 > max_box:
-                self._fail(box, out, TOO_LONG, f"AMP box over {max_box} bytes")
-                return
-            if end > size:
-                need = end - pos
-                break
-            box[buf[pos + 2 : vpos]] = buf[vpos + 2 : end]
-            pos = end
+                box[buf[pos + 2 : vpos]] = buf[vpos + 2 : end]
+                pos = end
+        except IndexError as e:
+            if e.__traceback__ is not None and e.__traceback__.tb_next is not None:
+                raise  # not a length read from buf here: a bug further down
+            need = 2 if size - pos < 2 else 2 + klen + 2
         if out:
-            self.transport.write(b"".join(out))
+            self.send_answers(b"".join(out))
         if last:  # draining: nothing more is read
             self._box = {}
             self._pending = []
@@ -251,7 +264,7 @@ class AmpRpcProtocol(PacedProtocol):
         out: list[bytes] = []
         self._dispatch(box, out)
         if out and self.state != CLOSED:
-            self.transport.write(b"".join(out))
+            self.send_answers(b"".join(out))
         if self.state == OPEN or self.input_ended:
             self.dataReceived(b"")  # go on with the input kept meanwhile
         elif self.state == DRAINING:
@@ -267,17 +280,19 @@ class AmpRpcProtocol(PacedProtocol):
             self._fail({}, out, b"MALFORMED", reason)
             return
         reply = answer(self.table, box, self._get_context)
-        if reply is None:
-            return
         if type(reply) is bytes:
             out.append(reply)
-            return
-        reply.addCallback(self._write_later)  # type: ignore[union-attr]
-        self.track(reply)  # type: ignore[arg-type]
+        elif reply is not None:
+            self._track(reply)  # type: ignore[arg-type]
+
+    def _track(self, reply: Deferred[bytes | None]) -> None:
+        """A call still running: write its answer when it ends."""
+        reply.addCallback(self._write_later)
+        self.track(reply)
 
     def _write_later(self, reply: bytes | None) -> None:
         if reply is not None and self.state != CLOSED:
-            self.transport.write(reply)
+            self.send_answers(reply)
 
     def _fail(self, box: dict[bytes, bytes], out: list[bytes], code: bytes, reason: str) -> None:
         """A stream we cannot trust: answer the open box's tag if known, then close."""

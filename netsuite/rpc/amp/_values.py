@@ -37,7 +37,8 @@ from netsuite.rpc._types import (
     TypeSpec,
 )
 
-__all__ = ["MAX_VALUE", "ResultTooLong", "argument", "decoder", "encoder", "pair", "parser"]
+__all__ = ["MAX_VALUE", "SCALAR_PARSERS", "ResultTooLong", "argument", "decoder", "encoder",
+           "pair", "parser"]
 
 MAX_VALUE = 65535
 
@@ -146,7 +147,8 @@ _SCALAR_DECODERS: dict[TypeSpec, Decode] = {
 }
 
 
-_SCALAR_PARSERS: dict[TypeSpec, tuple[Callable[[bytes], Any], str]] = {
+#: ``(parse, kind)`` of a scalar argument (``parse`` raises ValueError on bad bytes).
+SCALAR_PARSERS: dict[TypeSpec, tuple[Callable[[bytes], Any], str]] = {
     INT64: (int, "int64"),
     FLOAT64: (_float, "float64"),
     BOOL: (_bool, "bool"),
@@ -158,7 +160,7 @@ _SCALAR_PARSERS: dict[TypeSpec, tuple[Callable[[bytes], Any], str]] = {
 def parser(spec: TypeSpec, path: str) -> tuple[Callable[[bytes], Any], str]:
     """``(parse, kind)`` of a top-level argument: ``parse(bytes)`` raises ``ValueError`` for a
     scalar that does not parse (say ``expected KIND``), InvalidParams for the rest."""
-    found = _SCALAR_PARSERS.get(_inner(spec))
+    found = SCALAR_PARSERS.get(_inner(spec))
     if found is not None:
         return found
     decode = decoder(spec)

@@ -29,6 +29,7 @@ from netsuite.rpc.jsonrpc._values import (
     dump_value,
     from_json,
     go_args,
+    go_plan,
     json_kind,
 )
 
@@ -112,6 +113,30 @@ def answer(registry: Registry, request: dict[str, Any], context: Context
     """The answer line to one request (see the module docstring)."""
     if request.get("jsonrpc") == "2.0":
         return _answer_v2(registry, request, context)
+    name = request.get("method", _ABSENT)
+    params = request.get("params", _ABSENT)
+    ident = request.get("id", _ABSENT)
+    if (type(params) is list and params and type(params[0]) is dict and type(name) is str
+            and ident is not _ABSENT and len(request) == 3 and not registry.observers):
+        # Go's client: {"method": ..., "params": [{...}], "id": N}.  A method of scalar
+        # parameters, every field of its type: the compiled call, else the general path.
+        method = registry.get(name)
+        if method is not None:
+            plan = method.wire_cache.get("jsonrpc") or go_plan(method)
+            call = plan.call
+            values = None if call is None else plan.plain(params[0])
+            if values is not None:
+                id_text = str(ident) if type(ident) is int else _id_text(ident)
+                try:
+                    result = call(*values)
+                except RpcError as e:
+                    return f'{{"id":{id_text},"result":null,"error":{dump_string(_text(e))}}}\n'
+                if type(result) is int:
+                    return f'{{"id":{id_text},"result":{result},"error":null}}\n'
+                if type(result) is Deferred:
+                    return result.addCallbacks(_go_result, _go_error, callbackArgs=(id_text,),
+                                               errbackArgs=(id_text,))
+                return _go_result(result, id_text)
     name, params, ident = _envelope(request)
     if name is _ABSENT or name is None:
         name = ""

@@ -11,7 +11,7 @@ unusable.
 Two paths:
 
 - fast: while no object is partly buffered, the valid UTF-8 prefix of the buffer is decoded
-  with the C scanner of :mod:`json` (``raw_decode``), object after object;
+  with the C scanner of :mod:`json`, object after object;
 - incremental: an object cut by the end of a read is tracked by a small scanner (brackets
   and strings only) that resumes where it stopped, so an object trickling in byte by byte
   costs linear time; when its closing bracket arrives the whole object is decoded.
@@ -61,7 +61,12 @@ def _parse_int(text: str) -> Any:
 # NaN / Infinity are not JSON (Go refuses them too); Python's decoder would accept them.
 _DECODER = json.JSONDecoder(parse_float=RawFloat, parse_int=_parse_int,
                             parse_constant=_no_constants)
-_raw_decode = _DECODER.raw_decode
+#: The C scanners: ``scan(text, pos) -> (value, end)``; StopIteration or ValueError when no
+#: whole value starts at ``pos``.  Without ``-0`` in the text, integers need no Python
+#: callback (the scanner makes them itself): the same values, faster.
+_scan = _DECODER.scan_once
+_scan_plain_ints = json.JSONDecoder(parse_float=RawFloat,
+                                    parse_constant=_no_constants).scan_once
 
 
 class JsonStreamError(ValueError):
@@ -225,17 +230,24 @@ class JsonObjectStream:
         pos = 0
         size = len(text)
         max_size, max_depth = self.max_size, self.max_depth
-        while True:
-            pos = _WS.match(text, pos).end()  # type: ignore[union-attr]
-            if pos == size or text[pos] != "{":
-                break
+        scan = _scan if "-0" in text else _scan_plain_ints
+        while pos < size:
+            first = text[pos]
+            if first != "{":
+                if first == "\n" and text.startswith("{", pos + 1):  # a line per object
+                    pos += 1
+                else:
+                    pos = _WS.match(text, pos).end()  # type: ignore[union-attr]
+                    if pos == size or text[pos] != "{":
+                        break
             try:
-                value, end = _raw_decode(text, pos)
-            except (ValueError, RecursionError):
+                value, end = scan(text, pos)
+            except (StopIteration, ValueError, RecursionError):
                 break  # cut short, malformed or very deep: the incremental path decides
             if end - pos > max_size // 4 and len(text[pos:end].encode("utf-8")) > max_size:
                 raise JsonStreamError("too-big", f"request over {max_size} bytes")
-            if text.count("{", pos, end) + text.count("[", pos, end) > max_depth:
+            if (end - pos > max_depth  # a shorter object cannot hold more brackets
+                    and text.count("{", pos, end) + text.count("[", pos, end) > max_depth):
                 _check_depth(text[pos:end].encode("utf-8"), max_depth)
             values.append(value)
             pos = end

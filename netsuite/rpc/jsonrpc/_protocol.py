@@ -106,17 +106,15 @@ class JsonRpcProtocol(PacedProtocol):
     def _run(self, requests: deque[dict[str, Any]]) -> None:
         out: list[str] = []
         failure = None
+        registry, context, running = self.registry, self._get_context, self.running
         while requests:
-            if not self.may_start():
+            if len(running) >= self.max_inflight and not self.may_start():
                 self._kept = requests
                 break
             request = requests.popleft()
-            if request.get("jsonrpc") == "2.0":
-                self._v2 = True
-            else:
-                self._v2 = False
+            self._v2 = request.get("jsonrpc") == "2.0"
             try:
-                reply = answer(self.registry, request, self._get_context)
+                reply = answer(registry, request, context)
             except Close as e:
                 failure = e
                 requests.clear()
@@ -137,7 +135,7 @@ class JsonRpcProtocol(PacedProtocol):
             out.append(error_line(failure.text, failure.code, self._v2))
             log.info("jsonrpc: dropping {peer}: {reason}", peer=self.peer, reason=failure.text)
         if out:
-            self.transport.write(_encode("".join(out)))
+            self.send_answers(_encode("".join(out)))
         if failure is not None:
             self.close()
         elif self.state == DRAINING or self.input_ended:
@@ -145,7 +143,7 @@ class JsonRpcProtocol(PacedProtocol):
 
     def _write_later(self, reply: str | None) -> None:
         if reply is not None and self.state != CLOSED:
-            self.transport.write(_encode(reply))
+            self.send_answers(_encode(reply))
 
     @property
     def queued(self) -> bool:

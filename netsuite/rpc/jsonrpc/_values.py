@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import functools
 import math
 from typing import Any
 
@@ -37,7 +36,8 @@ from netsuite.rpc._types import (
 )
 from netsuite.rpc.jsonrpc._codec import RawFloat, dump_string
 
-__all__ = ["Refused", "dump_value", "from_json", "go_args", "json_kind", "plain"]
+__all__ = ["GoArgs", "Refused", "dump_value", "from_json", "go_args", "go_plan", "json_kind",
+           "plain"]
 
 INVALID_PARAMS = -32602
 _GO_TYPES = {int: "int", str: "string"}
@@ -164,15 +164,50 @@ def _type_error(param: Param, what: str) -> Any:
                   f"of type {_GO_TYPES[param.type]}", INVALID_PARAMS)
 
 
-@functools.lru_cache(maxsize=1024)
-def _field_index(method: Method) -> dict[str, int]:
-    """Lower-cased parameter name -> position (Go matches field names ignoring case)."""
-    return {p.name.lower(): i for i, p in enumerate(method.params)}
+class GoArgs:
+    """How Go's ``encoding/json`` fills the argument struct of one method, worked out once
+    (see :func:`go_plan`)."""
+
+    __slots__ = ("call", "index", "kinds", "scalar", "zeros")
+
+    def __init__(self, method: Method) -> None:
+        params = method.params
+        #: Lower-cased parameter name (and Go field name) -> position.
+        self.index = ({p.name.lower(): i for i, p in enumerate(params)}
+                      | {p.go_name: i for i, p in enumerate(params)})
+        #: Whether every parameter is an int64 or a string (a Go struct of those).
+        self.scalar = all(p.spec is INT64 or p.spec is STR for p in params)
+        self.kinds = tuple(p.type for p in params)
+        self.zeros = [p.type() for p in params] if self.scalar else []  # type: ignore[misc]
+        #: The method's compiled call, where :meth:`plain` may feed it.
+        self.call = method.fast_call if self.scalar else None
+
+    def plain(self, struct: dict[str, Any]) -> list[Any] | None:
+        """The arguments in ``struct`` when every field given is an int64 or a string of
+        its parameter's type (what Go reads without a word), else ``None``."""
+        values = self.zeros.copy()
+        index, kinds = self.index, self.kinds
+        for key, value in struct.items():
+            i = index.get(key)
+            if i is None:
+                i = index.get(key.lower())
+                if i is None:
+                    continue
+            if value is None:
+                continue
+            kind = type(value)
+            if kind is not kinds[i] or (kind is int and not INT64_MIN <= value <= INT64_MAX):
+                return None
+            values[i] = value
+        return values
 
 
-@functools.lru_cache(maxsize=1024)
-def _scalar_only(method: Method) -> bool:
-    return all(p.spec is INT64 or p.spec is STR for p in method.params)
+def go_plan(method: Method) -> GoArgs:
+    """The :class:`GoArgs` of ``method`` (kept in its ``wire_cache``)."""
+    plan = method.wire_cache.get("jsonrpc")
+    if plan is None:
+        plan = method.wire_cache["jsonrpc"] = GoArgs(method)
+    return plan  # type: ignore[no-any-return]
 
 
 def go_args(method: Method, params: Any) -> Any:
@@ -181,14 +216,15 @@ def go_args(method: Method, params: Any) -> Any:
     if type(params) is not list:
         raise Refused(f"json: cannot unmarshal {json_kind(params)} into Go value of type "
                       "[1]interface {}", INVALID_PARAMS)
-    scalar = _scalar_only(method)
+    plan = go_plan(method)
+    scalar = plan.scalar
     if not params or params[0] is None:
         return [p.type() for p in method.params] if scalar else {}
     struct = params[0]
     if type(struct) is not dict:
         raise Refused(f"json: cannot unmarshal {json_kind(struct)} into Go value of type "
                       "main.Args", INVALID_PARAMS)
-    index = _field_index(method)
+    index = plan.index
     fields = []
     for key, value in struct.items():
         i = index.get(key)
