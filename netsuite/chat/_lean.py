@@ -1,0 +1,117 @@
+"""Lean TCP connections for a server holding thousands of mostly idle clients.
+
+Twisted's ``tcp.Server`` stores, for every connection, its log prefix
+(``ChatProtocol,12,127.0.0.1``), its ``repr`` (``<ChatProtocol #12 on 8086>``), a bound
+``fileno`` method and the peer's host string: about 280 bytes per connection that are
+only read when something is logged or printed.  :class:`LeanServer` makes them when
+asked instead, from what it keeps anyway (the shared protocol names, the session number,
+the peer address with its host string shared), and behaves the same otherwise.
+:func:`lean_tcp` wraps a reactor so that its TCP listeners accept such connections.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from twisted.internet import abstract, tcp
+
+__all__ = ["LeanPort", "LeanServer", "lean_tcp"]
+
+
+class LeanServer(tcp.Server):
+    """A ``tcp.Server`` that makes its log prefix, ``repr`` and ``fileno`` when asked."""
+
+    def __init__(self, sock: Any, protocol: Any, client: tuple[Any, ...], server: Any,
+                 sessionno: int, reactor: Any) -> None:
+        # Shared strings (one per protocol class), kept for after ``protocol`` is gone.
+        self._prefix = self._getLogPrefix(protocol)
+        self._kind = protocol.__class__.__name__
+        super().__init__(sock, protocol, client, server, sessionno, reactor)
+
+    # Twisted's __init__ assigns each of these; the setters drop the stored copy.
+
+    @property  # type: ignore[override]
+    def logstr(self) -> str:
+        return f"{self._prefix},{self.sessionno},{self.hostname}"
+
+    @logstr.setter
+    def logstr(self, value: str) -> None:
+        pass
+
+    @property
+    def repstr(self) -> str:
+        return f"<{self._kind} #{self.sessionno} on {self.server._realPortNumber}>"
+
+    @repstr.setter
+    def repstr(self, value: str) -> None:
+        pass
+
+    @property  # type: ignore[override]
+    def client(self) -> tuple[Any, ...]:
+        return self._client
+
+    @client.setter
+    def client(self, value: tuple[Any, ...]) -> None:
+        host = value[0]
+        # One host string for every connection from that host, not one each.
+        self._client = (sys.intern(host), *value[1:]) if type(host) is str else value
+
+    @property  # type: ignore[override]
+    def hostname(self) -> Any:
+        return self._client[0]
+
+    @hostname.setter
+    def hostname(self, value: Any) -> None:
+        pass
+
+    @property  # type: ignore[override]
+    def fileno(self) -> Callable[[], int]:
+        sock = self.__dict__.get("socket")
+        if sock is None:  # closed: the descriptor's default (-1)
+            return abstract.FileDescriptor.fileno.__get__(self)
+        return sock.fileno  # type: ignore[no-any-return]
+
+    @fileno.setter
+    def fileno(self, value: Callable[[], int]) -> None:
+        pass
+
+    @fileno.deleter
+    def fileno(self) -> None:
+        pass
+
+
+class LeanPort(tcp.Port):
+    """A TCP listening port whose connections are :class:`LeanServer`."""
+
+    transport = LeanServer
+
+
+class _LeanTCPReactor:
+    """``reactor`` with ``listenTCP`` making a :class:`LeanPort`; all else is ``reactor``'s."""
+
+    def __init__(self, reactor: Any) -> None:
+        self._reactor = reactor
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._reactor, name)
+
+    def listenTCP(self, port: int, factory: Any, backlog: int = 50,
+                  interface: str = "") -> LeanPort:
+        listening = LeanPort(port, factory, backlog, interface, self._reactor)
+        listening.startListening()
+        return listening
+
+
+def lean_tcp(reactor: Any) -> Any:
+    """``reactor`` for listening: its TCP (tcp:, tcp6:) listeners make lean connections.
+
+    A reactor that does not come from Twisted's POSIX reactors (a test double, say) is
+    returned as it is.
+    """
+    from twisted.internet.posixbase import PosixReactorBase
+
+    if not isinstance(reactor, PosixReactorBase):
+        return reactor
+    return _LeanTCPReactor(reactor)
