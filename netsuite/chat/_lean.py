@@ -68,7 +68,8 @@ class LeanServer(tcp.Server):
 
     @property  # type: ignore[override]
     def fileno(self) -> Callable[[], int]:
-        sock = self.__dict__.get("socket")
+        # (not through self.__dict__: asking for it would give each instance a dict object)
+        sock = getattr(self, "socket", None)
         if sock is None:  # closed: the descriptor's default (-1)
             return abstract.FileDescriptor.fileno.__get__(self)
         return sock.fileno  # type: ignore[no-any-return]
