@@ -46,7 +46,7 @@ class HeapTrimmer:
 
     __slots__ = ("_at", "every", "trims")
 
-    def __init__(self, every: int = 8 * 1024 * 1024) -> None:
+    def __init__(self, every: int = 1024 * 1024) -> None:
         self.every = every
         self.trims = 0
         self._at = 0

@@ -124,23 +124,36 @@ def test_idle_sweep_trims_after_a_burst(monkeypatch: pytest.MonkeyPatch) -> None
 
 @pytest_twisted.ensureDeferred
 async def test_lean_port_serves_plain_protocols_too() -> None:
+    """Reads go through one shared buffer: big and small ones, in order, then EOF."""
     from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
     from twisted.internet.protocol import Factory, Protocol
 
+    payload = bytes(range(256)) * 1200  # 300 KiB: several reads of the shared 64 KiB
     got: defer.Deferred[bytes] = defer.Deferred()
+    server_done: defer.Deferred[None] = defer.Deferred()
 
     class Echo(Protocol):
         def dataReceived(self, data: bytes) -> None:
+            assert type(data) is bytes
             self.transport.write(data)
 
+        def connectionLost(self, reason: Any = None) -> None:
+            server_done.callback(None)
+
     class Catch(Protocol):
+        received = b""
+
         def dataReceived(self, data: bytes) -> None:
-            got.callback(data)
+            self.received += data
+            if len(self.received) == len(payload):
+                got.callback(self.received)
 
     port = lean_tcp(reactor).listenTCP(0, Factory.forProtocol(Echo), interface="127.0.0.1")
     client = await connectProtocol(
         TCP4ClientEndpoint(reactor, "127.0.0.1", port.getHost().port), Catch())
-    client.transport.write(b"ping")
-    assert await got == b"ping"
+    client.transport.write(payload[:10])
+    client.transport.write(payload[10:])
+    assert await got == payload
     client.transport.loseConnection()
+    await server_done  # the server read the end of the stream
     await port.stopListening()
