@@ -40,8 +40,9 @@ class HeapTrimmer:
     Call :meth:`check` now and then (the chat calls it from its idle sweep, about once a
     second) with the bytes written so far.  A trim walks the heap (about 1 ms for tens
     of MiB) and releases free pages (about 0.1 ms per MiB released); a released page
-    that is needed again costs a page fault.  With ``every`` at 8 MiB a server writing
-    hundreds of MiB per second trims once per call, which is about 0.1 % of its time.
+    that is needed again costs a page fault.  A server writing more than ``every`` (1 MiB)
+    per second trims once per call, about 0.1 % of its time; one that only answers
+    heartbeats does not trim at all.
     """
 
     __slots__ = ("_at", "every", "trims")

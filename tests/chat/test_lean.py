@@ -157,3 +157,11 @@ async def test_lean_port_serves_plain_protocols_too() -> None:
     client.transport.loseConnection()
     await server_done  # the server read the end of the stream
     await port.stopListening()
+
+
+def test_lean_server_keeps_ipv4_and_ipv6_peers() -> None:
+    server = LeanServer.__new__(LeanServer)  # just the address handling
+    server.client = ("127.0.0.1", 40001)
+    assert server.client == ("127.0.0.1", 40001) and server.hostname == "127.0.0.1"
+    server.client = ("::1", 40002, 0, 0)
+    assert server.client == ("::1", 40002, 0, 0) and server.hostname == "::1"
