@@ -170,8 +170,14 @@ class ChatProtocol:
 
     def set_nick(self, nick: str) -> None:
         self.nick = nick
-        self.key = nick.lower()
-        self.msg_prefix = b"MSG " + nick.encode() + b" "
+        key = nick.lower()
+        self.key = nick if key == nick else key  # one string, not two, for most nicks
+        self.msg_prefix = b""  # made by the first message (most connections never say one)
+
+    def _prefix(self) -> bytes:
+        """``MSG NICK `` (made once per nick, when first needed)."""
+        prefix = self.msg_prefix = b"MSG " + self.nick.encode() + b" "
+        return prefix
 
     def deliver(self, data: bytes) -> None:
         """Write ``data``, or hold it while paused; past ``max_backlog`` drop the client."""
@@ -292,10 +298,10 @@ class ChatProtocol:
             return
         if line[:1] != b"/":
             if line:
-                room.say(self, self.msg_prefix + line + b"\n")
+                room.say(self, (self.msg_prefix or self._prefix()) + line + b"\n")
             return
         if line[:2] == b"//":
-            room.say(self, self.msg_prefix + line[1:] + b"\n")
+            room.say(self, (self.msg_prefix or self._prefix()) + line[1:] + b"\n")
             return
         name, _, arg = line[1:].partition(b" ")
         handler = COMMANDS.get(name.lower())

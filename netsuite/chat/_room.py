@@ -19,6 +19,7 @@ from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 
 from netsuite.chat._fanout import Fanout, Segments
+from netsuite.chat._heap import HeapTrimmer
 from netsuite.chat._history import History
 from netsuite.chat._model import Member, RoomLimits, Stats
 from netsuite.chat._wire import is_valid_nick
@@ -80,6 +81,7 @@ class Room:
         self._sweep_call: Any = None
         self._closed: defer.Deferred[None] | None = None
         self._lingering: set[Member] = set()  # kicked, connection not closed yet
+        self.heap = HeapTrimmer()  # memory freed after a burst goes back to the system
 
     # -- what the protocol reads and calls on the output side -------------------------
 
@@ -332,12 +334,14 @@ class Room:
         self._sweep_call = self.clock.callLater(interval, self._sweep)
 
     def _sweep(self) -> None:
-        """Drop members silent for ``idle_timeout`` seconds (one timer for the whole chat)."""
+        """Drop members silent for ``idle_timeout`` seconds (one timer for the whole chat);
+        after a burst of output, give the memory it freed back (:class:`HeapTrimmer`)."""
         self._sweep_call = None
         deadline = self.clock.seconds() - self.limits.idle_timeout
         idle = [m for m in self.members.values() if m.last_seen <= deadline and not m.waiting]
         for member in idle:
             self.kick(member, "idle-timeout")
+        self.heap.check(self.stats.bytes_out)
         if self.members and not self.closing:
             self._schedule_sweep()
 

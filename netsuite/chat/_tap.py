@@ -11,6 +11,7 @@ from twisted.python import usage
 from netsuite._endpoints import ListenerService, listen_option, resolve_listener
 from netsuite._metrics import chat_collectors, metrics_option, with_metrics
 from netsuite._options import non_negative_float, non_negative_int, positive_float, positive_int
+from netsuite.chat._lean import lean_tcp
 from netsuite.chat._protocol import ChatFactory
 from netsuite.chat._room import Room, RoomLimits, Stats
 from netsuite.chat._roommetrics import room_collectors
@@ -142,7 +143,8 @@ class ChatService(MultiService):
         self.factory = factory if factory is not None else ChatFactory(reactor, limits)
         self.listener: ListenerService | None = None
         if description is not None:  # --port none: no TCP listener (another one serves)
-            self.listener = ListenerService(description, self.factory, "chat", reactor)
+            self.listener = ListenerService(description, self.factory, "chat",
+                                            lean_tcp(reactor))
             self.listener.setServiceParent(self)
         self.web: WebListener | None = None  # --web: the page and WebSocket (label chat-web)
         if web is not None:
