@@ -169,6 +169,20 @@ class GobAnswers:
                                              context=context)
         except RpcError as e:
             return self.error(name, seq, str(e))
+        return self._answer(name, seq, result)
+
+    def run(self, method: Method, seq: int, kwargs: dict[str, Any],
+            context: CallContext | None = None) -> bytes | Deferred[bytes]:
+        """As :meth:`start`, for a call whose keyword arguments are already read and checked
+        (the fast path of :mod:`netsuite.rpc.gob._fastcall`)."""
+        name = method.name
+        try:
+            result = self.registry.run(method, kwargs, transport="gob", context=context)
+        except RpcError as e:
+            return self.error(name, seq, str(e))
+        return self._answer(name, seq, result)
+
+    def _answer(self, name: str, seq: int, result: Any) -> bytes | Deferred[bytes]:
         if type(result) is Deferred:
             return result.addCallbacks(self._replied, self._failed, callbackArgs=(name, seq),
                                        errbackArgs=(name, seq))

@@ -33,6 +33,7 @@ its unsent output stays bounded.
 from __future__ import annotations
 
 import attrs
+from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IAddress
 from twisted.internet.protocol import Factory, connectionDone
 from twisted.logger import Logger
@@ -51,6 +52,7 @@ from netsuite.rpc.gob._codec import (
     go_type_string,
     split_message,
 )
+from netsuite.rpc.gob._fastcall import FastCalls
 
 __all__ = [
     "GOB_RPC_PATH",
@@ -62,6 +64,7 @@ __all__ = [
     "GobStats",
     "gob_factory",
 ]
+from netsuite.rpc.xmlrpc._sendnow import send_now
 
 log = Logger()
 
@@ -162,7 +165,7 @@ class GobRpcProtocol(PacedProtocol):
         self._wanted = 0  # the length at which parsing can make progress
         self._kept: bytes | None = None  # complete input kept while max_inflight calls run
         self._pending: tuple[str, int] | None = None  # header read, body awaited
-        self._header_id = b""  # the encoded type id of the client's rpc.Request, once seen
+        self._fast = FastCalls(max_message)  # whole calls of a known shape, read at once
 
     # -- connection events
 
@@ -222,19 +225,32 @@ class GobRpcProtocol(PacedProtocol):
     def _feed(self, buf: bytes) -> None:
         """Answer every complete request in ``buf``; keep the rest."""
         pos = 0
+        end = len(buf)
         out: list[bytes] = []
+        fast = self._fast
         try:
-            while pos < len(buf):
+            while pos < end:
                 if self._pending is None:  # a new request starts here
                     if self.state != OPEN:
                         # Draining: the request in progress was the last one taken.
                         self.take_no_more()
-                        pos = len(buf)
+                        pos = end
                         break
                     if not self.may_start():  # max_inflight calls run: keep the rest
                         self._kept = buf[pos:]
-                        pos = len(buf)
+                        pos = end
                         break
+                    if fast.header_id:
+                        call = fast.parse(buf, pos, end)
+                        if call is not None:  # a whole call of a known shape
+                            pos, shape, seq, kwargs = call
+                            if type(kwargs) is dict:
+                                answer = self._answers.run(shape.method, seq, kwargs,
+                                                           self.call_context)
+                            else:
+                                answer = self._answers.error(shape.name, seq, str(kwargs))
+                            self._answered(answer, out)
+                            continue
                 found = split_message(buf, pos, self.max_message)
                 if found is None:
                     break
@@ -247,7 +263,7 @@ class GobRpcProtocol(PacedProtocol):
             rest = buf[pos:]
             self._hold(rest, _bytes_needed(rest))
         if out:
-            self.transport.write(b"".join(out))
+            send_now(self.transport, b"".join(out))
         self.finish_if_done()
 
     def _hold(self, rest: bytes, wanted: int) -> None:
@@ -289,8 +305,9 @@ class GobRpcProtocol(PacedProtocol):
     # -- messages
 
     def _message(self, payload: bytes, out: list[bytes]) -> None:
-        if self._pending is None and self._header_id and payload.startswith(self._header_id):
-            self._pending = _fast_header(payload, len(self._header_id))
+        header_id = self._fast.header_id
+        if self._pending is None and header_id and payload.startswith(header_id):
+            self._pending = _fast_header(payload, len(header_id))
             return
         item = self._decoder.decode_message(payload)
         if item is None:
@@ -308,11 +325,17 @@ class GobRpcProtocol(PacedProtocol):
             self._pending = (name, seq)
             if [(f.name, f.type) for f in gob_type.fields] == _REQUEST_FIELDS:
                 # Go's own Request type: later headers of this type take the fast path.
-                self._header_id = payload[: len(payload) - len(_skip_type_id(payload))]
+                self._fast.header_id = payload[: len(payload) - len(_skip_type_id(payload))]
             return
         name, seq = self._pending
         self._pending = None
         answer = self._answers.start(name, seq, value, gob_type, self.call_context)
+        if self._fast.header_id and name in self.registry:
+            self._fast.learn(name, self.registry.lookup(name), payload, gob_type,
+                             self._decoder)
+        self._answered(answer, out)
+
+    def _answered(self, answer: bytes | Deferred[bytes], out: list[bytes]) -> None:
         if type(answer) is bytes:
             out.append(answer)
             return
@@ -322,7 +345,7 @@ class GobRpcProtocol(PacedProtocol):
 
     def _write_answer(self, data: bytes) -> None:
         if self.state != CLOSED:
-            self.transport.write(data)
+            send_now(self.transport, data)
 
     def _answer_lost(self, failure: Failure) -> None:
         """A call cancelled because the connection closed: nothing to answer."""

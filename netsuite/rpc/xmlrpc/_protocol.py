@@ -47,6 +47,7 @@ from netsuite.rpc.xmlrpc._answer import (
     XmlRpcDispatcher,
 )
 from netsuite.rpc.xmlrpc._resource import Root, XmlRpcRequest, XmlRpcResource
+from netsuite.rpc.xmlrpc._sendnow import send_now
 
 __all__ = [
     "DEFAULT_MAX_MULTICALL",
@@ -169,7 +170,7 @@ class _XmlRpcChannel(http.HTTPChannel):
             self._finish_if_done()
 
     def _fast_written(self, answer: tuple[bytes, bool]) -> None:
-        self.transport.write(answer[0])
+        send_now(self.transport, answer[0])
         if answer[1]:
             self.persistent = False
             self.loseConnection()

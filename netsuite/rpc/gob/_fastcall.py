@@ -1,0 +1,199 @@
+"""The gob server's fast path: a whole call (header and body) read in one step.
+
+After a connection's first calls have gone the general way (type definitions read, the
+``rpc.Request`` type and each method's argument type known), a client such as Go's sends
+every further call as two messages of the same shape: the header (the stream's
+``Request`` type id, ``ServiceMethod``, ``Seq``) and the body (the type id of that method's
+argument struct, then its fields).  :class:`FastCalls` compiles, per method, a reader for
+that shape -- a struct whose every field is one of the method's scalar parameters under
+its Go name, with the matching wire type -- and reads such a call straight into the
+method's keyword arguments, with no intermediate values.
+
+Anything else -- another shape, a message that is not complete yet, a value the reader
+does not expect -- makes :meth:`FastCalls.parse` return ``None`` without consuming
+anything, and the general path (which reports errors) reads it.  What the fast path
+accepts it reads exactly as the general path would: the same values, the same checks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from netsuite.rpc._core import Method, RpcError
+from netsuite.rpc._types import BOOL, BYTES, FLOAT64, INT64, STR, TypeSpec, check
+from netsuite.rpc.gob._decode import Decoder, _decoder_for
+from netsuite.rpc.gob._errors import GobError
+from netsuite.rpc.gob._typed import from_gob, go_name
+from netsuite.rpc.gob._varint import decode_uint
+from netsuite.rpc.gob._wiretypes import BOOL as GOB_BOOL
+from netsuite.rpc.gob._wiretypes import BYTES as GOB_BYTES
+from netsuite.rpc.gob._wiretypes import FLOAT, INT, STRING, GobType, Struct, _zero
+
+__all__ = ["FastCall", "FastCalls"]
+
+#: The wire type each scalar parameter type is read from on the fast path.
+_WIRE: dict[TypeSpec, GobType] = {INT64: INT, STR: STRING, FLOAT64: FLOAT, BOOL: GOB_BOOL,
+                                  BYTES: GOB_BYTES}
+#: Most methods compiled per connection (each entry is small; the bound keeps it so).
+MAX_COMPILED = 256
+
+_Reader = Callable[[bytes, int, int], "dict[str, Any] | None"]
+
+
+class FastCall:
+    """One method's compiled call shape: its argument type id and field reader."""
+
+    __slots__ = ("body_id", "method", "name", "read")
+
+    def __init__(self, name: str, method: Method, body_id: bytes, read: _Reader) -> None:
+        self.name = name
+        self.method = method
+        self.body_id = body_id
+        self.read = read
+
+
+def _reader(method: Method, wire: Struct, stream: Decoder) -> _Reader | None:
+    """The function reading ``wire`` (the client's argument struct) into ``method``'s
+    keyword arguments, or ``None`` when the fast path cannot take this pair."""
+    params = method.params
+    by_go = {go_name(p.name): p for p in params}
+    fields = wire.fields
+    if len(fields) != len(params) or not all(p.required for p in params):
+        return None
+    names: list[str] = []
+    decoders: list[Any] = []  # None: an int read inline
+    zeros: dict[str, Any] = {}
+    checked: list[tuple[str, TypeSpec]] = []  # values the type check still looks at
+    for field in fields:
+        param = by_go.get(field.name)
+        if param is None or _WIRE.get(param.spec) is not field.type:
+            return None
+        names.append(param.name)
+        zeros[param.name] = _zero(field.type)
+        if field.type is INT:
+            decoders.append(None)  # a gob int is a signed 64-bit value: nothing to check
+        else:
+            decoders.append(_decoder_for(field.type, stream))
+            checked.append((param.name, param.spec))
+    nfields = len(names)
+
+    def read(buf: bytes, pos: int, end: int) -> dict[str, Any] | None:
+        kwargs = dict(zeros)
+        field = -1
+        try:
+            while True:
+                delta = buf[pos]
+                pos += 1
+                if delta == 0:
+                    break
+                if delta >= 0x80:
+                    return None
+                field += delta
+                if field >= nfields:
+                    return None
+                dec = decoders[field]
+                if dec is None:
+                    u = buf[pos]
+                    if u < 0x80:
+                        pos += 1
+                    else:
+                        u, pos = decode_uint(buf, pos)
+                    kwargs[names[field]] = ~(u >> 1) if u & 1 else u >> 1
+                else:
+                    kwargs[names[field]], pos = dec(buf, pos, 1)
+        except (IndexError, GobError):
+            return None
+        if pos != end:
+            return None
+        for name, spec in checked:
+            value = kwargs[name]
+            if spec is STR and not value.isascii():
+                value = from_gob(STR, value, name)  # not UTF-8: InvalidParams
+            kwargs[name] = check(spec, value, name)
+        return kwargs
+
+    return read
+
+
+class FastCalls:
+    """The fast path of one connection (see the module docstring)."""
+
+    def __init__(self, max_message: int) -> None:
+        #: The encoded type id of the client's ``rpc.Request`` (once known; else ``b""``).
+        self.header_id = b""
+        self.max_message = max_message
+        self._calls: dict[bytes, FastCall | None] = {}
+
+    def learn(self, name: str, method: Method, payload: bytes, wire: Any, stream: Decoder
+              ) -> None:
+        """Compile the shape of a call just read the general way (``payload``: its body
+        message; ``wire``: the argument struct type), if the fast path can take it."""
+        key = name.encode("utf-8", "surrogateescape")
+        if key in self._calls or len(self._calls) >= MAX_COMPILED:
+            return
+        read = _reader(method, wire, stream) if isinstance(wire, Struct) else None
+        if read is None:
+            self._calls[key] = None  # this method's calls go the general way
+            return
+        start = payload[0]
+        id_len = 1 if start < 0x80 else 1 + 256 - start
+        self._calls[key] = FastCall(name, method, payload[:id_len], read)
+
+    def parse(self, buf: bytes, pos: int, end: int
+              ) -> tuple[int, FastCall, int, dict[str, Any] | RpcError] | None:
+        """Read the call starting at ``pos`` if it has the shape of one compiled: ``(end of
+        the call, its method, Seq, keyword arguments or the error refusing them)``;
+        ``None`` (nothing read) for anything else."""
+        header_id = self.header_id
+        try:
+            count = buf[pos]
+            if (count >= 0x80 or count > self.max_message
+                    or not buf.startswith(header_id, pos + 1)):
+                return None
+            head_end = pos + 1 + count
+            p = pos + 1 + len(header_id)
+            if buf[p] != 1:  # ServiceMethod first, not empty
+                return None
+            n = buf[p + 1]
+            p += 2
+            call = self._calls.get(buf[p : p + n]) if n < 0x80 else None
+            if call is None:
+                return None
+            p += n
+            if buf[p] == 0:  # Seq 0 is left out
+                seq = 0
+            elif buf[p] == 1:
+                seq = buf[p + 1]
+                if seq < 0x80:
+                    p += 2
+                else:
+                    seq, p = decode_uint(buf, p + 1)
+                if buf[p] != 0:
+                    return None
+            else:
+                return None
+            if p + 1 != head_end:
+                return None
+            count = buf[head_end]
+            if count >= 0x80:
+                if count < 0xFE:  # a count in 3 or more bytes: not a small call
+                    return None
+                width = 256 - count
+                body = head_end + 1 + width
+                count = int.from_bytes(buf[head_end + 1 : body], "big")
+            else:
+                body = head_end + 1
+            body_end = body + count
+            if (not 0 < count <= self.max_message or body_end > end
+                    or not buf.startswith(call.body_id, body)):
+                return None
+        except (IndexError, GobError):
+            return None
+        try:
+            kwargs = call.read(buf, body + len(call.body_id), body_end)
+        except RpcError as e:
+            return body_end, call, seq, e
+        if kwargs is None:
+            return None
+        return body_end, call, seq, kwargs
