@@ -50,6 +50,7 @@ from netsuite.rpc.gob._typed import (
     gob_type,
     params_struct,
 )
+from netsuite.rpc.gob._varint import _BYTE
 
 __all__ = ["INVALID_REQUEST", "REQUEST", "RESPONSE", "GobAnswers"]
 
@@ -82,7 +83,10 @@ def _reply_encoder(method: Method) -> Callable[[Encoder, Any], bytes]:
     """The function writing a result of ``method`` as its reply message(s)."""
     spec = method.result
     if spec is INT64:
-        return lambda encoder, result: _frame(_INT_BODY + encode_int(result))
+        def int_reply(encoder: Encoder, result: Any) -> bytes:
+            value = encode_int(result)  # at most 9 bytes: the message is under 128
+            return _BYTE[len(value) + 2] + _INT_BODY + value
+        return int_reply
 
     if spec is STR:
         def string_reply(encoder: Encoder, result: Any) -> bytes:
@@ -169,7 +173,7 @@ class GobAnswers:
                                              context=context)
         except RpcError as e:
             return self.error(name, seq, str(e))
-        return self._answer(name, seq, result)
+        return self.answer(name, seq, result)
 
     def run(self, method: Method, seq: int, kwargs: dict[str, Any],
             context: CallContext | None = None) -> bytes | Deferred[bytes]:
@@ -180,9 +184,10 @@ class GobAnswers:
             result = self.registry.run(method, kwargs, transport="gob", context=context)
         except RpcError as e:
             return self.error(name, seq, str(e))
-        return self._answer(name, seq, result)
+        return self.answer(name, seq, result)
 
-    def _answer(self, name: str, seq: int, result: Any) -> bytes | Deferred[bytes]:
+    def answer(self, name: str, seq: int, result: Any) -> bytes | Deferred[bytes]:
+        """The answer to a call that returned ``result`` (plain data, or a Deferred)."""
         if type(result) is Deferred:
             return result.addCallbacks(self._replied, self._failed, callbackArgs=(name, seq),
                                        errbackArgs=(name, seq))
@@ -197,15 +202,19 @@ class GobAnswers:
 
     def reply(self, name: str, seq: int, result: Any) -> bytes:
         """A successful answer: the Response header, then the result as its Go type."""
-        entry = self._entry(name)
+        entry = self._entries.get(name) or self._entry(name)
         assert entry is not None
         try:
             out: list[bytes] = []
             prefix = self._prefixes.get(name)
             if prefix is None:
                 prefix = self._prefix(name, out)
-            header = prefix + (b"\x01" + encode_uint(seq) + b"\x00" if seq else b"\x00")
-            out.append(encode_uint(len(header)) + header)
+            if seq:
+                seq_bytes = encode_uint(seq)
+                out += (encode_uint(len(prefix) + len(seq_bytes) + 2), prefix, b"\x01",
+                        seq_bytes, b"\x00")
+            else:
+                out += (encode_uint(len(prefix) + 1), prefix, b"\x00")
             out.append(entry.reply(self.encoder, result))
         except GobError as e:
             log.error("{label}: {method} returned a result gob cannot carry: {error}",
@@ -213,6 +222,31 @@ class GobAnswers:
             return self.error(name, seq, "internal error")
         self.stats.calls += 1
         return b"".join(out)
+
+    def replier(self, name: str) -> Callable[[int, Any], bytes] | None:
+        """For a method returning an ``int`` or a ``str`` whose answers this connection has
+        sent before: a function ``(seq, result) -> answer bytes`` as :meth:`reply` writes
+        them (without its counting and its error handling: :class:`GobError` for a result
+        gob cannot carry); ``None`` for any other method."""
+        entry = self._entries.get(name)
+        prefix = self._prefixes.get(name)
+        if entry is None or prefix is None or len(prefix) > 100:
+            return None
+        head = prefix + b"\x01"  # then Seq's varint, then the end of the struct
+        size = len(head) + 1
+        result = entry.method.result
+        if result is INT64:
+            tails = [b"\x00" + _BYTE[n + 2] + _INT_BODY for n in range(10)]
+
+            def int_reply(seq: int, value: int) -> bytes:
+                data = encode_int(value)
+                if not seq:  # Seq 0 is left out
+                    return b"".join((_BYTE[size - 1], prefix, tails[len(data)], data))
+                seq_bytes = encode_uint(seq)
+                return b"".join((_BYTE[size + len(seq_bytes)], head, seq_bytes,
+                                 tails[len(data)], data))
+            return int_reply
+        return None
 
     def _prefix(self, name: str, out: list[bytes]) -> bytes:
         """The start of a Response header for ``name`` (a registered, non-empty name):

@@ -44,13 +44,15 @@ _Reader = Callable[[bytes, int, int], "dict[str, Any] | None"]
 class FastCall:
     """One method's compiled call shape: its argument type id and field reader."""
 
-    __slots__ = ("body_id", "method", "name", "read")
+    __slots__ = ("body_id", "method", "name", "read", "reply")
 
     def __init__(self, name: str, method: Method, body_id: bytes, read: _Reader) -> None:
         self.name = name
         self.method = method
         self.body_id = body_id
         self.read = read
+        #: ``(seq, result) -> answer bytes`` once known (:meth:`GobAnswers.replier`).
+        self.reply: Callable[[int, Any], bytes] | None = None
 
 
 def _reader(method: Method, wire: Struct, stream: Decoder) -> _Reader | None:

@@ -39,7 +39,7 @@ from twisted.internet.protocol import Factory, connectionDone
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from netsuite.rpc._core import MAX_DEPTH, MAX_REQUEST, Registry
+from netsuite.rpc._core import MAX_DEPTH, MAX_REQUEST, Registry, RpcError
 from netsuite.rpc._paced import CLOSED, DEFAULT_MAX_INFLIGHT, OPEN, PacedProtocol
 from netsuite.rpc.gob._answer import INVALID_REQUEST, REQUEST, RESPONSE, GobAnswers
 from netsuite.rpc.gob._codec import (
@@ -241,15 +241,9 @@ class GobRpcProtocol(PacedProtocol):
                         pos = end
                         break
                     if fast.header_id:
-                        call = fast.parse(buf, pos, end)
-                        if call is not None:  # a whole call of a known shape
-                            pos, shape, seq, kwargs = call
-                            if type(kwargs) is dict:
-                                answer = self._answers.run(shape.method, seq, kwargs,
-                                                           self.call_context)
-                            else:
-                                answer = self._answers.error(shape.name, seq, str(kwargs))
-                            self._answered(answer, out)
+                        taken = self._fast_calls(buf, pos, end, out)
+                        if taken != pos:
+                            pos = taken
                             continue
                 found = split_message(buf, pos, self.max_message)
                 if found is None:
@@ -265,6 +259,42 @@ class GobRpcProtocol(PacedProtocol):
         if out:
             send_now(self.transport, b"".join(out))
         self.finish_if_done()
+
+    def _fast_calls(self, buf: bytes, pos: int, end: int, out: list[bytes]) -> int:
+        """Answer the calls of a compiled shape from ``pos`` on (see
+        :mod:`netsuite.rpc.gob._fastcall`); where the first other request starts."""
+        parse = self._fast.parse
+        answers = self._answers
+        run = self.registry.run
+        stats = self.stats
+        context = self.call_context
+        running = self.running
+        while pos < end and self.state == OPEN and len(running) < self.max_inflight:
+            call = parse(buf, pos, end)
+            if call is None:
+                break
+            pos, shape, seq, kwargs = call
+            if type(kwargs) is not dict:  # arguments the type check refused
+                out.append(answers.error(shape.name, seq, str(kwargs)))
+                continue
+            try:
+                result = run(shape.method, kwargs, transport="gob", context=context)
+            except RpcError as e:
+                out.append(answers.error(shape.name, seq, str(e)))
+                continue
+            reply = shape.reply
+            if reply is None or type(result) is Deferred:
+                self._answered(answers.answer(shape.name, seq, result), out)
+                if reply is None:
+                    shape.reply = answers.replier(shape.name)
+                continue
+            try:
+                out.append(reply(seq, result))
+            except GobError:  # a result gob cannot carry: the general path says so
+                out.append(answers.reply(shape.name, seq, result))
+                continue
+            stats.calls += 1
+        return pos
 
     def _hold(self, rest: bytes, wanted: int) -> None:
         """Keep ``rest`` until ``wanted`` bytes (in all) have arrived."""
