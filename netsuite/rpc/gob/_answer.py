@@ -223,30 +223,34 @@ class GobAnswers:
         self.stats.calls += 1
         return b"".join(out)
 
-    def replier(self, name: str) -> Callable[[int, Any], bytes] | None:
-        """For a method returning an ``int`` or a ``str`` whose answers this connection has
-        sent before: a function ``(seq, result) -> answer bytes`` as :meth:`reply` writes
-        them (without its counting and its error handling: :class:`GobError` for a result
+    def replier(self, name: str) -> Callable[[bytes, Any], bytes] | None:
+        """For a method returning an ``int`` whose answers this connection has sent before:
+        a function ``(Seq's varint, result) -> answer bytes`` writing what :meth:`reply`
+        writes (without its counting and error handling: :class:`GobError` for a result
         gob cannot carry); ``None`` for any other method."""
         entry = self._entries.get(name)
         prefix = self._prefixes.get(name)
         if entry is None or prefix is None or len(prefix) > 100:
             return None
+        if entry.method.result is not INT64:
+            return None
         head = prefix + b"\x01"  # then Seq's varint, then the end of the struct
         size = len(head) + 1
-        result = entry.method.result
-        if result is INT64:
-            tails = [b"\x00" + _BYTE[n + 2] + _INT_BODY for n in range(10)]
+        tails = [b"\x00" + _BYTE[n + 2] + _INT_BODY for n in range(10)]
 
-            def int_reply(seq: int, value: int) -> bytes:
-                data = encode_int(value)
-                if not seq:  # Seq 0 is left out
-                    return b"".join((_BYTE[size - 1], prefix, tails[len(data)], data))
-                seq_bytes = encode_uint(seq)
-                return b"".join((_BYTE[size + len(seq_bytes)], head, seq_bytes,
-                                 tails[len(data)], data))
-            return int_reply
-        return None
+        def int_reply(seq: bytes, value: int) -> bytes:
+            if not -(1 << 63) <= value < (1 << 63):
+                raise GobError(f"{value} does not fit in a signed 64-bit integer")
+            u = (~value << 1) | 1 if value < 0 else value << 1  # as encode_int
+            if u < 0x80:
+                data = _BYTE[u]
+            else:
+                width = (u.bit_length() + 7) >> 3
+                data = bytes((256 - width,)) + u.to_bytes(width, "big")
+            if seq:
+                return b"".join((_BYTE[size + len(seq)], head, seq, tails[len(data)], data))
+            return b"".join((_BYTE[size - 1], prefix, tails[len(data)], data))  # Seq 0
+        return int_reply
 
     def _prefix(self, name: str, out: list[bytes]) -> bytes:
         """The start of a Response header for ``name`` (a registered, non-empty name):

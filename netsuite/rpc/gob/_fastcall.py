@@ -25,12 +25,11 @@ from netsuite.rpc._types import BOOL, BYTES, FLOAT64, INT64, STR, TypeSpec, chec
 from netsuite.rpc.gob._decode import Decoder, _decoder_for
 from netsuite.rpc.gob._errors import GobError
 from netsuite.rpc.gob._typed import from_gob, go_name
-from netsuite.rpc.gob._varint import decode_uint
 from netsuite.rpc.gob._wiretypes import BOOL as GOB_BOOL
 from netsuite.rpc.gob._wiretypes import BYTES as GOB_BYTES
 from netsuite.rpc.gob._wiretypes import FLOAT, INT, STRING, GobType, Struct, _zero
 
-__all__ = ["FastCall", "FastCalls"]
+__all__ = ["FastCall", "FastCalls", "seq_value"]
 
 #: The wire type each scalar parameter type is read from on the fast path.
 _WIRE: dict[TypeSpec, GobType] = {INT64: INT, STR: STRING, FLOAT64: FLOAT, BOOL: GOB_BOOL,
@@ -39,6 +38,13 @@ _WIRE: dict[TypeSpec, GobType] = {INT64: INT, STR: STRING, FLOAT64: FLOAT, BOOL:
 MAX_COMPILED = 256
 
 _Reader = Callable[[bytes, int, int], "dict[str, Any] | None"]
+
+
+def seq_value(seq: bytes) -> int:
+    """The Seq whose varint :meth:`FastCalls.parse` returned."""
+    if len(seq) > 1:
+        return int.from_bytes(seq[1:], "big")
+    return seq[0] if seq else 0
 
 
 class FastCall:
@@ -51,8 +57,9 @@ class FastCall:
         self.method = method
         self.body_id = body_id
         self.read = read
-        #: ``(seq, result) -> answer bytes`` once known (:meth:`GobAnswers.replier`).
-        self.reply: Callable[[int, Any], bytes] | None = None
+        #: ``(Seq's varint, result) -> answer bytes`` once known
+        #: (:meth:`~netsuite.rpc.gob._answer.GobAnswers.replier`).
+        self.reply: Callable[[bytes, Any], bytes] | None = None
 
 
 def _reader(method: Method, wire: Struct, stream: Decoder) -> _Reader | None:
@@ -100,7 +107,11 @@ def _reader(method: Method, wire: Struct, stream: Decoder) -> _Reader | None:
                     if u < 0x80:
                         pos += 1
                     else:
-                        u, pos = decode_uint(buf, pos)
+                        width = 256 - u
+                        if width > 8 or pos + 1 + width > end:
+                            return None
+                        u = int.from_bytes(buf[pos + 1 : pos + 1 + width], "big")
+                        pos += 1 + width
                     kwargs[names[field]] = ~(u >> 1) if u & 1 else u >> 1
                 else:
                     kwargs[names[field]], pos = dec(buf, pos, 1)
@@ -143,10 +154,10 @@ class FastCalls:
         self._calls[key] = FastCall(name, method, payload[:id_len], read)
 
     def parse(self, buf: bytes, pos: int, end: int
-              ) -> tuple[int, FastCall, int, dict[str, Any] | RpcError] | None:
+              ) -> tuple[int, FastCall, bytes, dict[str, Any] | RpcError] | None:
         """Read the call starting at ``pos`` if it has the shape of one compiled: ``(end of
-        the call, its method, Seq, keyword arguments or the error refusing them)``;
-        ``None`` (nothing read) for anything else."""
+        the call, its method, Seq as sent -- its varint, ``b""`` for 0 --, keyword arguments
+        or the error refusing them)``; ``None`` (nothing read) for anything else."""
         header_id = self.header_id
         try:
             count = buf[pos]
@@ -164,18 +175,26 @@ class FastCalls:
                 return None
             p += n
             if buf[p] == 0:  # Seq 0 is left out
-                seq = 0
+                seq = b""
+                p += 1
             elif buf[p] == 1:
-                seq = buf[p + 1]
-                if seq < 0x80:
-                    p += 2
+                first = buf[p + 1]
+                if first < 0x80:
+                    width = 0
+                    if not first:  # 0 sent, not left out: not Go's encoding
+                        return None
                 else:
-                    seq, p = decode_uint(buf, p + 1)
+                    width = 256 - first
+                    if width > 8 or not buf[p + 2] or (width == 1 and buf[p + 2] < 0x80):
+                        return None  # not a minimal varint: the general path reads it
+                seq = buf[p + 1 : p + 2 + width]
+                p += 2 + width
                 if buf[p] != 0:
                     return None
+                p += 1
             else:
                 return None
-            if p + 1 != head_end:
+            if p != head_end:
                 return None
             count = buf[head_end]
             if count >= 0x80:

@@ -52,7 +52,7 @@ from netsuite.rpc.gob._codec import (
     go_type_string,
     split_message,
 )
-from netsuite.rpc.gob._fastcall import FastCalls
+from netsuite.rpc.gob._fastcall import FastCalls, seq_value
 
 __all__ = [
     "GOB_RPC_PATH",
@@ -275,23 +275,23 @@ class GobRpcProtocol(PacedProtocol):
                 break
             pos, shape, seq, kwargs = call
             if type(kwargs) is not dict:  # arguments the type check refused
-                out.append(answers.error(shape.name, seq, str(kwargs)))
+                out.append(answers.error(shape.name, seq_value(seq), str(kwargs)))
                 continue
             try:
                 result = run(shape.method, kwargs, transport="gob", context=context)
             except RpcError as e:
-                out.append(answers.error(shape.name, seq, str(e)))
+                out.append(answers.error(shape.name, seq_value(seq), str(e)))
                 continue
             reply = shape.reply
             if reply is None or type(result) is Deferred:
-                self._answered(answers.answer(shape.name, seq, result), out)
+                self._answered(answers.answer(shape.name, seq_value(seq), result), out)
                 if reply is None:
                     shape.reply = answers.replier(shape.name)
                 continue
             try:
                 out.append(reply(seq, result))
             except GobError:  # a result gob cannot carry: the general path says so
-                out.append(answers.reply(shape.name, seq, result))
+                out.append(answers.reply(shape.name, seq_value(seq), result))
                 continue
             stats.calls += 1
         return pos

@@ -192,3 +192,23 @@ def test_compiled_shapes_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     assert list(protocol._fast._calls) == [b"Algorithm.Sum"]
     values = [v for _, v in Decoder().messages(transport.value())]
     assert values[1::2] == [3, "hello a", 3, "hello a"]
+
+
+@pytest.mark.parametrize("seq", [b"\x00", b"\xff\x05", b"\xfe\x00\x85", b"\xff\x85",
+                                 b"\xf7\x01\x00\x00\x00\x00\x00\x00\x00\x00"])
+def test_unusual_seq_varints_answered_alike(seq: bytes) -> None:
+    # Seq 0 sent rather than left out, non-minimal and over-long varints: Go's encoder
+    # never writes them; the general path reads (or refuses) them, both paths alike.
+    enc = Encoder()
+    first = calls([("Algorithm.Sum", ARGS, {"X": 1, "Y": 1})])
+    enc.encode(REQUEST, {"ServiceMethod": "x", "Seq": 1})  # define the types on enc too
+    enc.encode(ARGS, {"X": 1})
+    header_id = b"\xff\x82"  # the first user type id (65): rpc.Request
+    header = header_id + b"\x01\x0dAlgorithm.Sum\x01" + seq + b"\x00"
+    crafted = bytes((len(header),)) + header + enc.encode(ARGS, {"X": 2, "Y": 3})
+    # Twice after two ordinary calls: the second time the compiled reply writer is in use.
+    normal = (enc.encode(REQUEST, {"ServiceMethod": "Algorithm.Sum", "Seq": 7})
+              + enc.encode(ARGS, {"X": 3, "Y": 4}))
+    data = first + normal + crafted * 2
+    general, fast = both(data, 1 << 20)
+    assert fast == general
