@@ -13,6 +13,9 @@ Anything else -- another shape, a message that is not complete yet, a value the 
 does not expect -- makes :meth:`FastCalls.parse` return ``None`` without consuming
 anything, and the general path (which reports errors) reads it.  What the fast path
 accepts it reads exactly as the general path would: the same values, the same checks.
+
+Also here, for both paths: :func:`read_header` (an ``rpc.Request`` header of the stream's
+own ``Request`` type, read without the generic decoder) and the framing helpers.
 """
 
 from __future__ import annotations
@@ -25,11 +28,20 @@ from netsuite.rpc._types import BOOL, BYTES, FLOAT64, INT64, STR, TypeSpec, chec
 from netsuite.rpc.gob._decode import Decoder, _decoder_for
 from netsuite.rpc.gob._errors import GobError
 from netsuite.rpc.gob._typed import from_gob, go_name
+from netsuite.rpc.gob._varint import decode_int, decode_uint
 from netsuite.rpc.gob._wiretypes import BOOL as GOB_BOOL
 from netsuite.rpc.gob._wiretypes import BYTES as GOB_BYTES
-from netsuite.rpc.gob._wiretypes import FLOAT, INT, STRING, GobType, Struct, _zero
+from netsuite.rpc.gob._wiretypes import FLOAT, INT, STRING, UINT, GobType, Struct, _zero
 
-__all__ = ["FastCall", "FastCalls", "seq_value"]
+__all__ = [
+    "REQUEST_FIELDS",
+    "FastCall",
+    "FastCalls",
+    "bytes_needed",
+    "read_header",
+    "seq_value",
+    "skip_type_id",
+]
 
 #: The wire type each scalar parameter type is read from on the fast path.
 _WIRE: dict[TypeSpec, GobType] = {INT64: INT, STR: STRING, FLOAT64: FLOAT, BOOL: GOB_BOOL,
@@ -37,6 +49,7 @@ _WIRE: dict[TypeSpec, GobType] = {INT64: INT, STR: STRING, FLOAT64: FLOAT, BOOL:
 #: Most methods compiled per connection (each entry is small; the bound keeps it so).
 MAX_COMPILED = 256
 
+REQUEST_FIELDS = [("ServiceMethod", STRING), ("Seq", UINT)]
 _Reader = Callable[[bytes, int, int], "dict[str, Any] | None"]
 
 
@@ -45,6 +58,58 @@ def seq_value(seq: bytes) -> int:
     if len(seq) > 1:
         return int.from_bytes(seq[1:], "big")
     return seq[0] if seq else 0
+
+
+def bytes_needed(rest: bytes) -> int:
+    """How many bytes the incomplete message starting ``rest`` needs in all (its count and
+    payload; or one more byte while the count itself is incomplete)."""
+    first = rest[0]
+    if first < 0x80:
+        return 1 + first
+    n = 256 - first
+    if len(rest) < 1 + n:
+        return 1 + n
+    return 1 + n + int.from_bytes(rest[1 : 1 + n], "big")
+
+
+def skip_type_id(payload: bytes) -> bytes:
+    """``payload`` after its leading type id."""
+    return payload[decode_int(payload, 0)[1]:]
+
+
+def read_header(payload: bytes, pos: int) -> tuple[str, int]:
+    """Decode an ``rpc.Request{ServiceMethod string; Seq uint64}`` value (Go's field
+    order, already checked against the stream's definition) without the generic decoder."""
+    name, seq, field, end = "", 0, -1, len(payload)
+    try:
+        while True:
+            delta = payload[pos]
+            if delta < 0x80:
+                pos += 1
+            else:
+                delta, pos = decode_uint(payload, pos)
+            if delta == 0:
+                break
+            field += delta
+            if field == 0:
+                n = payload[pos]
+                if n < 0x80:
+                    pos += 1
+                else:
+                    n, pos = decode_uint(payload, pos)
+                if pos + n > end:
+                    raise GobError(f"length {n} runs past the end of the message")
+                name = payload[pos : pos + n].decode("utf-8", "surrogateescape")
+                pos += n
+            elif field == 1:
+                seq, pos = decode_uint(payload, pos)
+            else:
+                raise GobError(f"field number {field} out of range for rpc.Request")
+    except IndexError:
+        raise GobError("unexpected end of data inside a request header") from None
+    if pos != end:
+        raise GobError(f"{end - pos} bytes of extra data after a request header")
+    return name, seq
 
 
 class FastCall:

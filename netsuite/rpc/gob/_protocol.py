@@ -43,16 +43,20 @@ from netsuite.rpc._core import MAX_DEPTH, MAX_REQUEST, Registry, RpcError
 from netsuite.rpc._paced import CLOSED, DEFAULT_MAX_INFLIGHT, OPEN, PacedProtocol
 from netsuite.rpc.gob._answer import INVALID_REQUEST, REQUEST, RESPONSE, GobAnswers
 from netsuite.rpc.gob._codec import (
-    STRING,
-    UINT,
     Decoder,
     GobError,
-    decode_int,
-    decode_uint,
     go_type_string,
     split_message,
 )
-from netsuite.rpc.gob._fastcall import FastCalls, seq_value
+from netsuite.rpc.gob._connect import CONNECTED, GOB_RPC_PATH, MAX_SNIFF, end_of_head
+from netsuite.rpc.gob._fastcall import (
+    REQUEST_FIELDS,
+    FastCalls,
+    bytes_needed,
+    read_header,
+    seq_value,
+    skip_type_id,
+)
 
 __all__ = [
     "GOB_RPC_PATH",
@@ -67,68 +71,6 @@ __all__ = [
 from netsuite.rpc.xmlrpc._sendnow import send_now
 
 log = Logger()
-
-#: Go's ``rpc.DefaultRPCPath``.
-GOB_RPC_PATH = b"/_goRPC_"
-#: Go's answer to the CONNECT (``"HTTP/1.0 " + connected + "\n\n"`` in net/rpc/server.go).
-CONNECTED = b"HTTP/1.0 200 Connected to Go RPC\n\n"
-#: Longest HTTP request head the sniffer buffers before handing the connection to HTTP.
-MAX_SNIFF = 8192
-
-_REQUEST_FIELDS = [("ServiceMethod", STRING), ("Seq", UINT)]
-
-
-def _bytes_needed(rest: bytes) -> int:
-    """How many bytes the incomplete message starting ``rest`` needs in all (its count and
-    payload; or one more byte while the count itself is incomplete)."""
-    first = rest[0]
-    if first < 0x80:
-        return 1 + first
-    n = 256 - first
-    if len(rest) < 1 + n:
-        return 1 + n
-    return 1 + n + int.from_bytes(rest[1 : 1 + n], "big")
-
-
-def _skip_type_id(payload: bytes) -> bytes:
-    """``payload`` after its leading type id."""
-    return payload[decode_int(payload, 0)[1]:]
-
-
-def _fast_header(payload: bytes, pos: int) -> tuple[str, int]:
-    """Decode an ``rpc.Request{ServiceMethod string; Seq uint64}`` value (Go's field
-    order, already checked against the stream's definition) without the generic decoder."""
-    name, seq, field, end = "", 0, -1, len(payload)
-    try:
-        while True:
-            delta = payload[pos]
-            if delta < 0x80:
-                pos += 1
-            else:
-                delta, pos = decode_uint(payload, pos)
-            if delta == 0:
-                break
-            field += delta
-            if field == 0:
-                n = payload[pos]
-                if n < 0x80:
-                    pos += 1
-                else:
-                    n, pos = decode_uint(payload, pos)
-                if pos + n > end:
-                    raise GobError(f"length {n} runs past the end of the message")
-                name = payload[pos : pos + n].decode("utf-8", "surrogateescape")
-                pos += n
-            elif field == 1:
-                seq, pos = decode_uint(payload, pos)
-            else:
-                raise GobError(f"field number {field} out of range for rpc.Request")
-    except IndexError:
-        raise GobError("unexpected end of data inside a request header") from None
-    if pos != end:
-        raise GobError(f"{end - pos} bytes of extra data after a request header")
-    return name, seq
-
 
 @attrs.define
 class GobStats:
@@ -255,7 +197,7 @@ class GobRpcProtocol(PacedProtocol):
             return
         if pos < len(buf):
             rest = buf[pos:]
-            self._hold(rest, _bytes_needed(rest))
+            self._hold(rest, bytes_needed(rest))
         if out:
             send_now(self.transport, b"".join(out))
         self.finish_if_done()
@@ -317,7 +259,7 @@ class GobRpcProtocol(PacedProtocol):
             self._hold(buf, 8)
             return None
         line_end = buf.find(b"\n")
-        head_end = _end_of_head(buf, line_end + 1) if line_end >= 0 else None
+        head_end = end_of_head(buf, line_end + 1) if line_end >= 0 else None
         if head_end is None:
             if len(buf) > MAX_SNIFF:
                 self._fail(GobError("over-long CONNECT request"), [])
@@ -337,7 +279,7 @@ class GobRpcProtocol(PacedProtocol):
     def _message(self, payload: bytes, out: list[bytes]) -> None:
         header_id = self._fast.header_id
         if self._pending is None and header_id and payload.startswith(header_id):
-            self._pending = _fast_header(payload, len(header_id))
+            self._pending = read_header(payload, len(header_id))
             return
         item = self._decoder.decode_message(payload)
         if item is None:
@@ -353,9 +295,9 @@ class GobRpcProtocol(PacedProtocol):
                 raise GobError("request header is not an rpc.Request "
                                f"({go_type_string(gob_type)})")
             self._pending = (name, seq)
-            if [(f.name, f.type) for f in gob_type.fields] == _REQUEST_FIELDS:
+            if [(f.name, f.type) for f in gob_type.fields] == REQUEST_FIELDS:
                 # Go's own Request type: later headers of this type take the fast path.
-                self._fast.header_id = payload[: len(payload) - len(_skip_type_id(payload))]
+                self._fast.header_id = payload[: len(payload) - len(skip_type_id(payload))]
             return
         name, seq = self._pending
         self._pending = None
@@ -436,24 +378,3 @@ def gob_factory(registry: Registry, *, max_message: int = MAX_REQUEST,
     """
     return GobRpcFactory(registry, max_message=max_message, max_depth=max_depth, stats=stats,
                          max_inflight=max_inflight)
-
-
-def _may_be_gorpc(partial: bytes) -> bool:
-    """Whether an incomplete first line could still become ``METHOD /_goRPC_ ...``."""
-    space = partial.find(b" ")
-    if space < 0:
-        return len(partial) <= 16 and partial.isalpha()
-    rest = partial[space + 1 :]
-    return GOB_RPC_PATH.startswith(rest[: len(GOB_RPC_PATH)])
-
-
-def _end_of_head(buf: bytes, pos: int) -> int | None:
-    """Index just past the blank line ending an HTTP head whose header lines start at
-    ``pos``, or ``None`` if it has not all arrived."""
-    while True:
-        end = buf.find(b"\n", pos)
-        if end < 0:
-            return None
-        if buf[pos:end].rstrip(b"\r") == b"":
-            return end + 1
-        pos = end + 1
