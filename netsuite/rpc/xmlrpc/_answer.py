@@ -216,39 +216,28 @@ class XmlRpcDispatcher:
         """Run one call: its result (or a Deferred of it), or a :class:`Fault`."""
         self.stats.calls += 1
         method = self._plain.get(name)
-        if method is not None and not (len(params) == 1 and type(params[0]) is dict):
-            # A registered method called with positional params: the common case.
-            registry = self.registry
+        args: Any = params
+        if method is None or (len(params) == 1 and type(params[0]) is dict):
+            system = self._system.get(name)
+            if system is not None:
+                if nested and name == "system.multicall":
+                    raise Fault(FAULT_METHOD_NOT_FOUND,
+                                "system.multicall cannot be called from system.multicall")
+                if name == "system.multicall":
+                    return self._multicall(params, context)
+                return system[0](params)
             try:
-                try:
-                    kwargs = method.bind(params)
-                except RpcError as e:
-                    registry.refused(name, e, transport="xmlrpc")
-                    raise
-                result = registry.run(method, kwargs, transport="xmlrpc",
-                                      context=context() if context and method.context else None)
+                method = self.registry.lookup(name)
             except RpcError as e:
+                self.registry.refused(name, e, transport="xmlrpc")
                 raise _as_fault(name, e) from None
-            if type(result) is Deferred:
-                return result.addErrback(_later_fault, name)
-            return result
-        system = self._system.get(name)
-        if system is not None:
-            if nested and name == "system.multicall":
-                raise Fault(FAULT_METHOD_NOT_FOUND,
-                            "system.multicall cannot be called from system.multicall")
-            if name == "system.multicall":
-                return self._multicall(params, context)
-            return system[0](params)
+            self._plain[name] = method  # registered methods are never replaced
+            if len(params) == 1 and type(params[0]) is dict and not _takes_struct(method):
+                args = params[0]  # the struct form
         registry = self.registry
         try:
             try:
-                method = registry.lookup(name)
-                self._plain[name] = method  # registered methods are never replaced
-                if len(params) == 1 and type(params[0]) is dict and not _takes_struct(method):
-                    kwargs = method.bind(params[0])  # the struct form
-                else:
-                    kwargs = method.bind(params)
+                kwargs = method.bind(args)
             except RpcError as e:
                 registry.refused(name, e, transport="xmlrpc")
                 raise
@@ -259,6 +248,7 @@ class XmlRpcDispatcher:
         if type(result) is Deferred:
             return result.addErrback(_later_fault, name)
         return result
+
     # -- introspection and multicall -----------------------------------------------------------
 
     def _names(self) -> list[str]:

@@ -362,21 +362,8 @@ def _fast_call(data: bytes) -> tuple[str, list[Any]] | None:
         if counted is None:
             return None
         groups = counted.groups()
-        params: list[Any] = []
-        for i in range(3, 3 + 4 * count, 4):
-            _, digits, string, bare = groups[i : i + 4]
-            if digits is not None:
-                params.append(int(digits))
-                continue
-            raw = string if string is not None else bare
-            try:
-                text = raw.decode("utf-8")
-            except UnicodeDecodeError:
-                return None
-            if not raw.isascii() and _NOT_XML.search(text):
-                return None
-            params.append(text)
-        return groups[2].decode("ascii"), params
+        params = _fast_params([groups[i : i + 4] for i in range(3, 3 + 4 * count, 4)])
+        return None if params is None else (groups[2].decode("ascii"), params)
     return _fast_call_general(data)
 
 
@@ -385,23 +372,28 @@ def _fast_call_general(data: bytes) -> tuple[str, list[Any]] | None:
     match = _FAST_CALL.fullmatch(data)
     if match is None:
         return None
-    params: list[Any] = []
     body = match.group("params")
-    if body:
-        for param in _FAST_PARAM.finditer(body):
-            _, digits, string, bare = param.groups()
-            if digits is not None:
-                params.append(int(digits))
-                continue
-            raw = string if string is not None else bare
-            try:
-                text = raw.decode("utf-8")
-            except UnicodeDecodeError:
-                return None
-            if not raw.isascii() and _NOT_XML.search(text):
-                return None
-            params.append(text)
-    return match.group("name").decode("ascii"), params
+    params = _fast_params([p.groups() for p in _FAST_PARAM.finditer(body)] if body else [])
+    return None if params is None else (match.group("name").decode("ascii"), params)
+
+
+def _fast_params(found: list[tuple[Any, ...]]) -> list[Any] | None:
+    """The values of params the fast grammar matched (each ``(tag, digits, string,
+    bare)``), or ``None`` for text that is not UTF-8 or not XML (expat decides)."""
+    params: list[Any] = []
+    for _, digits, string, bare in found:
+        if digits is not None:
+            params.append(int(digits))
+            continue
+        raw = string if string is not None else bare
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+        if not raw.isascii() and _NOT_XML.search(text):
+            return None
+        params.append(text)
+    return params
 
 
 def parse_call(data: bytes, max_depth: int = MAX_DEPTH) -> tuple[str, list[Any]]:
