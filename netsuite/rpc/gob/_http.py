@@ -105,6 +105,8 @@ class _ConnectSniffer(Protocol):
             self.transport.loseConnection()
             return
         self._inner = inner
+        # From now on every read is the inner protocol's: skip this hop.
+        self.dataReceived = inner.dataReceived  # type: ignore[method-assign]
         inner.makeConnection(self.transport)
         if data:
             inner.dataReceived(data)
