@@ -50,6 +50,7 @@ from netsuite.rpc.gob._typed import (
     gob_type,
     params_struct,
 )
+from netsuite.rpc.gob._varint import _BYTE
 
 __all__ = ["INVALID_REQUEST", "REQUEST", "RESPONSE", "GobAnswers"]
 
@@ -82,7 +83,10 @@ def _reply_encoder(method: Method) -> Callable[[Encoder, Any], bytes]:
     """The function writing a result of ``method`` as its reply message(s)."""
     spec = method.result
     if spec is INT64:
-        return lambda encoder, result: _frame(_INT_BODY + encode_int(result))
+        def int_reply(encoder: Encoder, result: Any) -> bytes:
+            value = encode_int(result)  # at most 9 bytes: the message is under 128
+            return _BYTE[len(value) + 2] + _INT_BODY + value
+        return int_reply
 
     if spec is STR:
         def string_reply(encoder: Encoder, result: Any) -> bytes:
@@ -169,6 +173,21 @@ class GobAnswers:
                                              context=context)
         except RpcError as e:
             return self.error(name, seq, str(e))
+        return self.answer(name, seq, result)
+
+    def run(self, method: Method, seq: int, kwargs: dict[str, Any],
+            context: CallContext | None = None) -> bytes | Deferred[bytes]:
+        """As :meth:`start`, for a call whose keyword arguments are already read and checked
+        (the fast path of :mod:`netsuite.rpc.gob._fastcall`)."""
+        name = method.name
+        try:
+            result = self.registry.run(method, kwargs, transport="gob", context=context)
+        except RpcError as e:
+            return self.error(name, seq, str(e))
+        return self.answer(name, seq, result)
+
+    def answer(self, name: str, seq: int, result: Any) -> bytes | Deferred[bytes]:
+        """The answer to a call that returned ``result`` (plain data, or a Deferred)."""
         if type(result) is Deferred:
             return result.addCallbacks(self._replied, self._failed, callbackArgs=(name, seq),
                                        errbackArgs=(name, seq))
@@ -183,15 +202,19 @@ class GobAnswers:
 
     def reply(self, name: str, seq: int, result: Any) -> bytes:
         """A successful answer: the Response header, then the result as its Go type."""
-        entry = self._entry(name)
+        entry = self._entries.get(name) or self._entry(name)
         assert entry is not None
         try:
             out: list[bytes] = []
             prefix = self._prefixes.get(name)
             if prefix is None:
                 prefix = self._prefix(name, out)
-            header = prefix + (b"\x01" + encode_uint(seq) + b"\x00" if seq else b"\x00")
-            out.append(encode_uint(len(header)) + header)
+            if seq:
+                seq_bytes = encode_uint(seq)
+                out += (encode_uint(len(prefix) + len(seq_bytes) + 2), prefix, b"\x01",
+                        seq_bytes, b"\x00")
+            else:
+                out += (encode_uint(len(prefix) + 1), prefix, b"\x00")
             out.append(entry.reply(self.encoder, result))
         except GobError as e:
             log.error("{label}: {method} returned a result gob cannot carry: {error}",
@@ -199,6 +222,35 @@ class GobAnswers:
             return self.error(name, seq, "internal error")
         self.stats.calls += 1
         return b"".join(out)
+
+    def replier(self, name: str) -> Callable[[bytes, Any], bytes] | None:
+        """For a method returning an ``int`` whose answers this connection has sent before:
+        a function ``(Seq's varint, result) -> answer bytes`` writing what :meth:`reply`
+        writes (without its counting and error handling: :class:`GobError` for a result
+        gob cannot carry); ``None`` for any other method."""
+        entry = self._entries.get(name)
+        prefix = self._prefixes.get(name)
+        if entry is None or prefix is None or len(prefix) > 100:
+            return None
+        if entry.method.result is not INT64:
+            return None
+        head = prefix + b"\x01"  # then Seq's varint, then the end of the struct
+        size = len(head) + 1
+        tails = [b"\x00" + _BYTE[n + 2] + _INT_BODY for n in range(10)]
+
+        def int_reply(seq: bytes, value: int) -> bytes:
+            if not -(1 << 63) <= value < (1 << 63):
+                raise GobError(f"{value} does not fit in a signed 64-bit integer")
+            u = (~value << 1) | 1 if value < 0 else value << 1  # as encode_int
+            if u < 0x80:
+                data = _BYTE[u]
+            else:
+                width = (u.bit_length() + 7) >> 3
+                data = bytes((256 - width,)) + u.to_bytes(width, "big")
+            if seq:
+                return b"".join((_BYTE[size + len(seq)], head, seq, tails[len(data)], data))
+            return b"".join((_BYTE[size - 1], prefix, tails[len(data)], data))  # Seq 0
+        return int_reply
 
     def _prefix(self, name: str, out: list[bytes]) -> bytes:
         """The start of a Response header for ``name`` (a registered, non-empty name):

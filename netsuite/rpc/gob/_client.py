@@ -33,7 +33,8 @@ from netsuite.rpc.gob._codec import (
     Struct,
     split_message,
 )
-from netsuite.rpc.gob._protocol import REQUEST, _bytes_needed
+from netsuite.rpc.gob._fastcall import bytes_needed
+from netsuite.rpc.gob._protocol import REQUEST
 from netsuite.rpc.gob._typed import args_type, from_gob
 
 __all__ = ["GobClient", "GobClientProtocol", "args_type", "call", "call_json", "connect",
@@ -142,7 +143,7 @@ class GobClientProtocol(Protocol):
                 start, pos = found
                 self._message(buf[start:pos])
             self._buffer = buf[pos:]
-            self._wanted = _bytes_needed(self._buffer) if self._buffer else 0
+            self._wanted = bytes_needed(self._buffer) if self._buffer else 0
         except GobError as e:
             self._buffer = b""
             self._fail(e)

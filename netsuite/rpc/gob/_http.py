@@ -20,15 +20,14 @@ from zope.interface import implementer
 
 from netsuite.rpc._core import MAX_DEPTH, MAX_REQUEST, Registry
 from netsuite.rpc._paced import OPEN, IGracefulClose
-from netsuite.rpc.gob._protocol import (
+from netsuite.rpc.gob._connect import (
     CONNECTED,
     GOB_RPC_PATH,
     MAX_SNIFF,
-    GobRpcFactory,
-    GobStats,
-    _end_of_head,
-    _may_be_gorpc,
+    end_of_head,
+    may_be_gorpc,
 )
+from netsuite.rpc.gob._protocol import GobRpcFactory, GobStats
 
 __all__ = ["GoConnectFactory", "with_go_http_connect"]
 
@@ -80,7 +79,7 @@ class _ConnectSniffer(Protocol):
         self._buffer = buf
         line_end = buf.find(b"\n")
         if line_end < 0:
-            if len(buf) > MAX_SNIFF or not _may_be_gorpc(buf):
+            if len(buf) > MAX_SNIFF or not may_be_gorpc(buf):
                 self._hand_over(self.factory.http_factory.buildProtocol(self.addr), buf)
             return
         parts = buf[:line_end].rstrip(b"\r").split(b" ")
@@ -91,7 +90,7 @@ class _ConnectSniffer(Protocol):
         if method != b"CONNECT":
             self._refuse(version)
             return
-        head_end = _end_of_head(buf, line_end + 1)
+        head_end = end_of_head(buf, line_end + 1)
         if head_end is None:
             if len(buf) > MAX_SNIFF:
                 self._refuse_too_long()
@@ -106,6 +105,8 @@ class _ConnectSniffer(Protocol):
             self.transport.loseConnection()
             return
         self._inner = inner
+        # From now on every read is the inner protocol's: skip this hop.
+        self.dataReceived = inner.dataReceived  # type: ignore[method-assign]
         inner.makeConnection(self.transport)
         if data:
             inner.dataReceived(data)

@@ -33,23 +33,29 @@ its unsent output stays bounded.
 from __future__ import annotations
 
 import attrs
+from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IAddress
 from twisted.internet.protocol import Factory, connectionDone
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from netsuite.rpc._core import MAX_DEPTH, MAX_REQUEST, Registry
+from netsuite.rpc._core import MAX_DEPTH, MAX_REQUEST, Registry, RpcError
 from netsuite.rpc._paced import CLOSED, DEFAULT_MAX_INFLIGHT, OPEN, PacedProtocol
 from netsuite.rpc.gob._answer import INVALID_REQUEST, REQUEST, RESPONSE, GobAnswers
 from netsuite.rpc.gob._codec import (
-    STRING,
-    UINT,
     Decoder,
     GobError,
-    decode_int,
-    decode_uint,
     go_type_string,
     split_message,
+)
+from netsuite.rpc.gob._connect import CONNECTED, GOB_RPC_PATH, MAX_SNIFF, end_of_head
+from netsuite.rpc.gob._fastcall import (
+    REQUEST_FIELDS,
+    FastCalls,
+    bytes_needed,
+    read_header,
+    seq_value,
+    skip_type_id,
 )
 
 __all__ = [
@@ -62,70 +68,9 @@ __all__ = [
     "GobStats",
     "gob_factory",
 ]
+from netsuite.rpc.xmlrpc._sendnow import send_now
 
 log = Logger()
-
-#: Go's ``rpc.DefaultRPCPath``.
-GOB_RPC_PATH = b"/_goRPC_"
-#: Go's answer to the CONNECT (``"HTTP/1.0 " + connected + "\n\n"`` in net/rpc/server.go).
-CONNECTED = b"HTTP/1.0 200 Connected to Go RPC\n\n"
-#: Longest HTTP request head the sniffer buffers before handing the connection to HTTP.
-MAX_SNIFF = 8192
-
-_REQUEST_FIELDS = [("ServiceMethod", STRING), ("Seq", UINT)]
-
-
-def _bytes_needed(rest: bytes) -> int:
-    """How many bytes the incomplete message starting ``rest`` needs in all (its count and
-    payload; or one more byte while the count itself is incomplete)."""
-    first = rest[0]
-    if first < 0x80:
-        return 1 + first
-    n = 256 - first
-    if len(rest) < 1 + n:
-        return 1 + n
-    return 1 + n + int.from_bytes(rest[1 : 1 + n], "big")
-
-
-def _skip_type_id(payload: bytes) -> bytes:
-    """``payload`` after its leading type id."""
-    return payload[decode_int(payload, 0)[1]:]
-
-
-def _fast_header(payload: bytes, pos: int) -> tuple[str, int]:
-    """Decode an ``rpc.Request{ServiceMethod string; Seq uint64}`` value (Go's field
-    order, already checked against the stream's definition) without the generic decoder."""
-    name, seq, field, end = "", 0, -1, len(payload)
-    try:
-        while True:
-            delta = payload[pos]
-            if delta < 0x80:
-                pos += 1
-            else:
-                delta, pos = decode_uint(payload, pos)
-            if delta == 0:
-                break
-            field += delta
-            if field == 0:
-                n = payload[pos]
-                if n < 0x80:
-                    pos += 1
-                else:
-                    n, pos = decode_uint(payload, pos)
-                if pos + n > end:
-                    raise GobError(f"length {n} runs past the end of the message")
-                name = payload[pos : pos + n].decode("utf-8", "surrogateescape")
-                pos += n
-            elif field == 1:
-                seq, pos = decode_uint(payload, pos)
-            else:
-                raise GobError(f"field number {field} out of range for rpc.Request")
-    except IndexError:
-        raise GobError("unexpected end of data inside a request header") from None
-    if pos != end:
-        raise GobError(f"{end - pos} bytes of extra data after a request header")
-    return name, seq
-
 
 @attrs.define
 class GobStats:
@@ -162,7 +107,7 @@ class GobRpcProtocol(PacedProtocol):
         self._wanted = 0  # the length at which parsing can make progress
         self._kept: bytes | None = None  # complete input kept while max_inflight calls run
         self._pending: tuple[str, int] | None = None  # header read, body awaited
-        self._header_id = b""  # the encoded type id of the client's rpc.Request, once seen
+        self._fast = FastCalls(max_message)  # whole calls of a known shape, read at once
 
     # -- connection events
 
@@ -222,19 +167,26 @@ class GobRpcProtocol(PacedProtocol):
     def _feed(self, buf: bytes) -> None:
         """Answer every complete request in ``buf``; keep the rest."""
         pos = 0
+        end = len(buf)
         out: list[bytes] = []
+        fast = self._fast
         try:
-            while pos < len(buf):
+            while pos < end:
                 if self._pending is None:  # a new request starts here
                     if self.state != OPEN:
                         # Draining: the request in progress was the last one taken.
                         self.take_no_more()
-                        pos = len(buf)
+                        pos = end
                         break
                     if not self.may_start():  # max_inflight calls run: keep the rest
                         self._kept = buf[pos:]
-                        pos = len(buf)
+                        pos = end
                         break
+                    if fast.header_id:
+                        taken = self._fast_calls(buf, pos, end, out)
+                        if taken != pos:
+                            pos = taken
+                            continue
                 found = split_message(buf, pos, self.max_message)
                 if found is None:
                     break
@@ -245,10 +197,46 @@ class GobRpcProtocol(PacedProtocol):
             return
         if pos < len(buf):
             rest = buf[pos:]
-            self._hold(rest, _bytes_needed(rest))
+            self._hold(rest, bytes_needed(rest))
         if out:
-            self.transport.write(b"".join(out))
+            send_now(self.transport, b"".join(out))
         self.finish_if_done()
+
+    def _fast_calls(self, buf: bytes, pos: int, end: int, out: list[bytes]) -> int:
+        """Answer the calls of a compiled shape from ``pos`` on (see
+        :mod:`netsuite.rpc.gob._fastcall`); where the first other request starts."""
+        parse = self._fast.parse
+        answers = self._answers
+        run = self.registry.run
+        stats = self.stats
+        context = self.call_context
+        running = self.running
+        while pos < end and self.state == OPEN and len(running) < self.max_inflight:
+            call = parse(buf, pos, end)
+            if call is None:
+                break
+            pos, shape, seq, kwargs = call
+            if type(kwargs) is not dict:  # arguments the type check refused
+                out.append(answers.error(shape.name, seq_value(seq), str(kwargs)))
+                continue
+            try:
+                result = run(shape.method, kwargs, transport="gob", context=context)
+            except RpcError as e:
+                out.append(answers.error(shape.name, seq_value(seq), str(e)))
+                continue
+            reply = shape.reply
+            if reply is None or type(result) is Deferred:
+                self._answered(answers.answer(shape.name, seq_value(seq), result), out)
+                if reply is None:
+                    shape.reply = answers.replier(shape.name)
+                continue
+            try:
+                out.append(reply(seq, result))
+            except GobError:  # a result gob cannot carry: the general path says so
+                out.append(answers.reply(shape.name, seq_value(seq), result))
+                continue
+            stats.calls += 1
+        return pos
 
     def _hold(self, rest: bytes, wanted: int) -> None:
         """Keep ``rest`` until ``wanted`` bytes (in all) have arrived."""
@@ -271,7 +259,7 @@ class GobRpcProtocol(PacedProtocol):
             self._hold(buf, 8)
             return None
         line_end = buf.find(b"\n")
-        head_end = _end_of_head(buf, line_end + 1) if line_end >= 0 else None
+        head_end = end_of_head(buf, line_end + 1) if line_end >= 0 else None
         if head_end is None:
             if len(buf) > MAX_SNIFF:
                 self._fail(GobError("over-long CONNECT request"), [])
@@ -289,8 +277,9 @@ class GobRpcProtocol(PacedProtocol):
     # -- messages
 
     def _message(self, payload: bytes, out: list[bytes]) -> None:
-        if self._pending is None and self._header_id and payload.startswith(self._header_id):
-            self._pending = _fast_header(payload, len(self._header_id))
+        header_id = self._fast.header_id
+        if self._pending is None and header_id and payload.startswith(header_id):
+            self._pending = read_header(payload, len(header_id))
             return
         item = self._decoder.decode_message(payload)
         if item is None:
@@ -306,13 +295,19 @@ class GobRpcProtocol(PacedProtocol):
                 raise GobError("request header is not an rpc.Request "
                                f"({go_type_string(gob_type)})")
             self._pending = (name, seq)
-            if [(f.name, f.type) for f in gob_type.fields] == _REQUEST_FIELDS:
+            if [(f.name, f.type) for f in gob_type.fields] == REQUEST_FIELDS:
                 # Go's own Request type: later headers of this type take the fast path.
-                self._header_id = payload[: len(payload) - len(_skip_type_id(payload))]
+                self._fast.header_id = payload[: len(payload) - len(skip_type_id(payload))]
             return
         name, seq = self._pending
         self._pending = None
         answer = self._answers.start(name, seq, value, gob_type, self.call_context)
+        if self._fast.header_id and name in self.registry:
+            self._fast.learn(name, self.registry.lookup(name), payload, gob_type,
+                             self._decoder)
+        self._answered(answer, out)
+
+    def _answered(self, answer: bytes | Deferred[bytes], out: list[bytes]) -> None:
         if type(answer) is bytes:
             out.append(answer)
             return
@@ -322,7 +317,7 @@ class GobRpcProtocol(PacedProtocol):
 
     def _write_answer(self, data: bytes) -> None:
         if self.state != CLOSED:
-            self.transport.write(data)
+            send_now(self.transport, data)
 
     def _answer_lost(self, failure: Failure) -> None:
         """A call cancelled because the connection closed: nothing to answer."""
@@ -383,24 +378,3 @@ def gob_factory(registry: Registry, *, max_message: int = MAX_REQUEST,
     """
     return GobRpcFactory(registry, max_message=max_message, max_depth=max_depth, stats=stats,
                          max_inflight=max_inflight)
-
-
-def _may_be_gorpc(partial: bytes) -> bool:
-    """Whether an incomplete first line could still become ``METHOD /_goRPC_ ...``."""
-    space = partial.find(b" ")
-    if space < 0:
-        return len(partial) <= 16 and partial.isalpha()
-    rest = partial[space + 1 :]
-    return GOB_RPC_PATH.startswith(rest[: len(GOB_RPC_PATH)])
-
-
-def _end_of_head(buf: bytes, pos: int) -> int | None:
-    """Index just past the blank line ending an HTTP head whose header lines start at
-    ``pos``, or ``None`` if it has not all arrived."""
-    while True:
-        end = buf.find(b"\n", pos)
-        if end < 0:
-            return None
-        if buf[pos:end].rstrip(b"\r") == b"":
-            return end + 1
-        pos = end + 1

@@ -17,12 +17,15 @@ __all__ = [
 ]
 
 
+_BYTE = [bytes((i,)) for i in range(0x80)]
+
+
 def encode_uint(value: int) -> bytes:
     """Go's unsigned varint: one byte below 128, else the negated byte count + big-endian."""
     if value < 0x80:
         if value < 0:
             raise GobError(f"cannot encode negative {value} as unsigned")
-        return bytes((value,))
+        return _BYTE[value]
     if value >> 64:
         raise GobError(f"{value} does not fit in 64 bits")
     n = (value.bit_length() + 7) >> 3

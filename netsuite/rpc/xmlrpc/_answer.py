@@ -52,9 +52,14 @@ from netsuite.rpc.xmlrpc._codec import (
     EncodeError,
     Fault,
     XmlRpcDecodeError,
-    parse_call,
+    _fast_call,
+    _parse_call,
 )
 from netsuite.rpc.xmlrpc._encode import encode_fault, encode_response, encode_value
+
+#: A methodResponse of a 32-bit int is these around its digits (as encode_response writes it).
+_INT_HEAD, _, _INT_TAIL = encode_response(12345).partition(b"12345")
+_INT32_MIN, _INT32_MAX = -(2**31), 2**31 - 1
 
 __all__ = ["DEFAULT_MAX_MULTICALL", "FAULT_CODES", "Limits", "Stats", "XmlRpcDispatcher"]
 
@@ -143,6 +148,7 @@ class XmlRpcDispatcher:
         self.registry = registry
         self.limits = limits
         self.stats = stats
+        self._plain: dict[str, Method] = {}  # name -> registered method, as looked up
         self._system: dict[str, tuple[Callable[[list[Any]], Any], list[str], str]] = {
             "system.listMethods": (
                 self._list_methods, ["array"],
@@ -169,7 +175,7 @@ class XmlRpcDispatcher:
         stats = self.stats
         stats.requests += 1
         try:
-            name, params = parse_call(body, self.limits.max_depth)
+            parsed = _fast_call(body) or _parse_call(body, self.limits.max_depth)
         except DepthExceeded as e:
             stats.parse_errors += 1
             stats.faults += 1
@@ -181,7 +187,7 @@ class XmlRpcDispatcher:
             kind = "parse error" if e.code == -32700 else "invalid XML-RPC request"
             return encode_fault(e.code, f"{kind}: {e}"), False
         try:
-            result = self.call(name, params, context=context)
+            result = self.call(*parsed, context=context)
         except Fault as fault:
             stats.faults += 1
             return encode_fault(fault.code, fault.string), False
@@ -190,6 +196,8 @@ class XmlRpcDispatcher:
         return self._response(result)
 
     def _response(self, result: Any) -> Answer:
+        if type(result) is int and _INT32_MIN <= result <= _INT32_MAX:
+            return b"%s%d%s" % (_INT_HEAD, result, _INT_TAIL), False
         try:
             return encode_response(result), False
         except EncodeError as e:
@@ -207,22 +215,29 @@ class XmlRpcDispatcher:
              context: Context | None = None) -> Any:
         """Run one call: its result (or a Deferred of it), or a :class:`Fault`."""
         self.stats.calls += 1
-        system = self._system.get(name)
-        if system is not None:
-            if nested and name == "system.multicall":
-                raise Fault(FAULT_METHOD_NOT_FOUND,
-                            "system.multicall cannot be called from system.multicall")
-            if name == "system.multicall":
-                return self._multicall(params, context)
-            return system[0](params)
+        method = self._plain.get(name)
+        args: Any = params
+        if method is None or (len(params) == 1 and type(params[0]) is dict):
+            system = self._system.get(name)
+            if system is not None:
+                if nested and name == "system.multicall":
+                    raise Fault(FAULT_METHOD_NOT_FOUND,
+                                "system.multicall cannot be called from system.multicall")
+                if name == "system.multicall":
+                    return self._multicall(params, context)
+                return system[0](params)
+            try:
+                method = self.registry.lookup(name)
+            except RpcError as e:
+                self.registry.refused(name, e, transport="xmlrpc")
+                raise _as_fault(name, e) from None
+            self._plain[name] = method  # registered methods are never replaced
+            if len(params) == 1 and type(params[0]) is dict and not _takes_struct(method):
+                args = params[0]  # the struct form
         registry = self.registry
         try:
             try:
-                method = registry.lookup(name)
-                if len(params) == 1 and type(params[0]) is dict and not _takes_struct(method):
-                    kwargs = method.bind(params[0])  # the struct form
-                else:
-                    kwargs = method.bind(params)
+                kwargs = method.bind(args)
             except RpcError as e:
                 registry.refused(name, e, transport="xmlrpc")
                 raise
@@ -233,6 +248,7 @@ class XmlRpcDispatcher:
         if type(result) is Deferred:
             return result.addErrback(_later_fault, name)
         return result
+
     # -- introspection and multicall -----------------------------------------------------------
 
     def _names(self) -> list[str]:

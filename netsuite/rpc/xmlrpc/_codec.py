@@ -331,28 +331,69 @@ _FAST_CALL = re.compile(
 )
 
 
+
+def _counted_call(count: int) -> re.Pattern[bytes]:
+    """:data:`_FAST_CALL` for exactly ``count`` params, each one's groups numbered: one
+    match reads them all.  (No text the fast grammar accepts holds a ``<``, so the number
+    of ``<param>`` in a document it accepts is its number of params.)"""
+    params = b""
+    for i in range(count):
+        tag = 4 + 4 * i  # groups 1-2: the declaration's quotes, 3: the method name
+        params += (rb"<param>" + _WS + rb"<value>(?:<(int|i4|i8)>([+-]?[0-9]{1,18})"
+                   + b"</\\%d>|<string>(" % tag + _FAST_TEXT + rb")</string>|("
+                   + _FAST_TEXT + rb"))</value>" + _WS + rb"</param>" + _WS)
+    return re.compile(
+        rb"(?:<\?xml version=(['\"])1\.0\1(?: encoding=(['\"])(?:utf-8|UTF-8)\2)?" + _WS
+        + rb"\?>)?" + _WS + rb"<methodCall>" + _WS
+        + rb"<methodName>([A-Za-z0-9_.:/-]+)</methodName>" + _WS
+        + rb"(?:<params>" + _WS + params + rb"</params>" + _WS + (b")?" if not count else b")")
+        + rb"</methodCall>" + _WS
+    )
+
+
+_COUNTED_CALLS = [_counted_call(n) for n in range(5)]
+
+
 def _fast_call(data: bytes) -> tuple[str, list[Any]] | None:
     """:func:`parse_call` for the common flat shape, or ``None`` to let expat decide."""
+    count = data.count(b"<param>")
+    if count < len(_COUNTED_CALLS):
+        counted = _COUNTED_CALLS[count].fullmatch(data)
+        if counted is None:
+            return None
+        groups = counted.groups()
+        params = _fast_params([groups[i : i + 4] for i in range(3, 3 + 4 * count, 4)])
+        return None if params is None else (groups[2].decode("ascii"), params)
+    return _fast_call_general(data)
+
+
+def _fast_call_general(data: bytes) -> tuple[str, list[Any]] | None:
+    """:func:`_fast_call` for any number of params (one match, then one per param)."""
     match = _FAST_CALL.fullmatch(data)
     if match is None:
         return None
-    params: list[Any] = []
     body = match.group("params")
-    if body:
-        for param in _FAST_PARAM.finditer(body):
-            _, digits, string, bare = param.groups()
-            if digits is not None:
-                params.append(int(digits))
-                continue
-            raw = string if string is not None else bare
-            try:
-                text = raw.decode("utf-8")
-            except UnicodeDecodeError:
-                return None
-            if not raw.isascii() and _NOT_XML.search(text):
-                return None
-            params.append(text)
-    return match.group("name").decode("ascii"), params
+    params = _fast_params([p.groups() for p in _FAST_PARAM.finditer(body)] if body else [])
+    return None if params is None else (match.group("name").decode("ascii"), params)
+
+
+def _fast_params(found: list[tuple[Any, ...]]) -> list[Any] | None:
+    """The values of params the fast grammar matched (each ``(tag, digits, string,
+    bare)``), or ``None`` for text that is not UTF-8 or not XML (expat decides)."""
+    params: list[Any] = []
+    for _, digits, string, bare in found:
+        if digits is not None:
+            params.append(int(digits))
+            continue
+        raw = string if string is not None else bare
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+        if not raw.isascii() and _NOT_XML.search(text):
+            return None
+        params.append(text)
+    return params
 
 
 def parse_call(data: bytes, max_depth: int = MAX_DEPTH) -> tuple[str, list[Any]]:

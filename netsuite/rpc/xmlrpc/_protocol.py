@@ -47,6 +47,7 @@ from netsuite.rpc.xmlrpc._answer import (
     XmlRpcDispatcher,
 )
 from netsuite.rpc.xmlrpc._resource import Root, XmlRpcRequest, XmlRpcResource
+from netsuite.rpc.xmlrpc._sendnow import send_now
 
 __all__ = [
     "DEFAULT_MAX_MULTICALL",
@@ -73,6 +74,8 @@ _SIMPLE_HEADERS = re.compile(rb"(?:[!#$%&'*+.^_`|~0-9A-Za-z-]+:[ \t]*[\x21-\x7e]
 # Headers that need twisted.web's own handling.
 _SLOW_HEADERS = frozenset((b"transfer-encoding", b"expect", b"connection",
                            b"content-encoding"))
+#: Distinct header blocks remembered by the fast path (then it starts again).
+_MAX_HEADS = 64
 
 
 @implementer(IGracefulClose, IHalfCloseableProtocol)
@@ -169,7 +172,7 @@ class _XmlRpcChannel(http.HTTPChannel):
             self._finish_if_done()
 
     def _fast_written(self, answer: tuple[bytes, bool]) -> None:
-        self.transport.write(answer[0])
+        send_now(self.transport, answer[0])
         if answer[1]:
             self.persistent = False
             self.loseConnection()
@@ -305,6 +308,7 @@ class XmlRpcSite(server.Site):
         self._date_second = -1
         self._date = b""
         self._server_header = b"Server: " + server.version + b"\r\n"
+        self._heads: dict[bytes, int] = {}  # header lines -> _content_length of them
 
     def log(self, request: Any) -> None:
         """No access log line per request (it costs ~20% of throughput)."""
@@ -318,20 +322,13 @@ class XmlRpcSite(server.Site):
         if end < 0 or end > 8192:
             return None
         headers = data[len(_FAST_PREFIX) : end + 2]
-        if _SIMPLE_HEADERS.fullmatch(headers) is None:
-            return None
-        length = -1
-        for line in headers.split(b"\r\n")[:-1]:
-            name, _, value = line.partition(b":")
-            name = name.lower()
-            if name == b"content-length":
-                value = value.strip()
-                if length >= 0 or not value.isdigit() or len(value) > 18:
-                    return None
-                length = int(value)
-            elif name in _SLOW_HEADERS:
-                if name != b"connection" or value.strip().lower() != b"keep-alive":
-                    return None
+        length = self._heads.get(headers)
+        if length is None:
+            # A client sends the same header lines again and again: read them once.
+            length = _content_length(headers)
+            if len(self._heads) >= _MAX_HEADS:
+                self._heads.clear()
+            self._heads[headers] = length
         if length < 0 or length > self.limits.max_body or len(data) - end - 4 != length:
             return None
         self.stats.fast_path += 1
@@ -351,6 +348,26 @@ class XmlRpcSite(server.Site):
             b"Connection: close\r\n" if close else b"",
             b"Content-Type: text/xml\r\nContent-Length: %d\r\n\r\n" % len(body), body,
         )), close
+
+
+def _content_length(headers: bytes) -> int:
+    """The Content-Length of a request whose header lines (each ending CRLF) the fast path
+    can take; -1 if it cannot (no or a repeated length, a header needing twisted.web)."""
+    if _SIMPLE_HEADERS.fullmatch(headers) is None:
+        return -1
+    length = -1
+    for line in headers.split(b"\r\n")[:-1]:
+        name, _, value = line.partition(b":")
+        name = name.lower()
+        if name == b"content-length":
+            value = value.strip()
+            if length >= 0 or not value.isdigit() or len(value) > 18:
+                return -1
+            length = int(value)
+        elif name in _SLOW_HEADERS:
+            if name != b"connection" or value.strip().lower() != b"keep-alive":
+                return -1
+    return length
 
 
 def xmlrpc_factory(registry: Registry, *, reactor: Any = None, max_body: int = MAX_REQUEST,

@@ -20,6 +20,7 @@ from netsuite.rpc.xmlrpc._codec import (
     ParseError,
     XmlRpcDecodeError,
     _fast_call,
+    _fast_call_general,
     _parse_call,
     parse_call,
     parse_response,
@@ -319,6 +320,14 @@ def test_fast_path_never_accepts_what_expat_refuses(data: bytes, cut: int,
                                                     insert: bytes) -> None:
     mutated = data[:cut] + insert + data[cut:]
     assert by_parse_call(mutated) == by_expat(mutated)
+
+
+@settings(max_examples=300, deadline=None)
+@given(flat_calls(), st.integers(0, 300), st.binary(max_size=4))
+def test_params_counted_read_as_the_general_fast_grammar(data: bytes, cut: int,
+                                                        insert: bytes) -> None:
+    for doc in (data, data[:cut] + insert + data[cut:]):
+        assert _fast_call(doc) == _fast_call_general(doc)
 
 
 def test_fast_path_used_for_the_common_shapes() -> None:
