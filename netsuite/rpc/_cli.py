@@ -22,7 +22,7 @@ import json
 from typing import Any
 
 from netsuite._cli import CommandFailed, UsageFailure
-from netsuite._endpoints import TargetError, parse_host_port
+from netsuite._endpoints import TargetError, describe_connect_failure, parse_host_port
 from netsuite._options import positive_float
 from netsuite._tls import ClientTLS, add_tls_options, tls_failure_text
 from netsuite.rpc._core import SERVICE, InvalidParams, Method, RpcError
@@ -206,15 +206,4 @@ async def _guarded(args: argparse.Namespace, work: Any) -> Any:
         if tls_text is not None:
             raise CommandFailed(tls_text) from None
         raise CommandFailed(f"cannot call {args.target} over {args.transport}: "
-                            f"{_describe(e)}") from None
-
-
-def _describe(error: Exception) -> str:
-    from twisted.internet import defer
-    from twisted.internet import error as neterror
-
-    if isinstance(error, defer.TimeoutError | neterror.TimeoutError):
-        return "timed out"
-    if isinstance(error, neterror.ConnectionRefusedError):
-        return "connection refused"
-    return _one_line(str(error)) or type(error).__name__
+                            f"{describe_connect_failure(e)}") from None

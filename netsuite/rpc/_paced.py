@@ -40,12 +40,12 @@ from twisted.internet.interfaces import IHalfCloseableProtocol, IPushProducer
 from twisted.internet.protocol import Protocol, connectionDone
 from twisted.internet.tcp import Connection
 from twisted.logger import Logger
-from twisted.protocols.policies import ProtocolWrapper
 from twisted.python.failure import Failure
 from zope.interface import Attribute, Interface, implementer
 
 from netsuite._endpoints import describe_address
 from netsuite.rpc._registry import CallContext
+from netsuite.rpc._sendnow import send_at_once, socket_connection
 
 __all__ = [
     "CLOSED",
@@ -82,15 +82,6 @@ def context_of(label: str, transport: Any) -> CallContext:
         if x509 is not None:
             certificate = x509.to_cryptography()
     return CallContext(label, describe_address(transport.getPeer()), certificate)
-
-
-def socket_connection(transport: Any) -> Connection | None:
-    """The TCP (or UNIX) connection under ``transport`` and the protocol wrappers that pass
-    writes through as they are (not TLS), else None."""
-    while (isinstance(transport, ProtocolWrapper)
-           and type(transport).write is ProtocolWrapper.write):
-        transport = transport.transport
-    return transport if isinstance(transport, Connection) else None
 
 
 def set_no_delay(transport: Any) -> None:
@@ -155,22 +146,7 @@ class PacedProtocol(Protocol):
     def send_answers(self, data: bytes) -> None:
         """Write ``data`` (answers): at once to the socket when nothing is waiting to be
         sent, else (and the part the socket does not take) with ``transport.write``."""
-        connection = self._socket
-        if connection is not None:
-            try:
-                idle = (not connection.dataBuffer and not connection._tempDataLen
-                        and connection.connected and not connection.disconnecting
-                        and not connection.TLS and not connection._writeDisconnected)
-            except AttributeError:  # a Twisted without these: always transport.write
-                idle = False
-                self._socket = None
-            if idle:
-                sent = connection.writeSomeData(data)
-                if type(sent) is int and sent > 0:
-                    if sent == len(data):
-                        return
-                    data = data[sent:]
-        self.transport.write(data)
+        send_at_once(self._socket, self.transport, data)
 
     # Calls in flight.
     def may_start(self) -> bool:

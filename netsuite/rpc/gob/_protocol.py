@@ -68,7 +68,6 @@ __all__ = [
     "GobStats",
     "gob_factory",
 ]
-from netsuite.rpc.xmlrpc._sendnow import send_now
 
 log = Logger()
 
@@ -199,7 +198,7 @@ class GobRpcProtocol(PacedProtocol):
             rest = buf[pos:]
             self._hold(rest, bytes_needed(rest))
         if out:
-            send_now(self.transport, b"".join(out))
+            self.send_answers(b"".join(out))
         self.finish_if_done()
 
     def _fast_calls(self, buf: bytes, pos: int, end: int, out: list[bytes]) -> int:
@@ -317,7 +316,7 @@ class GobRpcProtocol(PacedProtocol):
 
     def _write_answer(self, data: bytes) -> None:
         if self.state != CLOSED:
-            send_now(self.transport, data)
+            self.send_answers(data)
 
     def _answer_lost(self, failure: Failure) -> None:
         """A call cancelled because the connection closed: nothing to answer."""

@@ -40,6 +40,7 @@ from zope.interface import implementer
 from netsuite._endpoints import describe_address
 from netsuite.rpc._core import MAX_DEPTH, MAX_REQUEST, CallContext, Registry
 from netsuite.rpc._paced import CLOSED, DRAINING, OPEN, IGracefulClose, context_of
+from netsuite.rpc._sendnow import send_now
 from netsuite.rpc.xmlrpc._answer import (
     DEFAULT_MAX_MULTICALL,
     Limits,
@@ -47,7 +48,6 @@ from netsuite.rpc.xmlrpc._answer import (
     XmlRpcDispatcher,
 )
 from netsuite.rpc.xmlrpc._resource import Root, XmlRpcRequest, XmlRpcResource
-from netsuite.rpc.xmlrpc._sendnow import send_now
 
 __all__ = [
     "DEFAULT_MAX_MULTICALL",

@@ -11,7 +11,7 @@ from twisted.internet.protocol import Factory, Protocol
 from twisted.internet.testing import StringTransport
 from twisted.protocols.policies import ProtocolWrapper, WrappingFactory
 
-from netsuite.rpc.xmlrpc._sendnow import send_now
+from netsuite.rpc._sendnow import send_now
 
 
 def test_a_test_transport_is_written_the_ordinary_way() -> None:
