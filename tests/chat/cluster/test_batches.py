@@ -15,7 +15,8 @@ from twisted.internet.task import Clock
 
 from netsuite.chat._model import RoomLimits
 from netsuite.chat.cluster import _scripts as S
-from netsuite.chat.cluster._node import ClusterRoom, _Batch
+from netsuite.chat.cluster._batch import Batch
+from netsuite.chat.cluster._node import ClusterRoom
 from netsuite.chat.cluster._sync import Sync
 from netsuite.chat.testing import FakeMember
 from tests.chat.cluster.conftest import RedisServer, needs_redis
@@ -24,7 +25,7 @@ MISSED = "INFO some lines of this room were missed"
 
 
 def test_a_batch_is_runs_of_lines_per_sender_with_the_history_tail() -> None:
-    batch = _Batch("lobby")
+    batch = Batch("lobby")
     a, b = SimpleNamespace(cid="n1:1"), SimpleNamespace(cid="n1:2")
     for sender, line in ((a, b"MSG a 1\n"), (a, b"MSG a 2\n"), (b, b"MSG b 3\n")):
         assert batch.add(sender, line)
@@ -36,7 +37,7 @@ def test_a_batch_is_runs_of_lines_per_sender_with_the_history_tail() -> None:
 
 
 def test_a_turn_is_one_batch_per_room_cut_after_pairs(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(_Batch, "PAIRS", 2)
+    monkeypatch.setattr(Batch, "PAIRS", 2)
     room, feed, ann, bob = _room()
     other = room._feed("x", "x")
     room.sync = SimpleNamespace(up=True)
