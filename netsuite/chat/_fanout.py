@@ -110,8 +110,9 @@ class Fanout:
     # -- output -------------------------------------------------------------------------
 
     def broadcast(self, channel: Any, sender: Member | None, data: bytes,
-                  urgent: bool = True) -> None:
-        """Queue ``data`` (whole encoded lines) for every member of ``channel`` but ``sender``.
+                  urgent: bool = True, lines: int = 1) -> None:
+        """Queue ``data`` (``lines`` whole encoded lines) for every member of ``channel`` but
+        ``sender``.
 
         A notice that is not ``urgent`` (``JOIN``, ``PART``) may wait up to
         :attr:`NOTICE_DELAY` in a big room, so that a storm of connects costs one write
@@ -127,7 +128,7 @@ class Fanout:
             log.chunks.append([data])
             log.open = True
         n = len(channel.members) - (sender is not None and sender.in_room)
-        self.stats.messages_out += n
+        self.stats.messages_out += n * lines
         self.budget -= len(data)
         if self._flush_soon:
             return

@@ -341,12 +341,8 @@ class Sync:
             if not data or sender == own:
                 continue
             member = room.by_cid.get(sender.decode()) if sender else None
-            room.fanout.broadcast(channel, member, data)
+            room.fanout.broadcast(channel, member, data, lines=data.count(b"\n"))
             room.fanout.read_budget -= len(data)
-            more = data.count(b"\n") - 1  # broadcast counted one line per member
-            if more:
-                room.stats.messages_out += more * (len(channel.members)
-                                                   - (member is not None and member.in_room))
 
     @property
     def _own(self) -> bytes:
