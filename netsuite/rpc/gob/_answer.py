@@ -175,17 +175,6 @@ class GobAnswers:
             return self.error(name, seq, str(e))
         return self.answer(name, seq, result)
 
-    def run(self, method: Method, seq: int, kwargs: dict[str, Any],
-            context: CallContext | None = None) -> bytes | Deferred[bytes]:
-        """As :meth:`start`, for a call whose keyword arguments are already read and checked
-        (the fast path of :mod:`netsuite.rpc.gob._fastcall`)."""
-        name = method.name
-        try:
-            result = self.registry.run(method, kwargs, transport="gob", context=context)
-        except RpcError as e:
-            return self.error(name, seq, str(e))
-        return self.answer(name, seq, result)
-
     def answer(self, name: str, seq: int, result: Any) -> bytes | Deferred[bytes]:
         """The answer to a call that returned ``result`` (plain data, or a Deferred)."""
         if type(result) is Deferred:

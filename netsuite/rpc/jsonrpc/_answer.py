@@ -74,7 +74,7 @@ def error_line(text: str, code: int, v2: bool) -> str:
     if v2:
         return (f'{{"jsonrpc":"2.0","id":null,"error":{{"code":{code},'
                 f'"message":{dump_string(text)}}}}}\n')
-    return f'{{"id":null,"result":null,"error":{dump_string(text)}}}\n'
+    return _go_error_line("null", text)
 
 
 def _envelope(request: dict[str, Any]) -> tuple[Any, Any, Any]:
@@ -130,9 +130,7 @@ def answer(registry: Registry, request: dict[str, Any], context: Context
                 try:
                     result = call(*values)
                 except RpcError as e:
-                    return f'{{"id":{id_text},"result":null,"error":{dump_string(_text(e))}}}\n'
-                if type(result) is int:
-                    return f'{{"id":{id_text},"result":{result},"error":null}}\n'
+                    return _go_error_line(id_text, _text(e))
                 if type(result) is Deferred:
                     return result.addCallbacks(_go_result, _go_error, callbackArgs=(id_text,),
                                                errbackArgs=(id_text,))
@@ -158,9 +156,9 @@ def answer(registry: Registry, request: dict[str, Any], context: Context
         result = registry.run(method, kwargs, transport="jsonrpc",
                               context=context() if method.context else None)
     except Refused as e:
-        return f'{{"id":{id_text},"result":null,"error":{dump_string(e.text)}}}\n'
+        return _go_error_line(id_text, e.text)
     except RpcError as e:
-        return f'{{"id":{id_text},"result":null,"error":{dump_string(_text(e))}}}\n'
+        return _go_error_line(id_text, _text(e))
     if type(result) is Deferred:
         return result.addCallbacks(_go_result, _go_error, callbackArgs=(id_text,),
                                    errbackArgs=(id_text,))
@@ -173,16 +171,21 @@ def _go_result(result: Any, id_text: str) -> str:
     try:
         text = dump_value(result)
     except RpcError as e:
-        return f'{{"id":{id_text},"result":null,"error":{dump_string(_text(e))}}}\n'
+        return _go_error_line(id_text, _text(e))
     return f'{{"id":{id_text},"result":{text},"error":null}}\n'
+
+
+def _go_error_line(id_text: str, text: str) -> str:
+    """Go's answer line for a call that failed with ``text``."""
+    return f'{{"id":{id_text},"result":null,"error":{dump_string(text)}}}\n'
 
 
 def _go_error(failure: Failure, id_text: str) -> str | None:
     if failure.check(CancelledError):
         return None
     error = failure.value
-    text = _text(error) if isinstance(error, RpcError) else "internal error"
-    return f'{{"id":{id_text},"result":null,"error":{dump_string(text)}}}\n'
+    return _go_error_line(id_text, _text(error) if isinstance(error, RpcError)
+                          else "internal error")
 
 
 def _answer_v2(registry: Registry, request: dict[str, Any], context: Context

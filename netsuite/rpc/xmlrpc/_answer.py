@@ -52,8 +52,7 @@ from netsuite.rpc.xmlrpc._codec import (
     EncodeError,
     Fault,
     XmlRpcDecodeError,
-    _fast_call,
-    _parse_call,
+    parse_call,
 )
 from netsuite.rpc.xmlrpc._encode import encode_fault, encode_response, encode_value
 
@@ -175,7 +174,7 @@ class XmlRpcDispatcher:
         stats = self.stats
         stats.requests += 1
         try:
-            parsed = _fast_call(body) or _parse_call(body, self.limits.max_depth)
+            parsed = parse_call(body, self.limits.max_depth)
         except DepthExceeded as e:
             stats.parse_errors += 1
             stats.faults += 1

@@ -331,7 +331,6 @@ _FAST_CALL = re.compile(
 )
 
 
-
 def _counted_call(count: int) -> re.Pattern[bytes]:
     """:data:`_FAST_CALL` for exactly ``count`` params, each one's groups numbered: one
     match reads them all.  (No text the fast grammar accepts holds a ``<``, so the number
